@@ -1,0 +1,13 @@
+"""Project-wide constants. Every module imports labels from here so ids never drift."""
+
+LABELS = ["human", "ai"]
+LABEL2ID = {name: i for i, name in enumerate(LABELS)}
+ID2LABEL = dict(enumerate(LABELS))
+HUMAN, AI = LABEL2ID["human"], LABEL2ID["ai"]
+
+DEFAULT_SPLIT_RATIO = "1:1:8"  # the DeepArt paper's train:validation:test
+SPLITS = ("train", "validation", "test")
+DEFAULT_SEED = 42
+
+# Pillow format names we accept as images; anything else is reported and skipped.
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
