@@ -81,3 +81,29 @@ def check_classification_features(features: Features, where: str) -> None:
     if not isinstance(label, ClassLabel) or list(label.names) != LABELS:
         names = getattr(label, "names", label)
         raise DeepArtError(f"{where}: column 'label' must be ClassLabel{LABELS}, found {names}")
+
+# What each column means, for dataset cards (one place, like the types above).
+COLUMN_DESCRIPTIONS = {
+    "image": "the image, original file bytes",
+    "label": "who made it: human or ai",
+    "image_id": "path of the file in the source collection",
+    "source": "the painter or generator",
+    "file_format": "format of the original bytes (PNG, JPEG, ...)",
+    "width": "width in pixels",
+    "height": "height in pixels",
+    "painting_id": "DeepArt PaintingID (Gushici-N / Gushiwen-N), shared by a painting and its re-creation",
+    "book": "the book the painting comes from",
+    "poem_id": "PoemID from the paper's metadata (null when not supplied)",
+    "poem_text": "the poem the painting illustrates",
+    "poem_title": "its title",
+    "poem_dynasty": "its dynasty",
+    "poem_author": "its author",
+    "explanation": "explanation of the poem",
+    "commentary": "commentary on the poem",
+    "genre": "subject genre of the image",
+    "human_image": "the human painting",
+    "ai_image": "its AI re-creation",
+    "human_file_format": "format of the human painting's bytes",
+    "ai_file_format": "format of the AI image's bytes",
+    "ai_source": "the generator of the re-creation",
+}

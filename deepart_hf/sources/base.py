@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
-from datasets import DatasetDict, Features
+from datasets import Features
 
 
 @dataclass
@@ -71,8 +71,10 @@ class Collection:
     # When the source already has splits, each record carries them under this key.
     upstream_split_key: str | None = None
     default_config: str = "default"
-    # Extra views computed from the split image table: {"pairs": ...} or one config per genre.
-    derive_configs: Callable[[DatasetDict, BuildReport], dict[str, DatasetDict]] | None = None
+    # A source that reproduces no paper may prefer another train:validation:test ratio.
+    default_split_ratio: str | None = None
+    # Extra views computed from the split records: {"pairs": (features, {split: rows})}, one per genre.
+    derive_configs: Callable[[dict[str, list[dict]], BuildReport], dict[str, tuple[Features, dict[str, list[dict]]]]] | None = None
 
 
 @dataclass

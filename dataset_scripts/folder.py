@@ -1,0 +1,11 @@
+"""Your own <label>/ folders (human/ai, or mapped with --label-map) as a Hub dataset.
+
+    python dataset_scripts/folder.py --help
+"""
+
+import sys
+
+from deepart_hf.cli import SourceArguments, LabelMapArguments, run_dataset_script
+
+if __name__ == "__main__":
+    sys.exit(run_dataset_script("folder", SourceArguments, LabelMapArguments))

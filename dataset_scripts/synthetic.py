@@ -1,0 +1,11 @@
+"""The embedded default: a small synthetic human-vs-AI set generated in seconds, no download needed.
+
+    python dataset_scripts/synthetic.py --out synthetic [--n-per-class 200] [--seed 42]
+"""
+
+import sys
+
+from deepart_hf.cli import SyntheticArguments, run_dataset_script
+
+if __name__ == "__main__":
+    sys.exit(run_dataset_script("synthetic", SyntheticArguments))
