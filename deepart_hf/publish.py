@@ -62,6 +62,8 @@ def _write_shards(dataset: DatasetDict, folder: Path, directory: str) -> dict[st
     written: dict[str, list[str]] = {}
     (folder / directory).mkdir(parents=True, exist_ok=True)
     for split, ds in dataset.items():
+        if len(ds) == 0:
+            continue  # load_dataset refuses a split with no data, so an empty split is left out
         ds = ds.flatten_indices() if ds._indices is not None else ds
         num_shards = max(1, ds._estimate_nbytes() // MAX_SHARD_BYTES + 1)
         names = []
@@ -79,6 +81,8 @@ def _write_shards(dataset: DatasetDict, folder: Path, directory: str) -> dict[st
 def _dataset_info(dataset: DatasetDict, folder: Path, files: dict[str, list[str]]) -> DatasetInfo:
     splits = SplitDict()
     for split, ds in dataset.items():
+        if split not in files:
+            continue
         splits.add(SplitInfo(name=split, num_bytes=sum((folder / f).stat().st_size for f in files[split]), num_examples=len(ds)))
     first = next(iter(dataset.values()))
     size = sum(s.num_bytes for s in splits.values())
@@ -90,7 +94,7 @@ def _count_table(dataset: DatasetDict) -> str:
     features = next(iter(dataset.values())).features
     if "label" in features:
         rows = []
-        for index, name in enumerate(LABELS):
+        for index, name in enumerate(features["label"].names):
             rows.append([name, *(dataset[s]["label"].count(index) for s in splits)])
         rows.append(["**total**", *(len(dataset[s]) for s in splits)])
         return markdown_table(["label", *splits], rows)
@@ -237,6 +241,8 @@ def publish(
         with datasets_progress_off():
             for config, ds in tqdm(configs.items(), desc="writing parquet", unit="config", leave=False):
                 files[config] = _write_shards(ds, tmp, data_dir(config, default_config))
+                if not files[config]:
+                    raise PublishError(f"configuration {config!r} has no rows in any split: nothing to publish")
                 infos[config] = _dataset_info(ds, tmp, files[config])
         repo_id = push_to_hub or (out.name if out else "dataset")
         render_card(configs, default_config, files, infos, card, report, plan, repo_id, build_command).save(tmp / "README.md")

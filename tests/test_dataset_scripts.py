@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from datasets import load_dataset
+from deepart_hf.loading import load_splits as load_dataset  # datasets' own would reuse a cache of another folder with the same name
 
 from conftest import REPO, copy_deepart_subset
 

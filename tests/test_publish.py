@@ -4,7 +4,9 @@ import importlib
 import shutil
 
 import pytest
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Image, load_dataset
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Image
+
+from deepart_hf.loading import load_splits as load_dataset  # datasets' own would reuse a cache of another folder with the same name
 
 import deepart_hf
 from deepart_hf.constants import LABELS
@@ -68,3 +70,11 @@ def test_offline_push_fails_in_one_line_after_the_folder_is_complete(tmp_path, m
     message = str(error.value)
     assert "\n" not in message and "push to someone/some-dataset failed" in message and "local copy is complete" in message
     assert len(load_dataset(str(tmp_path / "repo"))["train"]) == 2
+
+
+def test_an_empty_split_is_left_out_so_the_rest_still_loads(tmp_path):
+    dataset = path_backed_dataset(tmp_path)
+    dataset["validation"] = dataset["train"].select([])
+    out = deepart_hf.publish(dataset, tmp_path / "repo").path
+    assert set(load_dataset(str(out))) == {"train", "test"}
+    assert "| **total** | 2 | 2 | 0 |" in (out / "README.md").read_text()

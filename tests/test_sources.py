@@ -62,7 +62,7 @@ def test_genres_publish_mixed_as_the_default_config(tmp_path):
     out = deepart_hf.publish(deepart_hf.build("genres", root, split_ratio="1:1:1"), tmp_path / "out").path
     card = (out / "README.md").read_text()
     assert "config_name: mixed" in card and "default: true" in card and "path: castle/train-*" in card
-    from datasets import load_dataset
+    from deepart_hf.loading import load_splits as load_dataset  # datasets' own would reuse a cache of another folder with the same name
 
     assert set(load_dataset(str(out))["train"]["genre"]) == {"castle"}
 
