@@ -26,7 +26,7 @@ from .errors import DeepArtError
 from .loading import checked_split, ensure_synthetic, load_splits
 from .metrics import make_compute_metrics
 from .models import create_model, describe_model, freeze_backbone, load_trained, unfreeze_all
-from .transforms import build_transform, collate
+from .transforms import build_transform, collate, pre_resize, processor_geometry
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +121,12 @@ def prepare_data(args: Arguments, processor):
     train = None if args.run.eval_only else checked_split(splits, data.train_split, where, data.max_train_samples)
     evaluation = checked_split(splits, data.eval_split, where, data.max_eval_samples) if data.eval_split and not args.run.eval_only else None
     test = checked_split(splits, data.test_split, where, data.max_eval_samples)
+    if data.preprocess == "resize" and not data.blur_jpeg_prob:
+        # Decode and resize each image once instead of once per epoch (identical pixels, several
+        # times faster); the random blur/JPEG augmentation must see full-size images, crops native ones.
+        size = data.image_size or processor_geometry(processor)[0]
+        with args.training.main_process_first(desc="resizing images once"):
+            train, evaluation, test = (pre_resize(split, size) if split is not None else None for split in (train, evaluation, test))
     options = dict(mode=data.preprocess, image_size=data.image_size)
     if train is not None:
         train.set_transform(

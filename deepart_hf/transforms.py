@@ -6,8 +6,8 @@ Two preprocessing modes (``PREPROCESS_MODES``):
   random horizontal flip. A non-square image is squashed rather than cropped, as ``ViTImageProcessor`` does.
 * ``crop``: native-resolution crops, so the low-level traces a generator leaves (upsampling patterns,
   demosaicing-like noise) survive, as in CNNDetection. Training takes a random crop plus a flip; evaluation
-  a centre crop or, with ``eval_crops=n``, a fixed grid of n crops stacked as (n, C, H, W) whose
-  predictions the trainer averages. An image smaller than the crop is reflect-padded.
+  a centre crop or, with ``eval_crops=n``, n fixed crops spread symmetrically over the image (5 = the
+  centre and the four corners), stacked as (n, C, H, W) for the trainer to average their predictions. An image smaller than the crop is reflect-padded.
 
 Training can add CNNDetection's blur + JPEG augmentation (``BlurJpeg``), on the decoded full-size image.
 
@@ -23,20 +23,22 @@ Decisions:
 * Randomness (crops, flips, augmentation) comes from torch's default generator. The DataLoader reseeds it
   in every worker from the Trainer's seed, so runs repeat and workers differ; a generator stored on the
   transform would be copied verbatim into each worker, which would then all draw the same crops.
-* Decoding dominates the cost (``benchmarks/decode_speed.py``: a 1024-pixel PNG takes ~25 ms against
-  ~1 ms for everything after it), so the transform is a plain picklable object for DataLoader workers,
-  and ``pre_resize`` decodes and resizes a dataset once for ``resize`` mode.
+* Decoding dominates the cost (``benchmarks/decode_speed.py``: a 1024-pixel PNG decodes in ~13 ms, a
+  JPEG in ~5 ms, against ~2 ms for resizing and normalising), so the transform is a plain picklable
+  object for DataLoader workers, and ``pre_resize`` decodes and resizes a dataset once for ``resize`` mode.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 
 import torch
 import torchvision.transforms.v2.functional as F
 from datasets import Dataset
-from PIL import Image, ImageFilter, ImageOps
+from datasets import Image as ImageFeature
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 from torchvision.transforms.v2 import InterpolationMode
 
 from .errors import DeepArtError
@@ -50,17 +52,20 @@ def decode_image(value: dict) -> Image.Image:
     Mirrors ``datasets.Image().decode_example`` (bytes first, else the file at ``path``; EXIF orientation
     applied) so a model sees the same pixels as with a decoded column.
     """
-    path = value.get("path")
+    path, data = value.get("path"), value.get("bytes")
+    if data is None and path is None:
+        raise DeepArtError("cannot decode an image that has neither bytes nor a path")
     try:
-        data = value.get("bytes")
         image = Image.open(io.BytesIO(data) if data is not None else path)
         image.load()  # a truncated file fails here, while its path is still at hand
-        if image.getexif().get(Image.ExifTags.Base.Orientation) is not None:
-            image = ImageOps.exif_transpose(image)
-        return image if image.mode == "RGB" else image.convert("RGB")
-    # Pillow reports damaged files as any of these; a missing path is an OSError, no path a TypeError
-    except (OSError, SyntaxError, ValueError, TypeError, Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError:
+        raise DeepArtError(f"cannot decode image {path!r}: not an image Pillow can read") from None
+    # Pillow reports damaged files as any of these; a missing file is an OSError too
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise DeepArtError(f"cannot decode image {path!r}: {exc}") from None
+    if image.getexif().get(Image.ExifTags.Base.Orientation) is not None:
+        image = ImageOps.exif_transpose(image)
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def processor_geometry(processor) -> tuple[int, tuple[float, ...], tuple[float, ...]]:
@@ -116,28 +121,30 @@ class BlurJpeg:
         return f"BlurJpeg(prob={self.prob}, sigma={self.sigma}, quality={self.quality})"
 
 
-def _check_eval_crops(n: int) -> None:
-    if n < 1 or (n != 5 and round(n**0.5) ** 2 != n):
-        raise DeepArtError(f"eval_crops must be 1, 5 or a square (4, 9, 16, ...), got {n}")
-
-
 def _eval_crop_offsets(height: int, width: int, size: int, n: int) -> list[tuple[int, int]]:
-    """(top, left) of the n fixed evaluation crops: 1 = centre; 5 = centre then the four corners
-    (torchvision's FiveCrop); k*k = a k x k grid from corner to corner, row by row."""
-    _check_eval_crops(n)
-    bottom, right = height - size, width - size
+    """(top, left) of the n fixed evaluation crops, spread evenly in reading order over a k x k grid of
+    positions from corner to corner, k the smallest odd number with k * k >= n.
+
+    1 is the centre crop, 3 the centre and two opposite corners, 5 the centre and the four corners
+    (torchvision's FiveCrop), 9 a 3 x 3 grid. The grid is odd so that it has a centre, and any choice is
+    symmetric about the image centre: no side of the image weighs more than the other.
+    """
+    k = math.isqrt(n - 1) + 1
+    k += 1 - k % 2
+    rows, columns = _spread(height - size, k), _spread(width - size, k)
+    grid = [(top, left) for top in rows for left in columns]
     if n == 1:
-        return [(bottom // 2, right // 2)]
-    if n == 5:
-        return [(bottom // 2, right // 2), (0, 0), (0, right), (bottom, 0), (bottom, right)]
-    k = round(n**0.5)
-    rows = [round(i * bottom / (k - 1)) for i in range(k)]
-    columns = [round(j * right / (k - 1)) for j in range(k)]
-    return [(top, left) for top in rows for left in columns]
+        return grid
+    # round-half-to-even keeps the picks symmetric, as len(grid) - 1 is even
+    return [grid[round(i * (len(grid) - 1) / (n - 1))] for i in range(n)]
+
+
+def _spread(span: int, k: int) -> list[int]:
+    return [round(i * span / (k - 1)) for i in range(k)] if k > 1 else [round(span / 2)]
 
 
 def _resize(pixels: torch.Tensor, size: int) -> torch.Tensor:
-    # torch's uint8 antialiased bicubic matches Pillow's to within one grey level and is ~10x faster
+    # torch's uint8 antialiased bicubic matches Pillow's to within one grey level and is several times faster
     return F.resize(pixels, [size, size], interpolation=InterpolationMode.BICUBIC, antialias=True)
 
 
@@ -164,7 +171,8 @@ class ImageTransform:
             raise DeepArtError(f"unknown preprocessing mode {mode!r}; choose one of {', '.join(PREPROCESS_MODES)}")
         if image_size < 1:
             raise DeepArtError(f"image size must be positive, got {image_size}")
-        _check_eval_crops(eval_crops)
+        if eval_crops < 1:
+            raise DeepArtError(f"eval_crops must be at least 1, got {eval_crops}")
         if eval_crops != 1 and (mode != "crop" or train):
             raise DeepArtError("several evaluation crops (eval_crops > 1) need the crop mode, at evaluation")
         self.image_size, self.mode, self.train, self.eval_crops = image_size, mode, train, eval_crops
@@ -260,6 +268,7 @@ def pre_resize(dataset: Dataset, image_size: int, *, num_proc: int | None = None
     Not for ``crop`` mode (it needs native resolution) nor with blur/JPEG augmentation (which must see the
     full-size image); the result is cached by ``datasets`` like any ``map``.
     """
+    dataset = dataset.cast_column("image", ImageFeature(decode=False))
     return dataset.map(
         _resize_encoded,
         batched=True,
