@@ -1,6 +1,7 @@
 """Images/s of the training data pipeline alone, of the model alone, and of full training steps.
 
-Answers one question: on this machine, does decoding keep up with the model? Measured on a built
+Answers one question: on this machine, does the data pipeline keep up with the model? (Per-image
+decode and resize costs are in benchmarks/decode_speed.py.) Measured on a built
 dataset (by default the DeepArt sample, 1024-pixel PNGs and JPEGs, built into a temporary folder).
 
     python benchmarks/train_throughput.py --model resnet18 --preprocess resize --image_size 224
@@ -12,7 +13,6 @@ Prints a table and saves JSON under benchmarks/results/.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -20,10 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import datasets
-import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader
 
 import deepart_hf
@@ -32,17 +29,6 @@ from deepart_hf.models import create_model
 from deepart_hf.transforms import build_transform, collate
 
 HERE = Path(__file__).resolve().parent
-
-
-def decode_times(split) -> dict[str, float]:
-    """Milliseconds per full decode, by file format (one thread)."""
-    by_format: dict[str, list[float]] = {}
-    split = split.cast_column("image", datasets.Image(decode=False))
-    for row in split.select_columns(["image", "file_format"]) if "file_format" in split.column_names else []:
-        start = time.perf_counter()
-        Image.open(io.BytesIO(row["image"]["bytes"])).convert("RGB")
-        by_format.setdefault(row["file_format"], []).append(1000 * (time.perf_counter() - start))
-    return {fmt: round(float(np.median(times)), 1) for fmt, times in by_format.items()}
 
 
 def loader(split, workers: int, batch_size: int) -> DataLoader:
@@ -93,8 +79,6 @@ def main() -> None:
         if dataset is None:
             dataset = str(Path(tmp) / "deepart")
             deepart_hf.publish(deepart_hf.build("deepart", args.sample, split_ratio="1:0:0"), dataset)
-        raw = load_splits(dataset)["train"]
-        decode_ms = decode_times(raw)
         split = checked_split(load_splits(dataset), "train", dataset)
         model, processor = create_model(args.model, from_scratch=True, image_size=args.image_size)
         split.set_transform(build_transform(processor, mode=args.preprocess, train=True, image_size=args.image_size))
@@ -118,7 +102,6 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "machine": platform.machine(),
-        "decode_ms_median_by_format": decode_ms,
         "model_only_train_images_per_s": round(model_only, 1),
         **results,
     }

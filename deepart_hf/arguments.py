@@ -16,6 +16,7 @@ from typing import Optional
 import torch
 from transformers import HfArgumentParser, TrainingArguments
 
+from .errors import DeepArtError
 from .protocols import PROTOCOLS, QUICK, get_protocol
 
 
@@ -74,7 +75,7 @@ RUN_DEFAULTS = {
     # set_transform needs the raw `image` column; the Trainer must not drop it.
     "remove_unused_columns": False,
     # Workers only pay off with cores to spare: on 2 cores the model is the bottleneck and two workers
-    # gained nothing (benchmarks/train_throughput.py: resnet18 at 224, 21.3 images/s without, 22.0 with).
+    # gained nothing (benchmarks/train_throughput.py: resnet18 at 224, 20.2 images/s without, 20.5 with).
     "dataloader_num_workers": min(8, (os.cpu_count() or 1) // 2) if (os.cpu_count() or 1) >= 4 else 0,
     "seed": 42,
 }
@@ -100,7 +101,14 @@ def default_output_dir(seen: argparse.Namespace, protocol: str | None, eval_only
     dataset = (seen.dataset or "synthetic").rstrip("/").replace("\\", "/").split("/")[-1]
     model = (seen.model_name_or_path or seen.model or (get_protocol(protocol).defaults.get("model") if protocol else None) or "resnet18")
     model = model.rstrip("/").split("/")[-1]
-    return f"outputs/{'eval-' if eval_only else ''}{model}-{dataset}" + (f"-{protocol}" if protocol and not eval_only else "")
+    base = f"outputs/{'eval-' if eval_only else ''}{model}-{dataset}" + (f"-{protocol}" if protocol and not eval_only else "")
+    # A finished run is never overwritten: a repeated command gets the next free name, while an
+    # interrupted one (no metrics.json yet) keeps its folder and resumes there.
+    candidate, number = base, 1
+    while os.path.exists(os.path.join(candidate, "metrics.json")):
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
 
 
 def parse_arguments(argv: list[str] | None = None) -> Arguments:
@@ -124,8 +132,6 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
 
 
 def parse_range(text: str, name: str, kind=float) -> tuple:
-    from .errors import DeepArtError
-
     try:
         low, high = (kind(part) for part in text.split(","))
     except ValueError:

@@ -200,11 +200,9 @@ def run(args: Arguments) -> dict:
     """The whole job: data, model, training, test evaluation, report, card, push. Returns the metrics."""
     from .report import evaluate_and_report, push_run
 
-    if args.run.eval_only:
-        if not args.model.model_name_or_path:
-            raise DeepArtError("--eval_only needs --model_name_or_path (a trained detector's folder or Hub id)")
-        model, processor = load_trained(args.model.model_name_or_path)
-    elif args.model.model_name_or_path:
+    if args.run.eval_only and not args.model.model_name_or_path:
+        raise DeepArtError("--eval_only needs --model_name_or_path (a trained detector's folder or Hub id)")
+    if args.model.model_name_or_path:
         model, processor = load_trained(args.model.model_name_or_path)
     else:
         model, processor = create_model(args.model.model, from_scratch=args.model.from_scratch, image_size=args.data.image_size)

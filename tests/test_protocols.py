@@ -59,3 +59,12 @@ def test_without_a_protocol_a_named_dataset_keeps_trainer_defaults():
 def test_unknown_protocol_is_named():
     with pytest.raises(DeepArtError, match="unknown protocol 'paper'; known: quick, deepart, dalle, genre"):
         resolved("--protocol", "paper")
+
+
+def test_a_repeated_default_run_gets_a_new_folder_instead_of_overwriting(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = resolved().training.output_dir
+    (tmp_path / first).mkdir(parents=True)
+    assert resolved().training.output_dir == first  # unfinished: the same folder, to resume
+    (tmp_path / first / "metrics.json").write_text("{}")
+    assert resolved().training.output_dir == first + "-2"

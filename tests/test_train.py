@@ -144,6 +144,7 @@ def write_dataset(folder, features, rows):
         ("pairs_config", "has no 'image' or 'label' column"),
         ("offline_pretrained", "use --from_scratch"),
         ("missing_dataset", "no such folder, and not a Hub id"),
+        ("hub_dataset_offline", "cannot be loaded from the Hub"),
     ],
 )
 def test_bad_input_is_one_clear_line(case, message, tmp_path, deepart_folder, capsys):
@@ -170,6 +171,8 @@ def test_bad_input_is_one_clear_line(case, message, tmp_path, deepart_folder, ca
         model = ["--model", "resnet18"]
     elif case == "missing_dataset":
         dataset = str(tmp_path / "nowhere")
+    elif case == "hub_dataset_offline":
+        dataset = "someone/some-dataset"
     status = run_train("--dataset", dataset, *extra, *model, "--image_size", "32", "--output_dir", tmp_path / "out", *FAST)
     err = capsys.readouterr().err.strip().splitlines()
     errors = [line for line in err if line.startswith("error: ")]
@@ -204,3 +207,22 @@ def test_two_cpu_processes_train_with_gloo(deepart_folder, tmp_path):
     state = json.loads((out / "checkpoint-1" / "trainer_state.json").read_text())
     assert state["global_step"] == 1  # 8 images / (2 processes x batch 4)
     assert json.loads((out / "metrics.json").read_text())["test"]["n"] == 8
+
+
+def test_frozen_backbone_then_unfrozen_epochs_with_step_lr(deepart_folder, tmp_path):
+    """Seed 001's models 3/4: head only with StepLR, then every layer; checkpoints show which weights moved."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / "stages"
+    assert run_train("--dataset", deepart_folder, "--protocol", "dalle", "--model", "vit-test", "--from_scratch",
+                     "--image_size", "32", "--output_dir", out, *FAST, "--num_train_epochs", "2",
+                     "--step_lr_epochs", "1", "--step_lr_gamma", "0.1", "--unfreeze_epochs", "1") == 0
+    first, second = (load_file(out / f"checkpoint-{step}" / "model.safetensors") for step in (2, 4))
+    final = load_file(out / "model.safetensors")
+    backbone = "vit.encoder.layer.0.attention.attention.query.weight"
+    assert (first[backbone] == second[backbone]).all()  # frozen stage: the backbone never moved
+    assert not (first["classifier.weight"] == second["classifier.weight"]).all()  # ... while the head learned
+    assert not (second[backbone] == final[backbone]).all()  # unfrozen stage moved it
+    assert (out / "unfrozen" / "checkpoint-2").is_dir()
+    rates = [e["learning_rate"] for e in json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())["log_history"] if "learning_rate" in e]
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-4)  # StepLR: x0.1 after the first epoch
