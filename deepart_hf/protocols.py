@@ -19,7 +19,6 @@ class Protocol:
     defaults: dict[str, object]  # flag (dest name) -> value
     # Values the reference does not state and we had to choose; they go into the model card.
     choices: dict[str, str] = field(default_factory=dict)
-    dataset_split: str | None = None  # the split the reference used, checked against the dataset's card
 
     def argv(self) -> list[str]:
         return [token for key, value in self.defaults.items() for token in (f"--{key}", str(value))]
@@ -72,7 +71,6 @@ DEEPART = register_protocol(
             "learning_rate": 1e-3,
         },
         choices={"learning_rate": "1e-3: the paper does not state its learning rate"},
-        dataset_split="1:1:8",
     )
 )
 
