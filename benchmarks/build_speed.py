@@ -9,7 +9,6 @@ new PaintingIDs until it has at least --images images. Prints the figures and sa
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -19,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import deepart_hf
+from deepart_hf.metrics import write_json
 from deepart_hf.images import probe_bytes
 
 HERE = Path(__file__).resolve().parent
@@ -84,10 +84,7 @@ def main() -> None:
     }
     for key, value in figures.items():
         print(f"{key:>28}: {value}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.output.with_suffix(".json.tmp")
-    tmp_out.write_text(json.dumps(figures, indent=2) + "\n")
-    os.replace(tmp_out, args.output)
+    write_json(args.output, figures)
     print(f"saved {args.output}")
 
 

@@ -25,6 +25,7 @@ from datasets import Dataset, Features, Image, Value, concatenate_datasets
 from PIL import Image as PILImage
 from torch.utils.data import DataLoader
 
+from deepart_hf.metrics import write_json
 from deepart_hf.transforms import BlurJpeg, ImageTransform, collate, decode_image, pre_resize
 
 HERE = Path(__file__).resolve().parent
@@ -177,8 +178,7 @@ def main() -> None:
         "load_average_1min": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(results, indent=2))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(args.output, results)
     print(f"saved to {args.output}")
 
 

@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import deepart_hf
+from deepart_hf.metrics import write_json
 from deepart_hf.loading import checked_split, load_splits
 from deepart_hf.models import create_model
 from deepart_hf.transforms import build_transform, collate
@@ -107,10 +108,7 @@ def main() -> None:
     }
     print(json.dumps(figures, indent=2))
     out = HERE / "results" / f"train_throughput-{args.model}-{args.preprocess}{args.image_size}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_suffix(".json.tmp")
-    tmp_out.write_text(json.dumps(figures, indent=2) + "\n")
-    os.replace(tmp_out, out)
+    write_json(out, figures)
     print(f"saved {out}")
 
 

@@ -12,7 +12,6 @@ from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 
 from .arguments import Arguments
 from .cards import markdown_table, template_path
-from .constants import LABELS
 from .errors import PublishError
 from .metrics import (
     format_results_table,

@@ -12,10 +12,9 @@ import json
 import logging
 import math
 import os
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 from transformers import Trainer, TrainingArguments
@@ -25,7 +24,7 @@ from .arguments import Arguments, parse_range
 from .errors import DeepArtError
 from .loading import checked_split, ensure_synthetic, load_splits
 from .metrics import make_compute_metrics
-from .models import create_model, describe_model, freeze_backbone, load_trained, unfreeze_all
+from .models import create_model, freeze_backbone, load_trained, unfreeze_all
 from .transforms import build_transform, collate, pre_resize, processor_geometry
 
 logger = logging.getLogger(__name__)

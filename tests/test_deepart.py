@@ -3,10 +3,10 @@
 import json
 import shutil
 
+import datasets
 import pytest
 from datasets import ClassLabel
 
-from deepart_hf.loading import load_splits as load_dataset  # datasets' own would reuse a cache of another folder with the same name
 
 import deepart_hf
 from deepart_hf.constants import LABELS
@@ -61,8 +61,6 @@ def test_published_folder_loads_after_the_source_is_deleted_and_it_is_moved(deep
     deepart_hf.publish(result, tmp_path / "built" / "deepart")
     shutil.rmtree(source)
     moved = shutil.move(tmp_path / "built" / "deepart", tmp_path / "elsewhere")
-
-    import datasets
 
     images = datasets.load_dataset(str(moved))  # plain load_dataset, no code of ours
     assert {s: len(d) for s, d in images.items()} == {"train": 8, "validation": 4, "test": 4}

@@ -6,14 +6,12 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Image, Value
 from PIL import Image as PILImage
 
 import deepart_hf
-from deepart_hf.errors import DeepArtError
 
 from conftest import REPO, image_bytes
 
@@ -75,6 +73,7 @@ def test_timm_cnn_with_native_crops_multi_crop_eval_and_blur_jpeg(deepart_folder
                      "--image_size", "64", "--eval_crops", "3", "--blur_jpeg_prob", "0.5", "--output_dir", out, *FAST) == 0
     summary = json.loads((out / "metrics.json").read_text())
     assert summary["preprocessing"].startswith("native-resolution crops") and "3 crops averaged" in summary["preprocessing"]
+    assert summary["test"]["n"] == 8 and len((out / "predictions.csv").read_text().splitlines()) == 9  # one row per image, not per crop
     from transformers import pipeline
 
     assert pipeline("image-classification", model=str(out))(PILImage.new("RGB", (80, 80)))[0]["label"] in ("human", "ai")
