@@ -12,8 +12,8 @@ Every transformers TrainingArguments flag works (--output_dir, --num_train_epoch
 import logging
 import sys
 
-from deepart_hf.arguments import parse_arguments
 from deepart_hf.errors import DeepArtError
+from deepart_hf.training.arguments import parse_arguments
 
 
 def main(argv=None) -> int:
@@ -26,7 +26,7 @@ def main(argv=None) -> int:
             for name, spec in MODELS.items():
                 print(f"{name:<16} {spec.description}")
             return 0
-        from deepart_hf.training import run
+        from deepart_hf.training.run import run
 
         run(args)
     except DeepArtError as exc:

@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import deepart_hf
-from deepart_hf.metrics import write_json
-from deepart_hf.images import probe_bytes
+from deepart_hf.data.images import probe_bytes
+from deepart_hf.files import write_json
 
 HERE = Path(__file__).resolve().parent
 

@@ -25,8 +25,9 @@ from datasets import Dataset, Features, Image, Value, concatenate_datasets
 from PIL import Image as PILImage
 from torch.utils.data import DataLoader
 
-from deepart_hf.metrics import write_json
-from deepart_hf.transforms import BlurJpeg, ImageTransform, collate, decode_image, pre_resize
+from deepart_hf.data.images import decode_image
+from deepart_hf.files import write_json
+from deepart_hf.models.preprocessing import BlurJpeg, ImageTransform, collate, pre_resize
 
 HERE = Path(__file__).resolve().parent
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)

@@ -24,10 +24,10 @@ import torch
 from torch.utils.data import DataLoader
 
 import deepart_hf
-from deepart_hf.metrics import write_json
-from deepart_hf.loading import checked_split, load_splits
+from deepart_hf.data.loading import checked_split, load_splits
+from deepart_hf.files import write_json
 from deepart_hf.models import create_model
-from deepart_hf.transforms import build_transform, collate
+from deepart_hf.models.preprocessing import build_transform, collate
 
 HERE = Path(__file__).resolve().parent
 

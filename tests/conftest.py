@@ -1,20 +1,14 @@
 """Shared fixtures. Tests run offline: the Hub is never contacted."""
 
-import io
 import os
-import shutil
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import numpy as np
 import pytest
-from PIL import Image
-
-REPO = Path(__file__).resolve().parents[1]
-DEEPART_SAMPLE = REPO.parent / "shared" / "data" / "deepart"
+from helpers import DEEPART_SAMPLE
 
 
 @pytest.fixture(scope="session")
@@ -25,24 +19,3 @@ def deepart_sample() -> Path:
     return DEEPART_SAMPLE
 
 
-def image_bytes(fmt: str = "PNG", size: int = 32, seed: int = 0) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
-def write_image(path: Path, fmt: str = "PNG", size: int = 32, seed: int = 0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(image_bytes(fmt, size, seed))
-    return path
-
-
-def copy_deepart_subset(sample: Path, dest: Path, painting_ids: list[str]) -> Path:
-    """A DeepArt-layout folder with a few real pairs, for tests that damage or delete the source."""
-    for folder in ("Human", "Aigc"):
-        (dest / folder).mkdir(parents=True, exist_ok=True)
-        for path in (sample / folder).iterdir():
-            if path.stem in painting_ids:
-                shutil.copy2(path, dest / folder / path.name)
-    return dest

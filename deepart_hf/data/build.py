@@ -1,0 +1,136 @@
+"""raw source -> records -> typed DatasetDict: the same path for every source.
+
+A source (``deepart_hf.sources``) reads its layout into a ``Collection``; this module splits it and
+types it. ``publish`` then writes the result as a Hub repository.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import Dataset, DatasetDict, Features
+from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
+
+from ..constants import DEFAULT_SEED, DEFAULT_SPLIT_RATIO, LABELS, SPLITS
+from ..errors import DeepArtError
+from .sources import SOURCES, BuildReport, CardInfo, SourceOptions
+from .splits import SplitPlan, SplitRatio, split_by_ratio, split_upstream
+
+
+@dataclass
+class Build:
+    """Everything one build produced: every configuration, and what the card needs to say about it."""
+
+    name: str
+    configs: dict[str, DatasetDict]  # the default configuration first
+    default_config: str
+    card: CardInfo
+    report: BuildReport
+    split_plan: SplitPlan
+    source_path: Path | None = None
+
+    @property
+    def dataset(self) -> DatasetDict:
+        return self.configs[self.default_config]
+
+    def label_counts(self, config: str | None = None) -> dict[str, dict[str, int]]:
+        """{split: {label name: count}} of an image-classification configuration."""
+        dataset = self.configs[config or self.default_config]
+        return {
+            split: {name: labels.count(index) for index, name in enumerate(LABELS)}
+            for split, labels in ((split, dataset[split]["label"]) for split in dataset)
+        }
+
+
+@contextmanager
+def datasets_progress_off():
+    """datasets' per-batch bars for in-memory steps only add noise under the project's own bars."""
+    was_enabled = is_progress_bar_enabled()
+    disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            enable_progress_bar()
+
+
+def _to_dataset(rows: list[dict], features: Features) -> Dataset:
+    with datasets_progress_off():
+        return Dataset.from_dict({name: [row[name] for row in rows] for name in features}, features=features)
+
+
+def _plan(collection, split_ratio: str | None, seed: int) -> SplitPlan:
+    if collection.upstream_split_key and split_ratio is None:
+        return split_upstream(collection.records, collection.upstream_split_key)
+    ratio = SplitRatio.parse(split_ratio or collection.default_split_ratio or DEFAULT_SPLIT_RATIO)
+    return split_by_ratio(
+        collection.records,
+        ratio,
+        seed=seed,
+        group_by=collection.group_by,
+        stratify_by=collection.stratify_by,
+    )
+
+
+def build(
+    name: str,
+    source: str | Path | None = None,
+    *,
+    split_ratio: str | None = None,
+    seed: int = DEFAULT_SEED,
+    metadata: str | Path | None = None,
+    strict: bool = False,
+    label_map: dict[str, str] | None = None,
+    n_per_class: int = SourceOptions.n_per_class,
+    image_size: int = SourceOptions.image_size,
+    workers: int | None = None,
+) -> Build:
+    """Read source ``name`` from ``source`` and return all its configurations, split and typed.
+
+    ``split_ratio`` (``"train:validation:test"``) overrides upstream splits and the source's default.
+    """
+    if name not in SOURCES:
+        raise DeepArtError(f"unknown dataset {name!r}; known: {', '.join(sorted(SOURCES))}")
+    spec = SOURCES[name]
+    if spec.needs_source and source is None:
+        raise DeepArtError(f"dataset {name!r} needs a source folder (--source DIR)")
+    options = SourceOptions(
+        metadata=Path(metadata) if metadata else None,
+        strict=strict,
+        label_map=label_map,
+        n_per_class=n_per_class,
+        image_size=image_size,
+        seed=seed,
+        workers=workers,
+    )
+    collection = spec.collect(Path(source) if source is not None else None, options)
+    plan = _plan(collection, split_ratio, seed)
+    split_records = {split: [collection.records[i] for i in plan.indices[split]] for split in SPLITS}
+    configs = {
+        collection.default_config: DatasetDict(
+            {split: _to_dataset(rows, collection.features) for split, rows in split_records.items()}
+        )
+    }
+    if collection.derive_configs:
+        for config, (features, rows_by_split) in collection.derive_configs(split_records, collection.report).items():
+            configs[config] = DatasetDict({split: _to_dataset(rows, features) for split, rows in rows_by_split.items()})
+    return Build(
+        name=name,
+        configs=configs,
+        default_config=collection.default_config,
+        card=collection.card,
+        report=collection.report,
+        split_plan=plan,
+        source_path=Path(source) if source is not None else None,
+    )
+
+
+def build_dataset(name: str, source: str | Path | None = None, *, config: str | None = None, **options) -> DatasetDict:
+    """Build one configuration of a dataset in memory, e.g. ``build_dataset("deepart", source="DeepArt")``."""
+    result = build(name, source, **options)
+    config = config or result.default_config
+    if config not in result.configs:
+        raise DeepArtError(f"dataset {name!r} has no configuration {config!r}; it has {', '.join(result.configs)}")
+    return result.configs[config]

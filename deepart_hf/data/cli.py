@@ -1,0 +1,120 @@
+"""What every dataset script shares: arguments, the build -> publish run, errors as one line."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Optional
+
+from transformers import HfArgumentParser
+
+from ..constants import DEFAULT_SEED, LABELS
+from ..errors import DeepArtError
+from .build import Build, build
+from .publish import Published, check_output_folder, publish
+from .sources.folder import parse_label_map
+
+
+@dataclass
+class OutputArguments:
+    out: str = field(metadata={"help": "folder to write the Hub dataset repository to (must not exist unless --overwrite)"})
+    split_ratio: Optional[str] = field(
+        default=None,
+        metadata={"help": "train:validation:test, e.g. 1:1:8 (the default, as in the DeepArt paper); overrides upstream splits"},
+    )
+    seed: int = field(default=DEFAULT_SEED, metadata={"help": "seed of the split (and of synthetic images)"})
+    push_to_hub: Optional[str] = field(default=None, metadata={"help": "also upload the folder to this Hub dataset repo (ORG/NAME)"})
+    private: bool = field(default=False, metadata={"help": "create the Hub repo as private"})
+    overwrite: bool = field(default=False, metadata={"help": "replace --out if it exists"})
+    strict: bool = field(default=False, metadata={"help": "fail on the first unreadable file instead of skipping and listing it"})
+    workers: Optional[int] = field(default=None, metadata={"help": "threads that read and check images (default: cores + 2)"})
+
+
+@dataclass
+class SourceArguments:
+    source: str = field(metadata={"help": "the raw collection's folder"})
+
+
+@dataclass
+class MetadataArguments:
+    metadata: Optional[str] = field(default=None, metadata={"help": "poem metadata, CSV or JSONL (UTF-8), keyed by PaintingID"})
+
+
+@dataclass
+class LabelMapArguments:
+    label_map: Optional[str] = field(
+        default=None, metadata={"help": f"folder names to labels, e.g. real=human,fake=ai (default: folders named {'/'.join(LABELS)})"}
+    )
+
+
+@dataclass
+class SyntheticArguments:
+    n_per_class: int = field(default=200, metadata={"help": "images per class"})
+    image_size: int = field(default=128, metadata={"help": "side of each square image in pixels"})
+
+
+def _folder_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def summary(result: Build, published: Published, seconds: float) -> str:
+    counts = result.label_counts()
+    total = sum(sum(c.values()) for c in counts.values())
+    per_split = ", ".join(f"{split} {sum(c.values())}" for split, c in counts.items())
+    per_label = ", ".join(f"{name} {sum(c[name] for c in counts.values())}" for name in LABELS)
+    others = [f"{config} ({sum(len(s) for s in ds.values())} rows)" for config, ds in result.configs.items() if config != result.default_config]
+    report = result.report
+    text = (
+        f"Built {result.name}: {total} images ({per_label}; {per_split}) in configuration {result.default_config!r}"
+        + (f", plus {', '.join(others)}" if others else "")
+        + f". Split: {result.split_plan.describe()}."
+        + f" Skipped {len(report.skipped)} file(s)"
+        + (f", {len(report.unpaired)} unpaired image(s) left out of pairs" if report.unpaired else "")
+        + " (listed in build_report.json)."
+    )
+    if published.path:
+        text += f" Wrote {published.path} ({_folder_size(published.path) / 1e6:.1f} MB) in {seconds:.1f} s; load it with load_dataset({str(published.path)!r})."
+    if published.repo_url:
+        text += f" Pushed to {published.repo_url}."
+    return text
+
+
+def run_dataset_script(name: str, *argument_classes: type, argv: list[str] | None = None) -> int:
+    """Parse the script's arguments, build, publish, print the summary. Returns the exit status."""
+    parser = HfArgumentParser((OutputArguments, *argument_classes))
+    parsed = parser.parse_args_into_dataclasses(args=argv)
+    args = {f.name: getattr(obj, f.name) for obj in parsed for f in fields(obj)}
+    command = " ".join(["python", f"dataset_scripts/{name}.py", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    try:
+        started = time.perf_counter()
+        check_output_folder(args["out"], overwrite=args["overwrite"], source=args.get("source"))
+        result = build(
+            name,
+            args.get("source"),
+            split_ratio=args["split_ratio"],
+            seed=args["seed"],
+            metadata=args.get("metadata"),
+            strict=args["strict"],
+            label_map=parse_label_map(args.get("label_map")),
+            workers=args["workers"],
+            **{key: args[key] for key in ("n_per_class", "image_size") if key in args},
+        )
+        published = publish(
+            result,
+            args["out"],
+            push_to_hub=args["push_to_hub"],
+            private=args["private"],
+            overwrite=args["overwrite"],
+            build_command=command,
+        )
+    except DeepArtError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written (builds are atomic)", file=sys.stderr)
+        return 130
+    print(summary(result, published, time.perf_counter() - started))
+    return 0

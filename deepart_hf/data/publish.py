@@ -1,0 +1,282 @@
+"""typed DatasetDict -> a complete Hub dataset repository in a folder -> (optionally) the Hub.
+
+The folder is exactly what ``push_to_hub`` would create: Parquet shards with the image bytes embedded
+(``data/<split>-*.parquet`` for the default configuration, ``<config>/<split>-*.parquet`` for others)
+and a README.md whose YAML declares the configurations and features. It is written to a temporary
+folder beside the target and renamed into place, so a crash never leaves half a dataset behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import DatasetDict, DatasetInfo, SplitDict, SplitInfo
+from datasets.info import DatasetInfosDict
+from datasets.table import embed_table_storage
+from datasets.utils.metadata import MetadataConfigs
+from huggingface_hub import DatasetCard, DatasetCardData
+from tqdm.auto import tqdm
+
+from ..cards import markdown_table, template_path
+from ..constants import LABELS
+from ..errors import PublishError
+from ..hub import push_folder
+from .build import Build, datasets_progress_off
+from .schema import COLUMN_DESCRIPTIONS
+from .sources import BuildReport, CardInfo
+from .splits import SplitPlan
+
+MAX_SHARD_BYTES = 500 * 1024 * 1024  # datasets' own default for push_to_hub
+GENERIC_CARD = CardInfo(pretty_name="Human vs AI images", summary="Images labelled human-made or AI-generated.")
+
+
+@dataclass
+class Published:
+    path: Path
+    repo_url: str | None = None
+
+
+def check_output_folder(out: str | Path, *, overwrite: bool, source: str | Path | None = None) -> Path:
+    """Refuse before any work is done: an existing folder, or one that holds (or is inside) the source."""
+    out = Path(out).resolve()
+    if source is not None:
+        src = Path(source).resolve()
+        if out == src or src.is_relative_to(out) or out.is_relative_to(src):
+            raise PublishError(f"output folder {out} overlaps the source folder {src}; choose another --out")
+    if out.exists() and not overwrite:
+        raise PublishError(f"output folder {out} already exists; pass --overwrite to replace it")
+    if out.exists() and not out.is_dir():
+        raise PublishError(f"output path {out} exists and is not a folder")
+    return out
+
+
+def data_dir(config: str, default_config: str) -> str:
+    return "data" if config == default_config else config
+
+
+def _write_shards(dataset: DatasetDict, folder: Path, directory: str) -> dict[str, list[str]]:
+    written: dict[str, list[str]] = {}
+    (folder / directory).mkdir(parents=True, exist_ok=True)
+    for split, ds in dataset.items():
+        if len(ds) == 0:
+            continue  # load_dataset refuses a split with no data, so an empty split is left out
+        ds = ds.flatten_indices() if ds._indices is not None else ds
+        num_shards = max(1, ds._estimate_nbytes() // MAX_SHARD_BYTES + 1)
+        names = []
+        for index in range(num_shards):
+            shard = ds.shard(num_shards=num_shards, index=index, contiguous=True)
+            # Images given as paths would otherwise be written as paths: embed the bytes, like push_to_hub.
+            shard = shard.with_format("arrow").map(embed_table_storage, batched=True, keep_in_memory=True)
+            name = f"{directory}/{split}-{index:05d}-of-{num_shards:05d}.parquet"
+            shard.with_format(None).to_parquet(str(folder / name))
+            names.append(name)
+        written[split] = names
+    return written
+
+
+def _dataset_info(dataset: DatasetDict, folder: Path, files: dict[str, list[str]]) -> DatasetInfo:
+    splits = SplitDict()
+    for split, ds in dataset.items():
+        if split not in files:
+            continue
+        splits.add(SplitInfo(name=split, num_bytes=sum((folder / f).stat().st_size for f in files[split]), num_examples=len(ds)))
+    first = next(iter(dataset.values()))
+    size = sum(s.num_bytes for s in splits.values())
+    return DatasetInfo(features=first.features, splits=splits, download_size=size, dataset_size=size)
+
+
+def _count_table(dataset: DatasetDict) -> str:
+    splits = list(dataset)
+    features = next(iter(dataset.values())).features
+    if "label" in features:
+        rows = []
+        for index, name in enumerate(features["label"].names):
+            rows.append([name, *(dataset[s]["label"].count(index) for s in splits)])
+        rows.append(["**total**", *(len(dataset[s]) for s in splits)])
+        return markdown_table(["label", *splits], rows)
+    return markdown_table(["rows", *splits], [["rows", *(len(dataset[s]) for s in splits)]])
+
+
+def _column_rows(configs: dict[str, DatasetDict]) -> list[dict]:
+    seen: dict[str, dict] = {}
+    for dataset in configs.values():
+        for name, feature in next(iter(dataset.values())).features.items():
+            kind = type(feature).__name__
+            if kind == "Value":
+                kind = feature.dtype
+            elif kind == "ClassLabel":
+                kind = f"ClassLabel({', '.join(feature.names)})"
+            seen.setdefault(name, {"name": name, "type": kind, "meaning": COLUMN_DESCRIPTIONS.get(name, "")})
+    return list(seen.values())
+
+
+def _report_summary(report: BuildReport) -> str:
+    parts = [f"{len(report.skipped)} file(s) skipped"]
+    if report.skipped:
+        reasons = sorted({s.reason for s in report.skipped})
+        parts[0] += f" ({'; '.join(reasons[:3])}{'; ...' if len(reasons) > 3 else ''})"
+    parts.append(f"{len(report.unpaired)} unpaired image(s) kept in the image view but not paired")
+    return ", ".join(parts) + "." + "".join(f" {note[0].upper()}{note[1:]}." for note in report.notes)
+
+
+def render_card(
+    configs: dict[str, DatasetDict],
+    default_config: str,
+    files: dict[str, dict[str, list[str]]],
+    infos: dict[str, DatasetInfo],
+    card: CardInfo,
+    report: BuildReport,
+    plan: SplitPlan | None,
+    repo_id: str,
+    build_command: str,
+) -> DatasetCard:
+    card_data = DatasetCardData(
+        pretty_name=card.pretty_name,
+        license=card.license,
+        task_categories=["image-classification"],
+        tags=["deepart-hf", *card.tags],
+        size_categories=[_size_category(sum(len(s) for s in configs[default_config].values()))],
+    )
+    metadata_configs = MetadataConfigs(
+        {
+            config: {
+                "data_files": [{"split": split, "path": f"{data_dir(config, default_config)}/{split}-*"} for split in files[config]],
+                **({"default": True} if config == default_config and config != "default" else {}),
+            }
+            for config in configs
+        }
+    )
+    metadata_configs.to_dataset_card_data(card_data)
+    DatasetInfosDict(infos).to_dataset_card_data(card_data)
+    return DatasetCard.from_template(
+        card_data,
+        template_path=str(template_path("dataset.md")),
+        pretty_name=card.pretty_name,
+        summary=card.summary,
+        repo_id=repo_id,
+        default_config=default_config,
+        configs=list(configs),
+        labels=LABELS,
+        count_tables={config: _count_table(ds) for config, ds in configs.items()},
+        split_description=plan.describe() if plan else "as given to `publish`",
+        split_note=_split_note(plan),
+        columns=_column_rows(configs),
+        caveats=card.caveats or ["none recorded"],
+        report_summary=_report_summary(report),
+        homepage=card.homepage,
+        citation=card.citation,
+        build_command=build_command,
+    )
+
+
+def _split_note(plan: SplitPlan | None) -> str:
+    if not plan or plan.method != "ratio":
+        return ""
+    groups = ", ".join(f"{split} {plan.group_counts.get(split, 0)}" for split in plan.indices)
+    return f"Groups per split: {groups}. The same ratio and seed give the same split."
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "n>1M"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _atomic_replace_dir(tmp: Path, out: Path, overwrite: bool) -> None:
+    if out.exists():
+        if not overwrite:
+            raise PublishError(f"output folder {out} already exists; pass --overwrite to replace it")
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / out.name)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
+def publish(
+    dataset: Build | DatasetDict,
+    out: str | Path | None = None,
+    *,
+    push_to_hub: str | None = None,
+    private: bool = False,
+    overwrite: bool = False,
+    card: CardInfo | None = None,
+    build_command: str = "deepart_hf.publish(...)",
+    token: str | None = None,
+) -> Published:
+    """Write ``dataset`` (a ``Build`` or a plain DatasetDict) as a Hub dataset repository.
+
+    With ``out=None`` it goes to a temporary folder that is pushed and then removed. The folder is
+    complete before any push starts, so an offline push loses nothing.
+    """
+    if isinstance(dataset, Build):
+        configs, default_config = dataset.configs, dataset.default_config
+        card, report, plan, source = card or dataset.card, dataset.report, dataset.split_plan, dataset.source_path
+    else:
+        configs, default_config = {"default": dataset}, "default"
+        card, report, plan, source = card or GENERIC_CARD, BuildReport(source="python"), None, None
+    if out is None and push_to_hub is None:
+        raise PublishError("nothing to do: give an output folder, a Hub repo id, or both")
+
+    keep_local = out is not None
+    out = check_output_folder(out, overwrite=overwrite, source=source) if keep_local else None
+    parent = out.parent if out else Path(tempfile.gettempdir())
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name if out else 'dataset'}.tmp-", dir=parent))
+    try:
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the dataset folder should not be
+        files, infos = {}, {}
+        with datasets_progress_off():
+            for config, ds in tqdm(configs.items(), desc="writing parquet", unit="config", leave=False):
+                files[config] = _write_shards(ds, tmp, data_dir(config, default_config))
+                if not files[config]:
+                    raise PublishError(f"configuration {config!r} has no rows in any split: nothing to publish")
+                infos[config] = _dataset_info(ds, tmp, files[config])
+        repo_id = push_to_hub or (out.name if out else "dataset")
+        render_card(configs, default_config, files, infos, card, report, plan, repo_id, build_command).save(tmp / "README.md")
+        (tmp / "build_report.json").write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if keep_local:
+            _atomic_replace_dir(tmp, out, overwrite)
+            folder = out
+        else:
+            folder = tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    try:
+        url = (
+            push_folder(
+                folder,
+                push_to_hub,
+                repo_type="dataset",
+                private=private,
+                token=token,
+                commit_message="Upload dataset written by deepart-hf",
+                # Stale shards of an earlier push would match the data_files globs: replace all Parquet files.
+                delete_patterns=["*.parquet"],
+            )
+            if push_to_hub
+            else None
+        )
+    except PublishError as exc:
+        if keep_local:
+            raise PublishError(f"{exc}; the local copy is complete: {folder}") from None
+        raise
+    finally:
+        if not keep_local:
+            shutil.rmtree(folder, ignore_errors=True)
+    return Published(path=folder if keep_local else None, repo_url=url)

@@ -1,0 +1,109 @@
+"""The one schema of the project: every published dataset is typed by the Features built here.
+
+A row of the image-classification view ("default", "mixed", a genre) always has the core columns;
+each source adds its own columns (DeepArt its painting and poem fields, genres a ``genre`` column)
+through ``image_features(extra)``, so column names and types are defined once.
+"""
+
+from __future__ import annotations
+
+from datasets import ClassLabel, Features, Image, Value
+
+from ..constants import LABELS
+
+LABEL_FEATURE = ClassLabel(names=LABELS)
+
+# Columns every image row has, whatever its source.
+CORE_COLUMNS = {
+    "image": Image(),
+    "label": LABEL_FEATURE,
+    "image_id": Value("string"),  # path of the file inside its source, e.g. "Human/Gushici-0.PNG"
+    "source": Value("string"),  # who made the image: a painter, a generator, "synthetic-procedural"
+    "file_format": Value("string"),  # Pillow's format name of the original bytes: PNG, JPEG, ...
+    "width": Value("int32"),
+    "height": Value("int32"),
+}
+
+# The poem metadata the DeepArt paper describes (section 3.1): the paper's name -> our column name.
+POEM_COLUMNS_BY_PAPER_NAME = {
+    "PoemID": "poem_id",
+    "PoemText": "poem_text",
+    "PoemTitle": "poem_title",
+    "PoemDynasty": "poem_dynasty",
+    "PoemAuthor": "poem_author",
+    "Explanation": "explanation",
+    "Commentary": "commentary",
+}
+POEM_COLUMNS = list(POEM_COLUMNS_BY_PAPER_NAME.values())
+PAINTING_KEY_PAPER_NAME = "PaintingID"
+
+DEEPART_COLUMNS = {
+    "painting_id": Value("string"),
+    "book": Value("string"),
+    **{name: Value("string") for name in POEM_COLUMNS},
+}
+
+GENRE_COLUMNS = {"genre": Value("string")}
+
+
+def image_features(extra: dict | None = None) -> Features:
+    """Features of an image-classification row: the core columns plus a source's own."""
+    clash = set(extra or {}) & set(CORE_COLUMNS)
+    if clash:
+        raise ValueError(f"extra columns {sorted(clash)} would redefine core columns")
+    return Features({**CORE_COLUMNS, **(extra or {})})
+
+
+def deepart_pairs_features() -> Features:
+    """One row per DeepArt painting: the human original beside its AI re-creation."""
+    return Features(
+        {
+            "painting_id": Value("string"),
+            "book": Value("string"),
+            "human_image": Image(),
+            "ai_image": Image(),
+            "human_file_format": Value("string"),
+            "ai_file_format": Value("string"),
+            "ai_source": Value("string"),
+            **{name: Value("string") for name in POEM_COLUMNS},
+        }
+    )
+
+
+def check_classification_features(features: Features, where: str) -> None:
+    """Raise a clear error unless a dataset can train a human/ai detector."""
+    from ..errors import DeepArtError
+
+    if "image" not in features or "label" not in features:
+        missing = [c for c in ("image", "label") if c not in features]
+        raise DeepArtError(f"{where} has no {' or '.join(repr(m) for m in missing)} column (columns: {', '.join(features)})")
+    label = features["label"]
+    if not isinstance(label, ClassLabel) or list(label.names) != LABELS:
+        names = getattr(label, "names", label)
+        raise DeepArtError(f"{where}: column 'label' must be ClassLabel{LABELS}, found {names}")
+
+# What each column means, for dataset cards (one place, like the types above).
+COLUMN_DESCRIPTIONS = {
+    "image": "the image, original file bytes",
+    "label": "who made it: human or ai",
+    "image_id": "path of the file in the source collection",
+    "source": "the painter or generator",
+    "file_format": "format of the original bytes (PNG, JPEG, ...)",
+    "width": "width in pixels",
+    "height": "height in pixels",
+    "painting_id": "DeepArt PaintingID (Gushici-N / Gushiwen-N), shared by a painting and its re-creation",
+    "book": "the book the painting comes from",
+    "poem_id": "PoemID from the paper's metadata (null when not supplied)",
+    "poem_text": "the poem the painting illustrates",
+    "poem_title": "its title",
+    "poem_dynasty": "its dynasty",
+    "poem_author": "its author",
+    "explanation": "explanation of the poem",
+    "commentary": "commentary on the poem",
+    "genre": "subject genre of the image",
+    "human_image": "the human painting",
+    "ai_image": "its AI re-creation",
+    "human_file_format": "format of the human painting's bytes",
+    "ai_file_format": "format of the AI image's bytes",
+    "ai_source": "the generator of the re-creation",
+}

@@ -1,5 +1,0 @@
-"""The DetectorMetric evaluate module; ``deepart_hf.metrics.load_detector_metric()`` loads it through evaluate."""
-
-from .detector_metric import DetectorMetric
-
-__all__ = ["DetectorMetric"]

@@ -1,0 +1,1 @@
+"""model outputs -> metrics -> predictions, plots, report and model card."""

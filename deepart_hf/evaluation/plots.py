@@ -1,0 +1,135 @@
+"""Pictures of a result: confusion matrix, ROC curve, training curves. Saved atomically, pyplot untouched."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ..constants import AI, HUMAN, ID2LABEL, LABELS
+from ..files import atomic_destination
+from .detector_metric.detector_metric import FPR_BUDGETS, area_under_roc, roc_curve_points, tpr_at_fpr
+
+
+def _save_figure(figure: Figure, path: str | os.PathLike) -> Path:
+    # A bare Figure with an Agg canvas leaves pyplot's global state and backend untouched.
+    FigureCanvasAgg(figure)
+    with atomic_destination(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=150, bbox_inches="tight")
+    return Path(path)
+
+
+def plot_confusion_matrix(cm, path: str | os.PathLike, title: str = "Confusion matrix") -> Path:
+    """Counts and row-normalised percentages (share of each true class), coloured by the percentage."""
+    counts = np.asarray(cm, dtype=np.int64)
+    if counts.shape != (len(LABELS), len(LABELS)):
+        raise ValueError(f"confusion matrix must be {len(LABELS)}x{len(LABELS)}, got shape {counts.shape}")
+    row_totals = counts.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        row_shares = np.where(row_totals > 0, counts / row_totals, np.nan)
+
+    figure = Figure(figsize=(4.5, 4))
+    axes = figure.add_subplot()
+    image = axes.imshow(np.nan_to_num(row_shares), cmap="Blues", vmin=0.0, vmax=1.0)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="share of true class")
+    for true in range(len(LABELS)):
+        for pred in range(len(LABELS)):
+            share = row_shares[true, pred]
+            share_text = "n/a" if math.isnan(share) else f"{share:.1%}"
+            axes.text(
+                pred,
+                true,
+                f"{counts[true, pred]}\n{share_text}",
+                ha="center",
+                va="center",
+                color="white" if not math.isnan(share) and share > 0.5 else "black",
+            )
+    axes.set_xticks(range(len(LABELS)), LABELS)
+    axes.set_yticks(range(len(LABELS)), LABELS)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title)
+    return _save_figure(figure, path)
+
+
+def plot_roc_curve(references, scores, path: str | os.PathLike, title: str = "ROC curve") -> Path:
+    """ROC curve with AUROC in the legend, the chance diagonal and the TPR@FPR operating points marked.
+
+    With a single class the ROC curve is undefined; the figure then says so instead of failing.
+    """
+    references = np.asarray(references, dtype=np.int64).reshape(-1)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    figure = Figure(figsize=(5, 5))
+    axes = figure.add_subplot()
+    axes.set_title(title)
+    axes.set_xlim(0.0, 1.0)
+    axes.set_ylim(0.0, 1.02)
+    axes.set_xlabel("false positive rate (human called ai)")
+    axes.set_ylabel("true positive rate (ai called ai)")
+
+    present = [ID2LABEL[label_id] for label_id in (HUMAN, AI) if np.any(references == label_id)]
+    if len(present) < len(LABELS):
+        only = f"only {present[0]} images" if present else "no images"
+        axes.text(0.5, 0.5, f"ROC undefined:\n{only} in this set", ha="center", va="center", fontsize=12)
+        return _save_figure(figure, path)
+
+    fpr, tpr, _ = roc_curve_points(references, scores)
+    auroc = area_under_roc(fpr, tpr)
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance")
+    axes.plot(fpr, tpr, linewidth=2, label=f"detector (AUROC = {auroc:.3f})")
+    for budget, marker in zip(FPR_BUDGETS, ("o", "s")):
+        within = fpr <= budget + 1e-12
+        best = np.flatnonzero(within)[np.argmax(tpr[within])]
+        axes.axvline(budget, color="lightgrey", linewidth=0.8, linestyle=":")
+        axes.plot(
+            fpr[best],
+            tpr[best],
+            marker=marker,
+            linestyle="none",
+            label=f"TPR at FPR <= {budget:.0%}: {tpr_at_fpr(fpr, tpr, budget):.3f}",
+        )
+    axes.legend(loc="lower right", fontsize=8)
+    return _save_figure(figure, path)
+
+
+def plot_training_curves(log_history: list[dict], path: str | os.PathLike) -> Path:
+    """Loss (training and evaluation) and evaluation accuracy against the optimisation step.
+
+    Reads ``trainer.state.log_history``: training entries carry ``loss``, evaluation entries ``eval_*``.
+    """
+
+    def series(key: str) -> tuple[list[float], list[float]]:
+        points = [(entry["step"], entry[key]) for entry in log_history if key in entry and "step" in entry]
+        points = [(step, value) for step, value in points if value is not None]
+        return [step for step, _ in points], [value for _, value in points]
+
+    figure = Figure(figsize=(10, 4))
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+
+    loss_curves = {"training loss": series("loss"), "evaluation loss": series("eval_loss")}
+    accuracy_curves = {
+        "evaluation accuracy": series("eval_accuracy"),
+        "evaluation mean accuracy": series("eval_mean_accuracy"),
+    }
+    for axes, curves, ylabel in (
+        (loss_axes, loss_curves, "loss"),
+        (accuracy_axes, accuracy_curves, "accuracy"),
+    ):
+        axes.set_xlabel("step")
+        axes.set_ylabel(ylabel)
+        drawn = False
+        for label, (steps, values) in curves.items():
+            if steps:
+                axes.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
+                drawn = True
+        if drawn:
+            axes.legend(fontsize=8)
+        else:
+            axes.text(0.5, 0.5, f"no {ylabel} logged", ha="center", va="center", transform=axes.transAxes)
+    accuracy_axes.set_ylim(0.0, 1.02)
+    figure.suptitle("Training curves")
+    return _save_figure(figure, path)

@@ -1,0 +1,252 @@
+"""The factory: a registered name, a folder or a Hub id -> a 2-class (human/ai) detector and its image processor.
+
+Two families share one interface, and every model trains with Trainer, saves with save_pretrained and runs in
+``pipeline("image-classification")``:
+
+* ``vit``: transformers' ``ViTForImageClassification`` (Hub ViT checkpoints, or small named configs built from
+  scratch for offline runs);
+* ``timm``: timm CNNs inside transformers' ``TimmWrapperForImageClassification``; the preprocessing lives in
+  ``config.pretrained_cfg``, which is where ``TimmWrapperImageProcessor`` reads it back from.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.error import URLError
+from urllib.parse import urlparse
+
+import timm
+import timm.models
+import torch
+from huggingface_hub import is_offline_mode
+from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+from transformers import (
+    AutoImageProcessor,
+    AutoModelForImageClassification,
+    BaseImageProcessor,
+    PreTrainedModel,
+    TimmWrapperConfig,
+    TimmWrapperForImageClassification,
+    TimmWrapperImageProcessor,
+    ViTConfig,
+    ViTForImageClassification,
+    ViTImageProcessor,
+)
+from transformers.initialization import no_init_weights
+
+from ..constants import ID2LABEL, LABEL2ID, LABELS
+from ..errors import DeepArtError, OfflineError
+from .registry import MODELS, ModelSpec
+
+T = TypeVar("T")
+
+# Saved in config.json so the model card can name the weights a detector started from, even after the
+# detector itself has been saved and reloaded from a folder (which rewrites config._name_or_path).
+BASE_MODEL_ATTR = "base_model_id"
+FROM_SCRATCH = "from scratch"
+
+_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+# --- Errors -------------------------------------------------------------------------------------------------
+
+# huggingface_hub turns connection failures into LocalEntryNotFoundError once it has no cached copy to fall back
+# on; torch.hub (torchvision weights) raises URLError.
+_UNREACHABLE = (LocalEntryNotFoundError, OfflineModeIsEnabled, URLError, ConnectionError, TimeoutError)
+
+
+def _is_unreachable(error: BaseException | None) -> bool:
+    while error is not None:
+        if isinstance(error, _UNREACHABLE):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _first_line(error: BaseException) -> str:
+    return next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+
+
+def _fetch(name: str, load: Callable[[], T], *, source: str, what: str, hint: str) -> T:
+    """Run ``load`` (which may download), turning network and missing-file failures into one-line errors."""
+    try:
+        return load()
+    except (OSError, ValueError) as error:
+        # In offline mode transformers sometimes re-raises without chaining the cause, so the flag decides.
+        if _is_unreachable(error) or (is_offline_mode() and not os.path.isdir(name)):
+            raise OfflineError(
+                f"cannot download {what} for {name!r}: {source} is unreachable (offline) and no cached copy exists; "
+                f"{hint}"
+            ) from None
+        raise DeepArtError(f"cannot load {name!r}: {_first_line(error)}") from None
+
+
+def _fetch_pretrained(name: str, pretrained_id: str, load: Callable[[], T]) -> T:
+    url = urlparse(pretrained_id)
+    source = url.netloc if url.scheme in ("http", "https") else "the Hugging Face Hub"
+    # --from_scratch only applies to registered names.
+    hint = "use --from_scratch or pass a local folder" if name in MODELS else "pass a local folder instead"
+    return _fetch(name, load, source=source, what="pretrained weights", hint=hint)
+
+
+# --- Factory ------------------------------------------------------------------------------------------------
+
+
+def _is_folder_or_hub_id(path_or_id: str) -> bool:
+    if os.path.isdir(path_or_id):
+        if not os.path.isfile(os.path.join(path_or_id, "config.json")):
+            raise DeepArtError(f"{path_or_id!r} is not a saved model folder: it has no config.json")
+        return True
+    return _HUB_ID.fullmatch(path_or_id) is not None
+
+
+def create_model(
+    name_or_path: str, *, from_scratch: bool = False, image_size: int | None = None
+) -> tuple[PreTrainedModel, BaseImageProcessor]:
+    """A 2-class (human/ai) detector and its image processor.
+
+    ``name_or_path`` is a registered name (see ``list_models()``), a local folder, or a Hub id of any
+    image-classification model; pretrained ImageNet heads are replaced by a fresh 2-class head. ``image_size``
+    overrides the input resolution (ViT position embeddings are interpolated to match).
+    """
+    spec = MODELS.get(name_or_path)
+    if spec is None:
+        if not _is_folder_or_hub_id(name_or_path):
+            raise DeepArtError(
+                f"unknown model {name_or_path!r}: use one of {', '.join(MODELS)}, a local folder, or a Hub id "
+                "such as 'org/name'"
+            )
+        if from_scratch:
+            raise DeepArtError(
+                f"--from_scratch needs a registered model name ({', '.join(MODELS)}), not {name_or_path!r}"
+            )
+        return _load_pretrained(name_or_path, name_or_path, image_size)
+
+    if not from_scratch and spec.pretrained_id is None:
+        raise DeepArtError(
+            f"{spec.name!r} has no pretrained weights (it exists for from-scratch runs); add --from_scratch"
+        )
+    image_size = image_size or spec.default_image_size
+    if image_size < spec.min_image_size:
+        raise DeepArtError(f"{spec.name!r} needs --image_size of at least {spec.min_image_size}, got {image_size}")
+
+    if spec.family == "vit":
+        if from_scratch:
+            return _vit_from_scratch(spec, image_size)
+        return _load_pretrained(spec.name, spec.pretrained_id, image_size)
+    return _create_timm(spec, pretrained=not from_scratch, image_size=image_size)
+
+
+def _label_kwargs() -> dict[str, Any]:
+    return {"num_labels": len(LABELS), "id2label": dict(ID2LABEL), "label2id": dict(LABEL2ID)}
+
+
+def _vit_from_scratch(spec: ModelSpec, image_size: int) -> tuple[PreTrainedModel, BaseImageProcessor]:
+    config = ViTConfig(**spec.vit_config, image_size=image_size, **_label_kwargs())
+    setattr(config, BASE_MODEL_ATTR, None)
+    processor = ViTImageProcessor(size={"height": image_size, "width": image_size})
+    return ViTForImageClassification(config), processor
+
+
+def _load_pretrained(
+    name: str, path_or_id: str, image_size: int | None
+) -> tuple[PreTrainedModel, BaseImageProcessor]:
+    model = _fetch_pretrained(
+        name,
+        path_or_id,
+        lambda: AutoModelForImageClassification.from_pretrained(
+            path_or_id, **_label_kwargs(), ignore_mismatched_sizes=True
+        ),
+    )
+    processor = _fetch_pretrained(name, path_or_id, lambda: AutoImageProcessor.from_pretrained(path_or_id))
+    # A folder saved by this module already names the weights it started from (None: from scratch); keep that.
+    if not hasattr(model.config, BASE_MODEL_ATTR):
+        setattr(model.config, BASE_MODEL_ATTR, path_or_id)
+    if image_size is None:
+        return model, processor
+    if model.config.model_type == "vit":
+        return _resize_vit(model, image_size), _set_hf_size(processor, image_size)
+    if model.config.model_type == "timm_wrapper":
+        model.config.pretrained_cfg = _with_input_size(model.config.pretrained_cfg, image_size)
+        return model, TimmWrapperImageProcessor(model.config.pretrained_cfg, model.config.architecture)
+    raise DeepArtError(
+        f"--image_size is only supported for ViT and timm models; {name!r} is a {model.config.model_type} model"
+    )
+
+
+def _resize_vit(model: PreTrainedModel, image_size: int) -> PreTrainedModel:
+    """The same weights at a new resolution, with position embeddings interpolated as for high-res fine-tuning."""
+    if image_size == model.config.image_size:
+        return model
+    config = copy.deepcopy(model.config)
+    config.image_size = image_size
+    num_patches = (image_size // config.patch_size) ** 2
+    tokens = torch.zeros(1, num_patches + 1, config.hidden_size)
+    state = model.state_dict()
+    state["vit.embeddings.position_embeddings"] = model.vit.embeddings.interpolate_pos_encoding(
+        tokens, image_size, image_size
+    ).detach()
+    with no_init_weights():  # every weight is overwritten just below
+        resized = type(model)(config)
+    resized.load_state_dict(state)
+    return resized
+
+
+def _set_hf_size(processor: BaseImageProcessor, image_size: int) -> BaseImageProcessor:
+    processor.size = {"height": image_size, "width": image_size}
+    return processor
+
+
+def _with_input_size(pretrained_cfg: Mapping[str, Any], image_size: int) -> dict[str, Any]:
+    # The test-time entries describe an ImageNet evaluation at the original size; they would contradict ours.
+    cfg = {k: v for k, v in pretrained_cfg.items() if not k.startswith("test_")}
+    cfg["input_size"] = (3, image_size, image_size)
+    return cfg
+
+
+# pretrained_cfg entries about the ImageNet head (replaced by ours) and the ImageNet weights (absent from scratch).
+_IMAGENET_HEAD_KEYS = {"num_classes", "label_offset", "label_names", "label_descriptions"}
+_IMAGENET_WEIGHTS_KEYS = {"tag", "license", "description", "origin_url", "paper_name", "paper_ids", "notes"}
+
+
+def _create_timm(spec: ModelSpec, *, pretrained: bool, image_size: int) -> tuple[PreTrainedModel, BaseImageProcessor]:
+    # timm builds the network (downloading and head-swapping ImageNet weights when asked) with its own
+    # per-architecture init. Built directly, TimmWrapperForImageClassification would re-draw every conv from
+    # N(0, 0.02) and reset BatchNorm gammas: signals then shrink layer by layer in a plain deep CNN like VGG,
+    # which relies on fan-in scaled init to train from scratch.
+    if pretrained:
+        native = _fetch_pretrained(
+            spec.name,
+            spec.pretrained_id,
+            lambda: timm.create_model(spec.name, pretrained=True, num_classes=len(LABELS)),
+        )
+    else:
+        native = timm.create_model(spec.name, num_classes=len(LABELS))
+    stale = _IMAGENET_HEAD_KEYS if pretrained else _IMAGENET_HEAD_KEYS | _IMAGENET_WEIGHTS_KEYS
+    pretrained_cfg = timm.models.filter_pretrained_cfg(native.pretrained_cfg, remove_source=True)
+    pretrained_cfg = _with_input_size({k: v for k, v in pretrained_cfg.items() if k not in stale}, image_size)
+
+    config = TimmWrapperConfig(architecture=spec.name, pretrained_cfg=pretrained_cfg, **_label_kwargs())
+    setattr(config, BASE_MODEL_ATTR, spec.pretrained_id if pretrained else None)
+    with no_init_weights():  # every weight is overwritten just below
+        model = TimmWrapperForImageClassification(config)
+    model.timm_model.load_state_dict(native.state_dict())
+    return model, TimmWrapperImageProcessor(pretrained_cfg, spec.name)
+
+
+def load_trained(path_or_id: str) -> tuple[PreTrainedModel, BaseImageProcessor]:
+    """A trained human/ai detector (a saved folder or a Hub id) and its processor, for evaluation."""
+    if not _is_folder_or_hub_id(path_or_id):
+        raise DeepArtError(f"no such model folder or Hub id: {path_or_id!r}")
+    fetch = dict(source="the Hugging Face Hub", what="the model", hint="pass a local folder")
+    model = _fetch(path_or_id, lambda: AutoModelForImageClassification.from_pretrained(path_or_id), **fetch)
+    labels = {int(i): label for i, label in model.config.id2label.items()}
+    if labels != ID2LABEL:
+        found = [labels[i] for i in sorted(labels)]
+        raise DeepArtError(f"{path_or_id!r} is not a human/ai detector: its labels are {found}, expected {LABELS}")
+    processor = _fetch(path_or_id, lambda: AutoImageProcessor.from_pretrained(path_or_id), **fetch)
+    return model, processor

@@ -1,0 +1,81 @@
+"""The detectors the project knows by name: a registry of ``ModelSpec`` entries, as timm keeps its models."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import timm.models
+
+from . import googlenet  # noqa: F401  (registers googlenet with timm before the specs below read its cfg)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A detector the project knows by name.
+
+    ``pretrained_id`` is where ImageNet weights come from (a Hub id, or a URL for torchvision weights); ``None``
+    marks a config that only exists to be trained from scratch. ``vit_config`` holds ViTConfig arguments for the
+    ``vit`` family; a ``timm`` spec's name is its timm architecture.
+    """
+
+    name: str
+    family: Literal["vit", "timm"]
+    pretrained_id: str | None
+    description: str
+    default_image_size: int = 224
+    min_image_size: int = 32
+    vit_config: Mapping[str, int] = field(default_factory=dict)
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    MODELS[spec.name] = spec
+    return spec
+
+
+def list_models() -> list[str]:
+    return list(MODELS)
+
+
+def _vit_spec(name: str, description: str, pretrained_id: str | None = None, **vit_config: int) -> ModelSpec:
+    return ModelSpec(
+        name, "vit", pretrained_id, description, min_image_size=vit_config["patch_size"], vit_config=vit_config
+    )
+
+
+def _timm_spec(name: str, description: str, min_image_size: int = 32) -> ModelSpec:
+    cfg = timm.models.get_pretrained_cfg(name)
+    return ModelSpec(
+        name, "timm", cfg.hf_hub_id or cfg.url, description, cfg.input_size[-1], min_image_size=min_image_size
+    )
+
+
+for _spec in (
+    _vit_spec(
+        "vit-base",
+        "ViT-B/16, ImageNet-21k pretrained (seed 003 trains a ViT on the genre subsets)",
+        "google/vit-base-patch16-224-in21k",
+        hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, patch_size=16,
+    ),
+    _vit_spec(
+        "vit-tiny",
+        "DeiT-tiny sized ViT (5.5M parameters), from scratch only",
+        hidden_size=192, num_hidden_layers=12, num_attention_heads=3, intermediate_size=768, patch_size=16,
+    ),
+    _vit_spec(
+        "vit-test",
+        "2-layer ViT for smoke tests and CPU runs, from scratch only",
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128, patch_size=16,
+    ),
+    _timm_spec("resnet10t", "ResNet-10-T, a small ResNet for quick CPU runs (the default of the synthetic smoke run)"),
+    *(_timm_spec(f"resnet{depth}", f"ResNet-{depth}") for depth in (18, 34, 50, 101, 152)),
+    *(_timm_spec(f"vgg{depth}", f"VGG-{depth}") for depth in (11, 13, 16)),
+    # Its stem shrinks 75 px to 1 x 1 before the stride-2 blocks of Mixed_6a, which need at least 3 x 3.
+    _timm_spec("inception_v3", "Inception v3", min_image_size=75),
+    _timm_spec("googlenet", "GoogLeNet (Inception v1), torchvision weights"),
+):  # fmt: skip
+    register_model(_spec)

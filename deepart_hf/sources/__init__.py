@@ -1,6 +1,0 @@
-"""Raw layouts the project can publish. Importing this package registers every source."""
-
-from .base import SOURCES, BuildReport, CardInfo, Collection, SourceOptions, register_source
-from . import dalle_paintings, deepart, folder, genres, synthetic  # noqa: E402,F401  (each registers itself)
-
-__all__ = ["SOURCES", "BuildReport", "CardInfo", "Collection", "SourceOptions", "register_source"]

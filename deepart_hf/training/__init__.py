@@ -1,0 +1,1 @@
+"""transforms -> model -> Trainer: the arguments, the seed papers' protocols, the Trainer and the run."""

@@ -1,0 +1,126 @@
+"""Training recipes of the seed papers, as flag defaults that any explicit flag overrides.
+
+A protocol is a list of command-line defaults placed *before* the user's own flags, so argparse's
+"last occurrence wins" rule gives exactly "each value overridable by an explicit flag", for the
+project's flags and transformers' ``TrainingArguments`` alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import DeepArtError
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    reference: str
+    defaults: dict[str, object]  # flag (dest name) -> value
+    # Values the reference does not state and we had to choose; they go into the model card.
+    choices: dict[str, str] = field(default_factory=dict)
+
+    def argv(self) -> list[str]:
+        return [token for key, value in self.defaults.items() for token in (f"--{key}", str(value))]
+
+
+PROTOCOLS: dict[str, Protocol] = {}
+
+
+def register_protocol(protocol: Protocol) -> Protocol:
+    PROTOCOLS[protocol.name] = protocol
+    return protocol
+
+
+QUICK = register_protocol(
+    Protocol(
+        name="quick",
+        reference="deepart-hf's smoke run: a small CNN from scratch on the synthetic set, a few minutes on a laptop CPU",
+        defaults={
+            "model": "resnet10t",
+            "from_scratch": True,
+            "preprocess": "crop",
+            "image_size": 96,
+            "num_train_epochs": 8,
+            "per_device_train_batch_size": 32,
+            "per_device_eval_batch_size": 64,
+            "learning_rate": 2e-3,
+            "weight_decay": 0.05,
+            "optim": "adamw_torch",
+            "lr_scheduler_type": "cosine",
+            "warmup_steps": 0.05,
+        },
+    )
+)
+
+DEEPART = register_protocol(
+    Protocol(
+        name="deepart",
+        reference="DeepArt paper, section 4.2: split 1:1:8, 20 epochs, batch 8, 224x224, SGD momentum 0.9, "
+        "weight decay 5e-4, cosine decay, cross-entropy",
+        defaults={
+            "preprocess": "resize",
+            "image_size": 224,
+            "num_train_epochs": 20,
+            "per_device_train_batch_size": 8,
+            "per_device_eval_batch_size": 8,
+            "optim": "sgd",
+            "optim_args": "momentum=0.9",
+            "weight_decay": 5e-4,
+            "lr_scheduler_type": "cosine",
+            "learning_rate": 1e-3,
+        },
+        choices={"learning_rate": "1e-3: the paper does not state its learning rate"},
+    )
+)
+
+DALLE = register_protocol(
+    Protocol(
+        name="dalle",
+        reference="Dall.E vs Paintings project, its model 1: pre-trained ResNet-18 as a frozen feature extractor, "
+        "10 epochs, lr 1e-3, StepLR step 7 gamma 0.1, batch 10 (models 3/4: add --unfreeze_epochs 12 or 5)",
+        defaults={
+            "model": "resnet18",
+            "freeze_backbone": True,
+            "preprocess": "resize",
+            "image_size": 224,
+            "num_train_epochs": 10,
+            "per_device_train_batch_size": 10,
+            "per_device_eval_batch_size": 10,
+            "learning_rate": 1e-3,
+            "optim": "sgd",
+            "optim_args": "momentum=0.9",
+            "weight_decay": 0.0,
+            "step_lr_epochs": 7,
+            "step_lr_gamma": 0.1,
+        },
+        choices={"optim": "SGD with momentum 0.9: the project does not name its optimizer (PyTorch's transfer-learning tutorial, which its setup follows, uses this)"},
+    )
+)
+
+GENRE = register_protocol(
+    Protocol(
+        name="genre",
+        reference="Yin (Rice), genre subsets: ResNet50 / GoogLeNet / ViT, SGD lr 1e-3, batch 100, cross-entropy, "
+        "per-genre and mixed runs (the paper trains 300 epochs)",
+        defaults={
+            "model": "resnet50",
+            "preprocess": "resize",
+            "image_size": 224,
+            "num_train_epochs": 300,
+            "per_device_train_batch_size": 100,
+            "per_device_eval_batch_size": 100,
+            "learning_rate": 1e-3,
+            "optim": "sgd",
+            "weight_decay": 0.0,
+            "lr_scheduler_type": "constant",
+        },
+        choices={"lr_scheduler_type": "constant: the paper names no schedule"},
+    )
+)
+
+
+def get_protocol(name: str) -> Protocol:
+    if name not in PROTOCOLS:
+        raise DeepArtError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}")
+    return PROTOCOLS[name]

@@ -1,0 +1,35 @@
+"""Helpers the tests share: where the real samples are, and small generated images and folders."""
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+DEEPART_SAMPLE = SHARED_DATA / "deepart"
+
+
+def image_bytes(fmt: str = "PNG", size: int = 32, seed: int = 0) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def write_image(path: Path, fmt: str = "PNG", size: int = 32, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(image_bytes(fmt, size, seed))
+    return path
+
+
+def copy_deepart_subset(sample: Path, dest: Path, painting_ids: list[str]) -> Path:
+    """A DeepArt-layout folder with a few real pairs, for tests that damage or delete the source."""
+    for folder in ("Human", "Aigc"):
+        (dest / folder).mkdir(parents=True, exist_ok=True)
+        for path in (sample / folder).iterdir():
+            if path.stem in painting_ids:
+                shutil.copy2(path, dest / folder / path.name)
+    return dest

@@ -1,0 +1,70 @@
+"""Each protocol's resolved hyperparameters, as train.py would run them, and explicit flags winning."""
+
+import pytest
+
+from deepart_hf.errors import DeepArtError
+from deepart_hf.training.arguments import parse_arguments
+
+
+def resolved(*argv):
+    return parse_arguments(list(argv))
+
+
+def test_deepart_protocol_is_the_papers_recipe():
+    args = resolved("--protocol", "deepart", "--dataset", "deepart", "--model", "resnet50")
+    t = args.training
+    assert (t.num_train_epochs, t.per_device_train_batch_size) == (20, 8)
+    assert t.optim.value == "sgd" and t.optim_args == "momentum=0.9"
+    assert t.weight_decay == 5e-4 and t.lr_scheduler_type.value == "cosine"
+    assert (args.data.preprocess, args.data.image_size) == ("resize", 224)
+    assert args.model.model == "resnet50"
+
+
+def test_dalle_protocol_is_model_one_with_a_frozen_resnet18():
+    args = resolved("--protocol", "dalle", "--dataset", "dalle")
+    assert args.model.model == "resnet18" and args.model.freeze_backbone is True
+    assert args.training.num_train_epochs == 10 and args.training.learning_rate == 1e-3
+    assert args.training.per_device_train_batch_size == 10
+    assert (args.run.step_lr_epochs, args.run.step_lr_gamma) == (7, 0.1)
+    # model 3 of the seed: the same, then 12 epochs with every layer unfrozen
+    assert resolved("--protocol", "dalle", "--dataset", "d", "--unfreeze_epochs", "12").model.unfreeze_epochs == 12
+
+
+def test_genre_protocol():
+    args = resolved("--protocol", "genre", "--dataset", "genres", "--dataset_config", "castle")
+    t = args.training
+    assert (t.optim.value, t.learning_rate, t.per_device_train_batch_size, t.num_train_epochs) == ("sgd", 1e-3, 100, 300)
+    assert args.model.model == "resnet50" and args.data.dataset_config == "castle"
+
+
+def test_explicit_flags_override_the_protocol_in_either_spelling():
+    args = resolved("--protocol", "deepart", "--dataset", "x", "--num_train_epochs", "3", "--image-size", "64", "--preprocess", "crop")
+    assert args.training.num_train_epochs == 3 and args.data.image_size == 64 and args.data.preprocess == "crop"
+    assert args.training.per_device_train_batch_size == 8  # still the protocol's
+
+
+def test_no_arguments_is_the_quick_run_on_the_synthetic_set():
+    args = resolved()
+    assert args.protocol_name == "quick" and args.data.dataset is None and args.model.from_scratch is True
+    assert args.training.output_dir.startswith("outputs/")
+    assert args.training.remove_unused_columns is False  # transforms need the raw image column
+
+
+def test_without_a_protocol_a_named_dataset_keeps_trainer_defaults():
+    args = resolved("--dataset", "x", "--model", "vit-base", "--output_dir", "o")
+    assert args.protocol_name is None and args.training.output_dir == "o"
+    assert args.model.from_scratch is False
+
+
+def test_unknown_protocol_is_named():
+    with pytest.raises(DeepArtError, match="unknown protocol 'paper'; known: quick, deepart, dalle, genre"):
+        resolved("--protocol", "paper")
+
+
+def test_a_repeated_default_run_gets_a_new_folder_instead_of_overwriting(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = resolved().training.output_dir
+    (tmp_path / first).mkdir(parents=True)
+    assert resolved().training.output_dir == first  # unfinished: the same folder, to resume
+    (tmp_path / first / "metrics.json").write_text("{}")
+    assert resolved().training.output_dir == first + "-2"
