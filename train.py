@@ -9,15 +9,15 @@ Every transformers TrainingArguments flag works (--output_dir, --num_train_epoch
 --bf16, --resume_from_checkpoint, --push_to_hub, --hub_model_id, ...); `python train.py --help` lists all.
 """
 
-import logging
 import sys
 
+from deepart_hf.console import setup_console
 from deepart_hf.errors import DeepArtError
 from deepart_hf.training.arguments import parse_arguments
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    setup_console()
     try:
         args = parse_arguments(argv)
         if args.run.list_models:

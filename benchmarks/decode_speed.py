@@ -27,7 +27,9 @@ from torch.utils.data import DataLoader
 
 from deepart_hf.data.images import decode_image
 from deepart_hf.files import write_json
-from deepart_hf.models.preprocessing import BlurJpeg, ImageTransform, collate, pre_resize
+from deepart_hf.models import create_model
+from deepart_hf.models.preprocessing import PixelValues, collate
+from deepart_hf.training.augment import BlurJpeg, TrainTransform, pre_resize
 
 HERE = Path(__file__).resolve().parent
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
@@ -126,23 +128,33 @@ def main() -> None:
 
     augment = BlurJpeg(1.0)
     results["after_decode"] = {
-        f"resize_{size}_torch_uint8 (used)": summary(per_call_ms(torch_resize, decoded)),
-        f"resize_{size}_pillow": summary(per_call_ms(pillow_resize, decoded)),
+        f"resize_{size}_torch_uint8 (ViT processor)": summary(per_call_ms(torch_resize, decoded)),
+        f"resize_{size}_pillow (timm processor)": summary(per_call_ms(pillow_resize, decoded)),
         f"crop_{size}": summary(per_call_ms(centre_crop, decoded)),
         "blur_jpeg_prob_1": summary(per_call_ms(augment, decoded, repeats=1)),
     }
 
+    # The processors a detector is saved with: timm's (Pillow resize), ViT's (torchvision resize), the crop detector's
+    timm_processor = create_model("resnet18", from_scratch=True, image_size=size)[1]
+    vit_processor = create_model("vit-test", from_scratch=True, image_size=size)[1]
+    crop_processor = create_model("resnet18", from_scratch=True, image_size=size, preprocess="crop")[1]
+    crop5_processor = create_model("resnet18", from_scratch=True, image_size=size, preprocess="crop", eval_crops=5)[1]
     transforms = {
-        "resize eval": ImageTransform(size, MEAN, STD, mode="resize"),
-        "resize train": ImageTransform(size, MEAN, STD, mode="resize", train=True),
-        "crop train": ImageTransform(size, MEAN, STD, mode="crop", train=True),
-        "crop eval, 5 crops": ImageTransform(size, MEAN, STD, mode="crop", eval_crops=5),
-        "resize train, blur_jpeg_prob 0.1": ImageTransform(size, MEAN, STD, mode="resize", train=True, augment=BlurJpeg(0.1)),
-        "resize train, blur_jpeg_prob 0.5": ImageTransform(size, MEAN, STD, mode="resize", train=True, augment=BlurJpeg(0.5)),
+        "resize eval (timm processor)": PixelValues(timm_processor),
+        "resize eval (ViT processor)": PixelValues(vit_processor),
+        "resize train": TrainTransform(timm_processor),
+        "crop train": TrainTransform(crop_processor),
+        "crop eval, 5 crops": PixelValues(crop5_processor),
+        "resize train, blur_jpeg_prob 0.1": TrainTransform(timm_processor, BlurJpeg(0.1)),
+        "resize train, blur_jpeg_prob 0.5": TrainTransform(timm_processor, BlurJpeg(0.5)),
     }
-    results["single_thread_images_per_s"] = {name: images_per_second(t.pixel_values, values) for name, t in transforms.items()}
+
+    def one(transform):
+        return lambda value: transform({"image": [value]})
+
+    results["single_thread_images_per_s"] = {name: images_per_second(one(t), values) for name, t in transforms.items()}
     results["single_thread_images_per_s_by_format"] = {
-        f"{name}, {fmt}": images_per_second(transforms[name].pixel_values, group)
+        f"{name}, {fmt}": images_per_second(one(transforms[name]), group)
         for name in ("resize train", "crop train")
         for fmt, group in sorted(by_format.items())
     }
@@ -150,21 +162,22 @@ def main() -> None:
     features = Features({"image": Image(decode=False), "label": Value("int64")})
     dataset = Dataset.from_dict({"image": values, "label": [int(v["path"].startswith("Aigc")) for v in values]}, features=features)
     start = time.perf_counter()
-    resized = pre_resize(dataset, size)
+    resized = pre_resize(dataset, timm_processor)
     pre_resize_s = time.perf_counter() - start
     resized_values = list(resized.with_format(None)["image"])
-    same = all(torch.equal(transforms["resize eval"].pixel_values(a), transforms["resize eval"].pixel_values(b)) for a, b in zip(values, resized_values))
+    evaluate = transforms["resize eval (timm processor)"]
+    same = all(torch.equal(evaluate({"image": [a]})["pixel_values"][0], evaluate({"image": [b]})["pixel_values"][0]) for a, b in zip(values, resized_values))
     results["pre_resize"] = {
         "one_off_s": round(pre_resize_s, 2),
         "stored_mb_per_image": round(statistics.fmean(len(v["bytes"]) for v in resized_values) / 1e6, 3),
-        "resize train images/s after": images_per_second(transforms["resize train"].pixel_values, resized_values),
+        "resize train images/s after": images_per_second(one(transforms["resize train"]), resized_values),
         "identical_pixel_values": same,
     }
 
     epoch = concatenate_datasets([dataset] * 4)  # long enough that worker start-up does not dominate
     loaders = {"images_per_epoch": len(epoch)}
     for mode in ("resize", "crop"):
-        transform = ImageTransform(size, MEAN, STD, mode=mode, train=True)
+        transform = transforms[f"{mode} train"]
         for workers in (0, 2):
             loaders[f"{mode} train, workers={workers}"] = dataloader_images_per_second(epoch, transform, workers)
     loaders["resize train, workers=2, spawn"] = dataloader_images_per_second(epoch, transforms["resize train"], 2, "spawn")

@@ -27,7 +27,8 @@ import deepart_hf
 from deepart_hf.data.loading import checked_split, load_splits
 from deepart_hf.files import write_json
 from deepart_hf.models import create_model
-from deepart_hf.models.preprocessing import build_transform, collate
+from deepart_hf.models.preprocessing import collate
+from deepart_hf.training.augment import TrainTransform
 
 HERE = Path(__file__).resolve().parent
 
@@ -81,8 +82,8 @@ def main() -> None:
             dataset = str(Path(tmp) / "deepart")
             deepart_hf.publish(deepart_hf.build("deepart", args.sample, split_ratio="1:0:0"), dataset)
         split = checked_split(load_splits(dataset), "train", dataset)
-        model, processor = create_model(args.model, from_scratch=True, image_size=args.image_size)
-        split.set_transform(build_transform(processor, mode=args.preprocess, train=True, image_size=args.image_size))
+        model, processor = create_model(args.model, from_scratch=True, image_size=args.image_size, preprocess=args.preprocess)
+        split.set_transform(TrainTransform(processor))  # on full-size images: pre_resize is measured in decode_speed.py
         optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
 
         results = {"pipeline_images_per_s": {}, "train_images_per_s": {}}

@@ -6,12 +6,27 @@ The package is laid out by stage, in the order data flows through it:
     models/      registry and factory of detectors, and the preprocessing saved with them
     training/    arguments, protocols, the Trainer and the run
     evaluation/  metric module, predictions, plots, report and model card
+    inference/   a saved detector as an object: load_detector(path_or_id).predict(images)
 """
 
-from . import models  # noqa: F401  (registers GoogLeNet with timm, so saved GoogLeNet detectors reload)
+# Importing models registers GoogLeNet with timm and the crop detector with the transformers auto classes,
+# so every saved detector loads after `import deepart_hf`.
+from . import models  # noqa: F401
 from .constants import ID2LABEL, LABEL2ID, LABELS
 from .data.build import Build, build, build_dataset
 from .data.publish import publish
 from .errors import DeepArtError
+from .inference.detector import Detector, load_detector
 
-__all__ = ["Build", "DeepArtError", "ID2LABEL", "LABEL2ID", "LABELS", "build", "build_dataset", "publish"]
+__all__ = [
+    "Build",
+    "DeepArtError",
+    "Detector",
+    "ID2LABEL",
+    "LABEL2ID",
+    "LABELS",
+    "build",
+    "build_dataset",
+    "load_detector",
+    "publish",
+]

@@ -19,3 +19,13 @@ def deepart_sample() -> Path:
     return DEEPART_SAMPLE
 
 
+
+
+@pytest.fixture(scope="module")
+def deepart_folder(deepart_sample, tmp_path_factory) -> Path:
+    """The 40-pair sample as train.py reads it: a folder written by dataset_scripts/deepart.py."""
+    import deepart_hf
+
+    out = tmp_path_factory.mktemp("data") / "deepart"
+    deepart_hf.publish(deepart_hf.build("deepart", deepart_sample), out)
+    return out

@@ -19,6 +19,22 @@ def image_bytes(fmt: str = "PNG", size: int = 32, seed: int = 0) -> bytes:
     return buffer.getvalue()
 
 
+def png_value(pixels: np.ndarray, path: str = "Human/synthetic.png") -> dict:
+    """An undecoded datasets Image value holding ``pixels`` as PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return {"bytes": buffer.getvalue(), "path": path}
+
+
+def random_pixels(height: int, width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+# Training runs short enough for tests: one epoch, small batches, no workers.
+FAST_TRAINING = ["--num_train_epochs", "1", "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "8",
+                 "--dataloader_num_workers", "0", "--max_eval_samples", "8"]
+
+
 def write_image(path: Path, fmt: str = "PNG", size: int = 32, seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(image_bytes(fmt, size, seed))

@@ -7,7 +7,7 @@ types it. ``publish`` then writes the result as a Hub repository.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict, Features
@@ -15,6 +15,7 @@ from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is
 
 from ..constants import DEFAULT_SEED, DEFAULT_SPLIT_RATIO, LABELS, SPLITS
 from ..errors import DeepArtError
+from .caveats import measured_caveats
 from .sources import SOURCES, BuildReport, CardInfo, SourceOptions
 from .splits import SplitPlan, SplitRatio, split_by_ratio, split_upstream
 
@@ -30,6 +31,7 @@ class Build:
     report: BuildReport
     split_plan: SplitPlan
     source_path: Path | None = None
+    caveats: list[str] = field(default_factory=list)  # the source's known caveats and those measured on its data
 
     @property
     def dataset(self) -> DatasetDict:
@@ -124,6 +126,7 @@ def build(
         report=collection.report,
         split_plan=plan,
         source_path=Path(source) if source is not None else None,
+        caveats=[*collection.card.caveats, *measured_caveats(collection.records)],
     )
 
 

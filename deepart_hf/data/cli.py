@@ -79,7 +79,22 @@ def summary(result: Build, published: Published, seconds: float) -> str:
         text += f" Wrote {published.path} ({_folder_size(published.path) / 1e6:.1f} MB) in {seconds:.1f} s; load it with load_dataset({str(published.path)!r})."
     if published.repo_url:
         text += f" Pushed to {published.repo_url}."
-    return text
+    return text + skipped_listing(report)
+
+
+# The console names this many skipped files; build_report.json keeps them all.
+SKIPPED_SHOWN = 10
+
+
+def skipped_listing(report) -> str:
+    """The first skipped files with their reasons, one per line, then how many more."""
+    if not report.skipped:
+        return ""
+    lines = [f"  {skipped.path}: {skipped.reason}" for skipped in report.skipped[:SKIPPED_SHOWN]]
+    more = len(report.skipped) - SKIPPED_SHOWN
+    if more > 0:
+        lines.append(f"  ... and {more} more (all in build_report.json)")
+    return "\nSkipped:\n" + "\n".join(lines)
 
 
 def run_dataset_script(name: str, *argument_classes: type, argv: list[str] | None = None) -> int:

@@ -77,6 +77,11 @@ def decode_image(value: dict) -> Image.Image:
         image = open_image(data, path)
     except BadImage as exc:
         raise DeepArtError(f"cannot decode image {path!r}: {exc}") from None
+    return upright_rgb(image)
+
+
+def upright_rgb(image: Image.Image) -> Image.Image:
+    """EXIF orientation applied, converted to RGB: what ``datasets`` and the transformers pipeline do too."""
     if image.getexif().get(Image.ExifTags.Base.Orientation) is not None:
         image = ImageOps.exif_transpose(image)
     return image if image.mode == "RGB" else image.convert("RGB")

@@ -1,13 +1,26 @@
-"""Hub folder or repo -> the splits a detector trains and is tested on, checked before any work."""
+"""Hub folder or repo -> the splits a detector trains and is tested on, checked before any work.
+
+A folder written by ``publish`` declares its configurations in its card. ``datasets`` caches such a folder
+under its name alone, so after loading one folder called ``deepart`` a *different* folder called ``deepart``
+would come back with the first one's data. So a published folder is read here with the Parquet builder and
+its configuration's files, by absolute path: the cache is keyed by those files (paths and modification
+times), two folders never mix, and the cache (with everything derived from it, such as resized images)
+survives between runs until the folder is rebuilt.
+"""
 
 from __future__ import annotations
 
+import glob
+import logging
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict, Image, load_dataset
+from huggingface_hub import DatasetCard
 
 from ..errors import DeepArtError, OfflineError
-from .schema import check_classification_features
+from .schema import CARD_METADATA_KEY, check_classification_features
+
+logger = logging.getLogger(__name__)
 
 SYNTHETIC_ROOT = Path("data")
 
@@ -28,6 +41,51 @@ def ensure_synthetic(n_per_class: int, image_size: int, seed: int) -> Path:
     return path
 
 
+def card_metadata(dataset: str) -> dict | None:
+    """The YAML header of a dataset's card (a folder's README.md, or the Hub card); None if it cannot be read."""
+    try:
+        if Path(dataset).is_dir():
+            readme = Path(dataset) / "README.md"
+            return DatasetCard.load(readme).data.to_dict() if readme.is_file() else None
+        return DatasetCard.load(dataset, repo_type="dataset").data.to_dict()
+    except Exception as exc:  # offline, no card, a card that is not YAML: a missing card is not an error here
+        logger.info("no dataset card for %s (%s)", dataset, exc)
+        return None
+
+
+def dataset_caveats(dataset: str) -> list[str] | None:
+    """The caveats a build wrote into the dataset's card, whatever the folder is called; None without a card."""
+    metadata = card_metadata(dataset)
+    if metadata is None:
+        return None
+    return list((metadata.get(CARD_METADATA_KEY) or {}).get("caveats") or [])
+
+
+def _published_parquet_files(folder: Path, config: str | None, where: str) -> dict[str, list[str]] | None:
+    """{split: absolute Parquet paths} of a configuration declared in the folder's card, or None when the
+    folder declares none (then ``datasets``' own folder conventions apply)."""
+    configs = (card_metadata(str(folder)) or {}).get("configs") or []
+    if not configs:
+        return None
+    names = [entry["config_name"] for entry in configs]
+    if config is None:
+        config = next((entry["config_name"] for entry in configs if entry.get("default")), "default" if "default" in names else names[0])
+    if config not in names:
+        raise DeepArtError(f"{where}: no configuration {config!r}; it has {', '.join(names)}")
+    entry = configs[names.index(config)]
+    files: dict[str, list[str]] = {}
+    for item in entry.get("data_files") or []:
+        split, patterns = item["split"], item["path"]
+        for pattern in [patterns] if isinstance(patterns, str) else patterns:
+            files.setdefault(split, []).extend(sorted(glob.glob(str(folder.resolve() / pattern))))
+    if not files or not all(path.endswith(".parquet") for paths in files.values() for path in paths):
+        return None
+    empty = [split for split, paths in files.items() if not paths]
+    if empty:
+        raise DeepArtError(f"{where}: the card lists split(s) {', '.join(empty)} but no file matches them")
+    return files
+
+
 def load_splits(dataset: str, config: str | None = None) -> DatasetDict:
     """load_dataset on a folder or Hub id, every failure as one line."""
     where = f"dataset {dataset!r}" + (f" (configuration {config!r})" if config else "")
@@ -36,10 +94,13 @@ def load_splits(dataset: str, config: str | None = None) -> DatasetDict:
         raise DeepArtError(f"{where}: no such folder, and not a Hub id (ORG/NAME)")
     try:
         if is_folder:
-            # datasets 5.x caches a folder whose card declares `configs` under its folder name alone:
-            # two different folders called "deepart" would share one cache entry. Re-read the Parquet.
-            return load_dataset(str(Path(dataset).resolve()), config, download_mode="force_redownload")
+            files = _published_parquet_files(Path(dataset), config, where)
+            if files is not None:
+                return load_dataset("parquet", data_files=files)
+            return load_dataset(str(Path(dataset).resolve()), config)
         return load_dataset(dataset, config)
+    except DeepArtError:
+        raise
     except ValueError as exc:
         raise DeepArtError(f"{where}: {str(exc).splitlines()[0]}") from None
     except Exception as exc:  # the Hub offline, a missing repo, a broken folder

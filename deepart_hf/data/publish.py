@@ -27,7 +27,8 @@ from ..constants import LABELS
 from ..errors import PublishError
 from ..hub import push_folder
 from .build import Build, datasets_progress_off
-from .schema import COLUMN_DESCRIPTIONS
+from .caveats import measured_caveats
+from .schema import CARD_METADATA_KEY, COLUMN_DESCRIPTIONS
 from .sources import BuildReport, CardInfo
 from .splits import SplitPlan
 
@@ -134,6 +135,7 @@ def render_card(
     plan: SplitPlan | None,
     repo_id: str,
     build_command: str,
+    caveats: list[str],
 ) -> DatasetCard:
     card_data = DatasetCardData(
         pretty_name=card.pretty_name,
@@ -141,6 +143,8 @@ def render_card(
         task_categories=["image-classification"],
         tags=["deepart-hf", *card.tags],
         size_categories=[_size_category(sum(len(s) for s in configs[default_config].values()))],
+        # Read back by every model card trained on this dataset, whatever its folder or repo is called.
+        **{CARD_METADATA_KEY: {"caveats": list(caveats)}},
     )
     metadata_configs = MetadataConfigs(
         {
@@ -166,12 +170,19 @@ def render_card(
         split_description=plan.describe() if plan else "as given to `publish`",
         split_note=_split_note(plan),
         columns=_column_rows(configs),
-        caveats=card.caveats or ["none recorded"],
+        caveats=caveats or ["none recorded"],
         report_summary=_report_summary(report),
         homepage=card.homepage,
         citation=card.citation,
         build_command=build_command,
     )
+
+
+def _measured_caveats(dataset: DatasetDict) -> list[str]:
+    columns = [c for c in ("label", "file_format", "width", "height", "source") if c in next(iter(dataset.values())).column_names]
+    if "label" not in columns:
+        return []
+    return measured_caveats([row for split in dataset.values() for row in split.select_columns(columns).to_list()])
 
 
 def _split_note(plan: SplitPlan | None) -> str:
@@ -225,9 +236,11 @@ def publish(
     if isinstance(dataset, Build):
         configs, default_config = dataset.configs, dataset.default_config
         card, report, plan, source = card or dataset.card, dataset.report, dataset.split_plan, dataset.source_path
+        caveats = dataset.caveats if card is dataset.card else card.caveats
     else:
         configs, default_config = {"default": dataset}, "default"
         card, report, plan, source = card or GENERIC_CARD, BuildReport(source="python"), None, None
+        caveats = [*card.caveats, *_measured_caveats(dataset)]
     if out is None and push_to_hub is None:
         raise PublishError("nothing to do: give an output folder, a Hub repo id, or both")
 
@@ -246,7 +259,7 @@ def publish(
                     raise PublishError(f"configuration {config!r} has no rows in any split: nothing to publish")
                 infos[config] = _dataset_info(ds, tmp, files[config])
         repo_id = push_to_hub or (out.name if out else "dataset")
-        render_card(configs, default_config, files, infos, card, report, plan, repo_id, build_command).save(tmp / "README.md")
+        render_card(configs, default_config, files, infos, card, report, plan, repo_id, build_command, caveats).save(tmp / "README.md")
         (tmp / "build_report.json").write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if keep_local:
             _atomic_replace_dir(tmp, out, overwrite)

@@ -13,6 +13,9 @@ from ..constants import LABELS
 
 LABEL_FEATURE = ClassLabel(names=LABELS)
 
+# The key under which a dataset card's YAML holds what deepart-hf measured at build time (its caveats).
+CARD_METADATA_KEY = "deepart_hf"
+
 # Columns every image row has, whatever its source.
 CORE_COLUMNS = {
     "image": Image(),

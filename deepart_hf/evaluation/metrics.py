@@ -10,15 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
-from ..constants import AI, ID2LABEL, LABELS
+from ..constants import AI, HUMAN, LABELS
 
 logger = logging.getLogger(__name__)
 
 DETECTOR_METRIC_DIR = Path(__file__).resolve().parent / "detector_metric"
 
-# Flat names for the confusion-matrix cells, e.g. "cm_human_as_ai" = human images predicted ai.
-CONFUSION_KEYS = {(true, pred): f"cm_{ID2LABEL[true]}_as_{ID2LABEL[pred]}" for true in ID2LABEL for pred in ID2LABEL}
+# What the Trainer logs after each evaluation: the headline numbers. Everything else goes to the run's files.
+HEADLINE_METRICS = ("accuracy", "human_accuracy", "ai_accuracy", "mean_accuracy", "auroc")
 
 
 def load_detector_metric(keep_in_memory: bool = True):
@@ -46,12 +47,24 @@ def _logits_array(logits) -> np.ndarray:
     return logits
 
 
-def probabilities_from_logits(logits: np.ndarray) -> np.ndarray:
-    """Probability of "ai" for each row of (N, 2) logits, by a softmax that cannot overflow."""
+def log_odds_from_logits(logits: np.ndarray) -> np.ndarray:
+    """log(P(ai) / P(human)) for each row of (N, 2) logits, in float64: the score every metric ranks by.
+
+    A probability saturates: a logit gap of 40 gives P(ai) = 1 - 4e-18, which no float tells apart from a gap
+    of 50. The log-odds are the gap itself, so confident predictions keep their order.
+    """
     logits = _logits_array(logits)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp[:, AI] / exp.sum(axis=1)
+    return logits[:, AI] - logits[:, HUMAN]
+
+
+def probabilities_from_log_odds(log_odds: np.ndarray) -> np.ndarray:
+    """P(ai) = sigmoid(log-odds), without overflow."""
+    return expit(np.asarray(log_odds, dtype=np.float64))
+
+
+def probabilities_from_logits(logits: np.ndarray) -> np.ndarray:
+    """Probability of "ai" for each row of (N, 2) logits (a softmax, computed as the sigmoid of the log-odds)."""
+    return probabilities_from_log_odds(log_odds_from_logits(logits))
 
 
 def predictions_from_logits(logits: np.ndarray) -> np.ndarray:
@@ -59,23 +72,11 @@ def predictions_from_logits(logits: np.ndarray) -> np.ndarray:
     return _logits_array(logits).argmax(axis=1)
 
 
-def flat_scalar_metrics(results: dict) -> dict[str, float]:
-    """Metric results as numbers only: confusion cells as ``cm_<true>_as_<predicted>``, None values dropped."""
-    flat: dict[str, float] = {}
-    for key, value in results.items():
-        if key == "confusion_matrix":
-            for (true, pred), cell_key in CONFUSION_KEYS.items():
-                flat[cell_key] = int(value[true][pred])
-        elif value is not None:
-            flat[key] = value
-    return flat
-
-
 def make_compute_metrics(metric=None) -> Callable:
     """A ``compute_metrics`` function for ``transformers.Trainer``.
 
-    It takes an ``EvalPrediction`` (logits (N, 2), label ids (N,)) and returns flat numbers, which the Trainer
-    logs with an ``eval_`` prefix. Metrics that are undefined for the evaluated set (a single class) are
+    It takes an ``EvalPrediction`` (logits (N, 2), label ids (N,)) and returns the headline numbers, which the
+    Trainer logs with an ``eval_`` prefix. Metrics that are undefined for the evaluated set (a single class) are
     left out rather than logged as None, so ``metric_for_best_model="mean_accuracy"`` needs both classes
     in the evaluation set.
     """
@@ -91,8 +92,8 @@ def make_compute_metrics(metric=None) -> Callable:
         results = metric.compute(
             predictions=predictions_from_logits(logits),
             references=np.asarray(eval_prediction.label_ids).reshape(-1),
-            scores=probabilities_from_logits(logits),
+            scores=log_odds_from_logits(logits),
         )
-        return flat_scalar_metrics(results)
+        return {key: results[key] for key in HEADLINE_METRICS if results.get(key) is not None}
 
     return compute_metrics

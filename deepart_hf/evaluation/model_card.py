@@ -6,10 +6,13 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from ..cards import markdown_table, template_path
+from ..cards import template_path
+from ..data.loading import dataset_caveats as read_dataset_caveats
 from ..models import FROM_SCRATCH
+from ..models.preprocessing import preprocess_mode
 from ..training.arguments import Arguments
 from ..training.protocols import get_protocol
+from .tables import results_markdown
 
 # Metrics shown in the Hub's model-index, in this order: (key, display name)
 MODEL_INDEX_METRICS = [
@@ -20,8 +23,9 @@ MODEL_INDEX_METRICS = [
     ("auroc", "AUROC"),
     ("average_precision", "Average precision"),
 ]
-# timm knows these only after `import deepart_hf.models` registers them.
+# timm knows these only after `import deepart_hf` registers them.
 ARCHITECTURES_REGISTERED_BY_DEEPART_HF = {"googlenet"}
+
 
 def dataset_label(args: Arguments) -> str:
     data = args.data
@@ -29,7 +33,7 @@ def dataset_label(args: Arguments) -> str:
     return name + (f" ({data.dataset_config})" if data.dataset_config else "")
 
 
-def render_model_card(args: Arguments, model, metrics: dict, summary: dict, *, has_curves: bool) -> ModelCard:
+def render_model_card(args: Arguments, model, processor, metrics: dict, summary: dict, *, has_curves: bool) -> ModelCard:
     described = summary["model"]
     repo_id = args.training.hub_model_id or Path(args.training.output_dir).name
     dataset = args.data.dataset
@@ -63,7 +67,7 @@ def render_model_card(args: Arguments, model, metrics: dict, summary: dict, *, h
         template_path=str(template_path("model.md")),
         model_name=repo_id.split("/")[-1],
         repo_id=repo_id,
-        needs_import=described["architecture"] in ARCHITECTURES_REGISTERED_BY_DEEPART_HF,
+        usage=usage_code(repo_id, processor, described.get("architecture")),
         architecture=described.get("architecture"),
         family=described.get("family"),
         initial_weights="random (trained from scratch)" if described["base_model"] == FROM_SCRATCH else described["base_model"],
@@ -79,6 +83,7 @@ def render_model_card(args: Arguments, model, metrics: dict, summary: dict, *, h
         protocol_description=f"`{protocol.name}`: {protocol.reference}" if protocol else "none (flags as given)",
         protocol_choices=protocol.choices if protocol else {},
         preprocessing=summary["preprocessing"],
+        preprocessing_saved=summary["saved_preprocessing"],
         hyperparameters=summary["hyperparameters"],
         command=summary["command"],
         n_test=metrics.get("n"),
@@ -88,24 +93,33 @@ def render_model_card(args: Arguments, model, metrics: dict, summary: dict, *, h
     )
 
 
-def results_markdown(metrics: dict) -> str:
-    def pct(key):
-        value = metrics.get(key)
-        return "n/a" if value is None else f"{100 * value:.2f}"
-
-    header = ["human acc. %", "AI acc. %", "mean %", "accuracy %", "AUROC %", "AP %", "TPR@1%FPR %", "TPR@5%FPR %"]
-    keys = ["human_accuracy", "ai_accuracy", "mean_accuracy", "accuracy", "auroc", "average_precision", "tpr_at_1_fpr", "tpr_at_5_fpr"]
-    return markdown_table(header, [[pct(k) for k in keys]])
-
-
 def dataset_caveats(args: Arguments) -> list[str]:
-    name = dataset_label(args).lower()
-    caveats = []
-    if "synthetic" in name:
-        caveats.append("Trained and tested on deepart-hf's synthetic set: a smoke test, not a detector of real AI images.")
-    if "deepart" in name:
-        caveats.append(
-            "On DeepArt the human paintings are PNG and the AI images JPEG: high accuracy can come from compression traces "
-            "alone. Test on re-compressed images (e.g. --blur_jpeg_prob in training, JPEG-compressed test sets) before trusting it."
-        )
+    """The caveats the dataset's build measured and wrote into its card, whatever the dataset is called."""
+    caveats = read_dataset_caveats(args.data.dataset)
+    if caveats is None:
+        return [f"The card of `{dataset_label(args)}` could not be read, so its caveats are unknown: check them before trusting these figures."]
     return caveats
+
+
+def usage_code(repo_id: str, processor, architecture: str | None) -> str:
+    """How to run the saved detector, for this kind of model."""
+    lines = []
+    if architecture in ARCHITECTURES_REGISTERED_BY_DEEPART_HF:
+        lines += [f"import deepart_hf  # registers {architecture} with timm before loading"]
+    lines += ["from transformers import pipeline", ""]
+    if preprocess_mode(processor) == "crop":
+        lines += [
+            "# This detector averages native-resolution crops; the code that does it is saved with the model.",
+            f'detector = pipeline("image-classification", model="{repo_id}", trust_remote_code=True)',
+            "# With deepart-hf installed, `import deepart_hf` registers that code and trust_remote_code is not needed.",
+        ]
+    else:
+        lines += [f'detector = pipeline("image-classification", model="{repo_id}")']
+    lines += [
+        "detector(\"painting.png\")  # [{'label': 'ai', 'score': ...}, {'label': 'human', 'score': ...}]",
+        "",
+        "# The same probabilities, in batches, from deepart-hf:",
+        "import deepart_hf",
+        f'print([p.prob_ai for p in deepart_hf.load_detector("{repo_id}").predict(["painting.png"])])',
+    ]
+    return "\n".join(line for i, line in enumerate(lines) if line or i)

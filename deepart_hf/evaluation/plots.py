@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from sklearn.metrics import auc
 
 from ..constants import AI, HUMAN, ID2LABEL, LABELS
 from ..files import atomic_destination
-from .detector_metric.detector_metric import FPR_BUDGETS, area_under_roc, roc_curve_points, tpr_at_fpr
+from .detector_metric.detector_metric import FPR_BUDGETS, roc_curve_points, tpr_at_fpr
 
 
 def _save_figure(figure: Figure, path: str | os.PathLike) -> Path:
@@ -78,7 +79,7 @@ def plot_roc_curve(references, scores, path: str | os.PathLike, title: str = "RO
         return _save_figure(figure, path)
 
     fpr, tpr, _ = roc_curve_points(references, scores)
-    auroc = area_under_roc(fpr, tpr)
+    auroc = auc(fpr, tpr)
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="chance")
     axes.plot(fpr, tpr, linewidth=2, label=f"detector (AUROC = {auroc:.3f})")
     for budget, marker in zip(FPR_BUDGETS, ("o", "s")):
@@ -97,35 +98,37 @@ def plot_roc_curve(references, scores, path: str | os.PathLike, title: str = "RO
 
 
 def plot_training_curves(log_history: list[dict], path: str | os.PathLike) -> Path:
-    """Loss (training and evaluation) and evaluation accuracy against the optimisation step.
+    """Loss (training and validation) and validation accuracy against the epoch.
 
-    Reads ``trainer.state.log_history``: training entries carry ``loss``, evaluation entries ``eval_*``.
+    Reads the log of ``trainer.state.log_history``: training entries carry ``loss``, evaluation entries
+    ``eval_*``. A two-stage run (frozen, then unfrozen) logs its epochs cumulatively, so both stages share one
+    axis; a dotted line marks where the second begins.
     """
 
     def series(key: str) -> tuple[list[float], list[float]]:
-        points = [(entry["step"], entry[key]) for entry in log_history if key in entry and "step" in entry]
-        points = [(step, value) for step, value in points if value is not None]
-        return [step for step, _ in points], [value for _, value in points]
+        points = [(entry["epoch"], entry[key]) for entry in log_history if entry.get(key) is not None and "epoch" in entry]
+        return [epoch for epoch, _ in points], [value for _, value in points]
+
+    stage_starts = []
+    for before, after in zip(log_history, log_history[1:]):
+        if before.get("stage") != after.get("stage") and "epoch" in before:
+            stage_starts.append((before["epoch"], after.get("stage")))
 
     figure = Figure(figsize=(10, 4))
     loss_axes, accuracy_axes = figure.subplots(1, 2)
-
-    loss_curves = {"training loss": series("loss"), "evaluation loss": series("eval_loss")}
-    accuracy_curves = {
-        "evaluation accuracy": series("eval_accuracy"),
-        "evaluation mean accuracy": series("eval_mean_accuracy"),
-    }
-    for axes, curves, ylabel in (
-        (loss_axes, loss_curves, "loss"),
-        (accuracy_axes, accuracy_curves, "accuracy"),
-    ):
-        axes.set_xlabel("step")
+    loss_curves = {"training loss": series("loss"), "validation loss": series("eval_loss")}
+    accuracy_curves = {"validation accuracy": series("eval_accuracy"), "validation mean accuracy": series("eval_mean_accuracy")}
+    for axes, curves, ylabel in ((loss_axes, loss_curves, "loss"), (accuracy_axes, accuracy_curves, "accuracy")):
+        axes.set_xlabel("epoch")
         axes.set_ylabel(ylabel)
         drawn = False
-        for label, (steps, values) in curves.items():
-            if steps:
-                axes.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
+        for label, (epochs, values) in curves.items():
+            if epochs:
+                axes.plot(epochs, values, marker="o" if len(epochs) < 30 else None, markersize=3, label=label)
                 drawn = True
+        for epoch, stage in stage_starts:
+            axes.axvline(epoch, color="grey", linestyle=":", linewidth=1)
+            axes.text(epoch, 1.0, f" {stage}", transform=axes.get_xaxis_transform(), va="top", fontsize=8, color="grey")
         if drawn:
             axes.legend(fontsize=8)
         else:

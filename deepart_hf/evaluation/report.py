@@ -11,46 +11,47 @@ import numpy as np
 
 from ..files import write_json
 from ..hub import push_folder
-from ..models import count_parameters, describe_model
+from ..models import describe_model
+from ..models.preprocessing import describe_preprocessing, preprocess_mode
 from ..training.arguments import Arguments
-from .metrics import load_detector_metric, predictions_from_logits, probabilities_from_logits
+from .metrics import load_detector_metric, log_odds_from_logits, predictions_from_logits
 from .model_card import dataset_label, render_model_card
 from .plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
 from .predictions import write_predictions_csv
-from .tables import format_results_table
+from .tables import counts_line, results_markdown
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "unfrozen/**", "runs/**"]
 
 
-def evaluate_and_report(args: Arguments, trainer, model, test, history: list[dict]) -> dict:
+def evaluate_and_report(args: Arguments, trainer, model, processor, test, history: list[dict]) -> dict:
     """Predict the test split; write metrics, predictions, plots and (after training) the model card."""
     raw = test.with_format(None)
     ids = raw["image_id"] if "image_id" in raw.column_names else [str(i) for i in range(len(raw))]
     output = trainer.predict(test, metric_key_prefix="test")
     logits = np.asarray(output.predictions)
-    scores = probabilities_from_logits(logits)
+    log_odds = log_odds_from_logits(logits)
     references = np.asarray(output.label_ids).astype(int)
     predictions = predictions_from_logits(logits)
-    metrics = load_detector_metric().compute(predictions=predictions, references=references, scores=scores)
+    metrics = load_detector_metric().compute(predictions=predictions, references=references, scores=log_odds)
     if not trainer.is_world_process_zero():
         return metrics
 
     out = Path(args.training.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_predictions_csv(out / "predictions.csv", ids, references, predictions, scores)
+    write_predictions_csv(out / "predictions.csv", ids, references, predictions, log_odds)
     title = f"{Path(args.model.model_name_or_path or args.model.model).name} on {dataset_label(args)}"
     plot_confusion_matrix(metrics["confusion_matrix"], out / "confusion_matrix.png", title=title)
-    plot_roc_curve(references, scores, out / "roc_curve.png", title=title)
+    plot_roc_curve(references, log_odds, out / "roc_curve.png", title=title)
     if history:
         plot_training_curves(history, out / "training_curves.png")
-    summary = run_summary(args, model, trainer.processing_class, metrics)
+    summary = run_summary(args, model, processor, metrics)
     if not args.run.eval_only:
-        render_model_card(args, model, metrics, summary, has_curves=bool(history)).save(out / "README.md")
+        render_model_card(args, model, processor, metrics, summary, has_curves=bool(history)).save(out / "README.md")
     write_json(out / "metrics.json", summary)  # last: its presence marks a finished run
 
-    print(format_results_table(metrics, title=f"Test results: {title} ({len(references)} images)"))
+    print(f"Test results: {title} ({len(references)} images)\n{results_markdown(metrics)}\n{counts_line(metrics)}")
     written = ["metrics.json", "predictions.csv", "confusion_matrix.png", "roc_curve.png"]
     written += ["training_curves.png"] if history else []
     written += [] if args.run.eval_only else ["README.md (model card)", "the model and its image processor"]
@@ -78,29 +79,30 @@ def hyperparameters(args: Arguments) -> dict:
     return {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}
 
 
-def preprocessing(args: Arguments) -> str:
+def training_preprocessing(args: Arguments, processor) -> str:
+    """What the model saw: the saved processor's preprocessing, and what training added around it."""
+    text = describe_preprocessing(processor)
+    if args.run.eval_only:
+        return text
+    crop = preprocess_mode(processor) == "crop"
+    text += "; in training: " + ("a random crop and a random horizontal flip" if crop else "a random horizontal flip")
     data = args.data
-    if data.preprocess == "resize":
-        text = "whole image resized to the input size (random horizontal flips in training)"
-    else:
-        crops = f"{data.eval_crops} crops averaged" if data.eval_crops > 1 else "a centre crop"
-        text = f"native-resolution crops: random crop + flip in training, {crops} in evaluation"
     if data.blur_jpeg_prob:
-        text += f"; blur (sigma {data.blur_sigma}) and JPEG (quality {data.jpeg_quality}) each with probability {data.blur_jpeg_prob} (CNNDetection)"
+        text += f", blur (sigma {data.blur_sigma}) and JPEG (quality {data.jpeg_quality}) each with probability {data.blur_jpeg_prob} (CNNDetection)"
     return text
 
 
 def run_summary(args: Arguments, model, processor, metrics: dict) -> dict:
-    trainable, total = count_parameters(model)
     return {
         "test": metrics,
         "dataset": args.data.dataset,
         "dataset_config": args.data.dataset_config,
         "test_split": args.data.test_split,
         "model": describe_model(model, processor),
-        "parameters": {"trainable": trainable, "total": total},
+        "parameters": {"trainable": model.num_parameters(only_trainable=True), "total": model.num_parameters()},
         "protocol": args.protocol_name,
-        "preprocessing": preprocessing(args),
+        "preprocessing": training_preprocessing(args, processor),
+        "saved_preprocessing": describe_preprocessing(processor),
         "hyperparameters": None if args.run.eval_only else hyperparameters(args),
         "command": command_line(),
     }

@@ -1,23 +1,43 @@
-"""Detectors: a registry of named models, a factory that builds or loads them, and what they need to know.
+"""Detectors: a registry of named models, a factory that builds or loads them, and the preprocessing saved
+with them.
 
-Importing this package registers GoogLeNet with timm, so saved GoogLeNet detectors reload.
+Importing this package registers GoogLeNet with timm, and the crop detector's classes with the transformers
+auto classes, so that saved detectors of every kind load with ``from_pretrained`` and ``pipeline`` without
+``trust_remote_code``.
 """
 
-from .factory import BASE_MODEL_ATTR, FROM_SCRATCH, create_model, load_trained
-from .heads import count_parameters, describe_model, freeze_backbone, unfreeze_all
+from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification, AutoVideoProcessor
+
+from .crop_detector import MODEL_TYPE, CropDetector, CropDetectorConfig, CropImageProcessor
+from .factory import BASE_MODEL_ATTR, FROM_SCRATCH, create_model, load_trained, to_crop_detector
+from .heads import classifier_head, describe_model, freeze_backbone, unfreeze_all
 from .registry import MODELS, ModelSpec, list_models, register_model
+
+AutoConfig.register(MODEL_TYPE, CropDetectorConfig, exist_ok=True)
+AutoModelForImageClassification.register(CropDetectorConfig, CropDetector, exist_ok=True)
+AutoImageProcessor.register(
+    CropDetectorConfig, image_processor_classes={"torchvision": CropImageProcessor, "pil": CropImageProcessor}, exist_ok=True
+)
+# Crop detectors take no video. The image-classification pipeline still looks for an optional video processor,
+# and without a local entry transformers would stop to ask whether to run the model's remote code: an empty
+# entry says "local code, no video processor", and the lookup fails quietly as for any image model.
+AutoVideoProcessor.register(CropDetectorConfig, video_processor_classes={}, exist_ok=True)
 
 __all__ = [
     "BASE_MODEL_ATTR",
     "FROM_SCRATCH",
     "MODELS",
+    "CropDetector",
+    "CropDetectorConfig",
+    "CropImageProcessor",
     "ModelSpec",
-    "count_parameters",
+    "classifier_head",
     "create_model",
     "describe_model",
     "freeze_backbone",
     "list_models",
     "load_trained",
     "register_model",
+    "to_crop_detector",
     "unfreeze_all",
 ]

@@ -36,10 +36,13 @@ from transformers import (
     ViTForImageClassification,
     ViTImageProcessor,
 )
+from transformers.image_utils import PILImageResampling
 from transformers.initialization import no_init_weights
 
 from ..constants import ID2LABEL, LABEL2ID, LABELS
 from ..errors import DeepArtError, OfflineError
+from .crop_detector import CropDetector, CropDetectorConfig, CropImageProcessor
+from .preprocessing import PREPROCESS_MODES, processor_geometry
 from .registry import MODELS, ModelSpec
 
 T = TypeVar("T")
@@ -105,14 +108,38 @@ def _is_folder_or_hub_id(path_or_id: str) -> bool:
 
 
 def create_model(
-    name_or_path: str, *, from_scratch: bool = False, image_size: int | None = None
+    name_or_path: str,
+    *,
+    from_scratch: bool = False,
+    image_size: int | None = None,
+    preprocess: str = "resize",
+    eval_crops: int = 1,
 ) -> tuple[PreTrainedModel, BaseImageProcessor]:
-    """A 2-class (human/ai) detector and its image processor.
+    """A 2-class (human/ai) detector and the image processor that is saved with it.
 
     ``name_or_path`` is a registered name (see ``list_models()``), a local folder, or a Hub id of any
     image-classification model; pretrained ImageNet heads are replaced by a fresh 2-class head. ``image_size``
     overrides the input resolution (ViT position embeddings are interpolated to match).
+
+    ``preprocess="resize"`` gives a standard transformers model whose processor resizes the whole image to the
+    input size (no centre crop), exactly as training sees it; ``"crop"`` wraps the model in a ``CropDetector``
+    whose processor cuts ``eval_crops`` native-resolution crops per image.
     """
+    if preprocess not in PREPROCESS_MODES:
+        raise DeepArtError(f"unknown preprocessing {preprocess!r}; choose one of {', '.join(PREPROCESS_MODES)}")
+    if eval_crops < 1:
+        raise DeepArtError(f"--eval_crops must be at least 1, got {eval_crops}")
+    if eval_crops > 1 and preprocess != "crop":
+        raise DeepArtError("--eval_crops above 1 needs --preprocess crop (a resized image has only one view)")
+    model, processor = _create_whole_image_model(name_or_path, from_scratch=from_scratch, image_size=image_size)
+    if preprocess == "crop":
+        return to_crop_detector(model, processor, eval_crops)
+    return model, processor
+
+
+def _create_whole_image_model(
+    name_or_path: str, *, from_scratch: bool, image_size: int | None
+) -> tuple[PreTrainedModel, BaseImageProcessor]:
     spec = MODELS.get(name_or_path)
     if spec is None:
         if not _is_folder_or_hub_id(name_or_path):
@@ -141,6 +168,19 @@ def create_model(
     return _create_timm(spec, pretrained=not from_scratch, image_size=image_size)
 
 
+def to_crop_detector(
+    model: PreTrainedModel, processor: BaseImageProcessor, eval_crops: int = 1
+) -> tuple[CropDetector, CropImageProcessor]:
+    """The same weights inside a ``CropDetector``, with a processor cutting crops of the model's input size."""
+    size, mean, std = processor_geometry(processor)
+    config = CropDetectorConfig(detector_config=model.config, **_label_kwargs())
+    setattr(config, BASE_MODEL_ATTR, getattr(model.config, BASE_MODEL_ATTR, None))
+    with no_init_weights():  # every weight is overwritten just below
+        wrapped = CropDetector(config)
+    wrapped.detector.load_state_dict(model.state_dict())
+    return wrapped, CropImageProcessor(crop_size=size, eval_crops=eval_crops, image_mean=list(mean), image_std=list(std))
+
+
 def _label_kwargs() -> dict[str, Any]:
     return {"num_labels": len(LABELS), "id2label": dict(ID2LABEL), "label2id": dict(LABEL2ID)}
 
@@ -148,7 +188,8 @@ def _label_kwargs() -> dict[str, Any]:
 def _vit_from_scratch(spec: ModelSpec, image_size: int) -> tuple[PreTrainedModel, BaseImageProcessor]:
     config = ViTConfig(**spec.vit_config, image_size=image_size, **_label_kwargs())
     setattr(config, BASE_MODEL_ATTR, None)
-    processor = ViTImageProcessor(size={"height": image_size, "width": image_size})
+    # Bicubic, as the timm CNNs resize: the processor is what training and every later use share.
+    processor = ViTImageProcessor(size={"height": image_size, "width": image_size}, resample=PILImageResampling.BICUBIC)
     return ViTForImageClassification(config), processor
 
 
@@ -171,7 +212,7 @@ def _load_pretrained(
     if model.config.model_type == "vit":
         return _resize_vit(model, image_size), _set_hf_size(processor, image_size)
     if model.config.model_type == "timm_wrapper":
-        model.config.pretrained_cfg = _with_input_size(model.config.pretrained_cfg, image_size)
+        model.config.pretrained_cfg = _whole_image_cfg(model.config.pretrained_cfg, image_size)
         return model, TimmWrapperImageProcessor(model.config.pretrained_cfg, model.config.architecture)
     raise DeepArtError(
         f"--image_size is only supported for ViT and timm models; {name!r} is a {model.config.model_type} model"
@@ -201,10 +242,16 @@ def _set_hf_size(processor: BaseImageProcessor, image_size: int) -> BaseImagePro
     return processor
 
 
-def _with_input_size(pretrained_cfg: Mapping[str, Any], image_size: int) -> dict[str, Any]:
-    # The test-time entries describe an ImageNet evaluation at the original size; they would contradict ours.
+def _whole_image_cfg(pretrained_cfg: Mapping[str, Any], image_size: int) -> dict[str, Any]:
+    """timm's data config for the whole image squashed to image_size x image_size, as training resizes it.
+
+    timm evaluates ImageNet models by resizing to image_size / crop_pct and centre-cropping; a detector must see
+    the image it is asked about, all of it, so ``crop_mode="squash"`` with ``crop_pct=1`` (resize straight to the
+    input size, then a centre crop that removes nothing). The test-time entries describe an ImageNet evaluation
+    at the original size; they would contradict ours.
+    """
     cfg = {k: v for k, v in pretrained_cfg.items() if not k.startswith("test_")}
-    cfg["input_size"] = (3, image_size, image_size)
+    cfg.update(input_size=(3, image_size, image_size), crop_pct=1.0, crop_mode="squash")
     return cfg
 
 
@@ -228,7 +275,7 @@ def _create_timm(spec: ModelSpec, *, pretrained: bool, image_size: int) -> tuple
         native = timm.create_model(spec.name, num_classes=len(LABELS))
     stale = _IMAGENET_HEAD_KEYS if pretrained else _IMAGENET_HEAD_KEYS | _IMAGENET_WEIGHTS_KEYS
     pretrained_cfg = timm.models.filter_pretrained_cfg(native.pretrained_cfg, remove_source=True)
-    pretrained_cfg = _with_input_size({k: v for k, v in pretrained_cfg.items() if k not in stale}, image_size)
+    pretrained_cfg = _whole_image_cfg({k: v for k, v in pretrained_cfg.items() if k not in stale}, image_size)
 
     config = TimmWrapperConfig(architecture=spec.name, pretrained_cfg=pretrained_cfg, **_label_kwargs())
     setattr(config, BASE_MODEL_ATTR, spec.pretrained_id if pretrained else None)

@@ -1,4 +1,4 @@
-"""What training and the model card need to know about a built detector: its head, its parameters, its input."""
+"""What training and the model card need to know about a built detector: its head, and what it is."""
 
 from __future__ import annotations
 
@@ -9,10 +9,18 @@ from torch import nn
 from transformers import BaseImageProcessor, PreTrainedModel, TimmWrapperConfig, TimmWrapperForImageClassification
 
 from ..errors import DeepArtError
+from .crop_detector import CropDetector
 from .factory import BASE_MODEL_ATTR, FROM_SCRATCH
+from .preprocessing import processor_geometry
 
 
-def _classifier(model: PreTrainedModel) -> nn.Module:
+def classifier_model(model: PreTrainedModel) -> PreTrainedModel:
+    """The image classifier itself: a crop detector's wrapped model, or the model."""
+    return model.detector if isinstance(model, CropDetector) else model
+
+
+def classifier_head(model: PreTrainedModel) -> nn.Module:
+    model = classifier_model(model)
     if isinstance(model, TimmWrapperForImageClassification):
         return model.timm_model.get_classifier()
     head = getattr(model, "classifier", None)
@@ -24,48 +32,42 @@ def _classifier(model: PreTrainedModel) -> nn.Module:
 def freeze_backbone(model: PreTrainedModel) -> None:
     """Train only the classification head (a linear probe)."""
     model.requires_grad_(False)
-    _classifier(model).requires_grad_(True)
+    classifier_head(model).requires_grad_(True)
 
 
 def unfreeze_all(model: PreTrainedModel) -> None:
     model.requires_grad_(True)
 
 
-def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """(trainable, total) parameter counts."""
-    params = list(model.parameters())
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
-
-
 def describe_model(model: PreTrainedModel, processor: BaseImageProcessor | None = None) -> dict[str, Any]:
-    """What the model card says about a detector.
+    """What the model card says about a detector: family, architecture, initial weights, input, size.
 
-    A ViT's mean/std live in its image processor, so pass it to have them; a timm model carries its own.
+    The input (size, mean, std) is read from the image processor saved with the model when it is given; a timm
+    model also carries its own.
     """
+    base_model = getattr(model.config, BASE_MODEL_ATTR, None) or FROM_SCRATCH
+    model = classifier_model(model)
     config = model.config
+    image_size, mean, std = getattr(config, "image_size", None), None, None
     if isinstance(config, TimmWrapperConfig):
-        data = timm.data.resolve_data_config(config.pretrained_cfg)
         family, architecture = "timm", config.architecture
-        image_size, mean, std = data["input_size"][-1], list(data["mean"]), list(data["std"])
+        data = timm.data.resolve_data_config(config.pretrained_cfg)
+        image_size, mean, std = data["input_size"][-1], data["mean"], data["std"]
     else:
-        family = config.model_type
-        architecture = type(model).__name__
+        family, architecture = config.model_type, type(model).__name__
         if config.model_type == "vit":
             architecture += (
                 f" (hidden {config.hidden_size}, {config.num_hidden_layers} layers, "
                 f"{config.num_attention_heads} heads, patch {config.patch_size})"
             )
-        image_size = getattr(config, "image_size", None)
-        mean = list(processor.image_mean) if processor is not None else None
-        std = list(processor.image_std) if processor is not None else None
-        if processor is not None and "height" in (processor.size or {}):
-            image_size = processor.size["height"]
+    if processor is not None:
+        image_size, mean, std = processor_geometry(processor)
     return {
         "family": family,
         "architecture": architecture,
-        "base_model": getattr(config, BASE_MODEL_ATTR, None) or FROM_SCRATCH,
+        "base_model": base_model,
         "image_size": image_size,
-        "mean": mean,
-        "std": std,
-        "parameters": count_parameters(model)[1],
+        "mean": list(mean) if mean is not None else None,
+        "std": list(std) if std is not None else None,
+        "parameters": model.num_parameters(),
     }

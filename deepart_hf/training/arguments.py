@@ -2,20 +2,29 @@
 
 Defaults come in three layers, later ones winning: the project's run defaults, the chosen protocol's
 recipe, then the user's own flags. All three are command-line tokens parsed by one HfArgumentParser,
-so a protocol can set any flag a Hugging Face user knows and any explicit flag overrides it.
+so a protocol can set any flag a Hugging Face user knows and any explicit flag overrides it. Which
+protocol applies (and whether an output folder was given) is itself read by a first HfArgumentParser pass
+over the user's flags, so every spelling argparse accepts (``--eval-only``, ``--eval_only=true``) counts.
+
+The resolved arguments define a run (``run_identity``): they name its default folder, they are recorded in
+the folder, and a run is only resumed by a command that resolves to the same identity.
 """
 
 from __future__ import annotations
 
-import argparse
+import hashlib
+import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
 from typing import Optional
 
 import torch
 from transformers import HfArgumentParser, TrainingArguments
 
+from ..data.loading import synthetic_dataset_path
 from ..errors import DeepArtError
 from .protocols import PROTOCOLS, QUICK, get_protocol
 
@@ -40,14 +49,18 @@ class DataArguments:
     train_split: str = "train"
     eval_split: Optional[str] = field(default="validation", metadata={"help": "evaluated each epoch; empty string for none"})
     test_split: str = field(default="test", metadata={"help": "evaluated at the end; metrics, predictions and plots come from it"})
-    preprocess: str = field(default="resize", metadata={"help": "resize: whole image to --image_size (the seeds); crop: native-resolution crops"})
+    preprocess: Optional[str] = field(
+        default=None,
+        metadata={"help": "resize: whole image to --image_size (the seeds; the default for new models); crop: native-resolution crops. "
+                  "A trained detector (--model_name_or_path) keeps its own"},
+    )
     image_size: Optional[int] = field(default=None, metadata={"help": "model input side in pixels (default: the model's own)"})
-    eval_crops: int = field(default=1, metadata={"help": "crop mode: crops averaged per evaluated image (1 = centre crop)"})
+    eval_crops: Optional[int] = field(default=None, metadata={"help": "crop mode: crops averaged per evaluated image (default 1, the centre crop)"})
     blur_jpeg_prob: float = field(default=0.0, metadata={"help": "CNNDetection augmentation: probability of Gaussian blur, and of JPEG re-compression"})
     blur_sigma: str = field(default="0,3", metadata={"help": "blur sigma range, MIN,MAX"})
     jpeg_quality: str = field(default="30,100", metadata={"help": "JPEG quality range, MIN,MAX"})
-    max_train_samples: Optional[int] = field(default=None, metadata={"help": "use only the first N training images (quick checks)"})
-    max_eval_samples: Optional[int] = field(default=None, metadata={"help": "use only the first N validation and test images"})
+    max_train_samples: Optional[int] = field(default=None, metadata={"help": "use only N training images, drawn with seed 0 (quick checks)"})
+    max_eval_samples: Optional[int] = field(default=None, metadata={"help": "use only N validation and N test images, drawn with seed 0"})
     synthetic_n_per_class: int = field(default=200, metadata={"help": "size of the default synthetic set, per class"})
     synthetic_image_size: int = field(default=128, metadata={"help": "side of the synthetic images"})
 
@@ -58,10 +71,17 @@ class RunArguments:
         default=None, metadata={"help": f"training recipe to reproduce: {', '.join(PROTOCOLS)} (default: quick on the synthetic set)"}
     )
     eval_only: bool = field(default=False, metadata={"help": "evaluate --model_name_or_path on --dataset's test split, no training"})
-    overwrite_output_dir: bool = field(default=False, metadata={"help": "replace a finished run in --output_dir"})
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "replace a finished or interrupted run in --output_dir, every stage from scratch"})
     step_lr_epochs: Optional[float] = field(default=None, metadata={"help": "StepLR: multiply the learning rate by --step_lr_gamma every N epochs"})
     step_lr_gamma: float = 0.1
     list_models: bool = field(default=False, metadata={"help": "print the model registry and exit"})
+
+
+@dataclass
+class _OutputDirectory:
+    """Only for the first pass: was an output folder given?"""
+
+    output_dir: Optional[str] = None
 
 
 # Sensible Trainer settings for image classification; any of them can be given on the command line.
@@ -77,8 +97,19 @@ RUN_DEFAULTS = {
     # Workers only pay off with cores to spare: on 2 cores the model is the bottleneck and two workers
     # gained nothing (benchmarks/train_throughput.py: resnet18 at 224, 20.2 images/s without, 20.5 with).
     "dataloader_num_workers": min(8, (os.cpu_count() or 1) // 2) if (os.cpu_count() or 1) >= 4 else 0,
+    # Pinned memory only helps copies to a GPU; without one, torch warns at every DataLoader.
+    "dataloader_pin_memory": torch.cuda.is_available(),
     "seed": 42,
 }
+
+# TrainingArguments that change what a run learns; the rest (logging, saving, workers) may differ on resume.
+TRAINING_HYPERPARAMETERS = (
+    "learning_rate", "weight_decay", "optim", "optim_args", "lr_scheduler_type", "lr_scheduler_kwargs", "warmup_steps",
+    "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "seed", "data_seed",
+    "bf16", "fp16", "label_smoothing_factor", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon",
+)  # fmt: skip
+# Project arguments that do not change a run's result.
+NOT_IDENTITY = {"overwrite_output_dir", "list_models"}
 
 
 @dataclass
@@ -88,22 +119,64 @@ class Arguments:
     run: RunArguments
     training: TrainingArguments
     protocol_name: str | None
+    synthetic: bool = False  # data.dataset is the embedded default, built on first use
+
+    @property
+    def dataset_location(self) -> str:
+        """The dataset as a run records it: an absolute folder, or a Hub id."""
+        dataset = self.data.dataset
+        return str(Path(dataset).resolve()) if Path(dataset).exists() else dataset
 
 
-def _peek(argv: list[str]) -> argparse.Namespace:
-    peek = argparse.ArgumentParser(add_help=False)
-    for name in ("protocol", "dataset", "model", "model_name_or_path", "output_dir"):
-        peek.add_argument(f"--{name}", f"--{name.replace('_', '-')}", default=None)
-    return peek.parse_known_args(argv)[0]
+def _plain(value):
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
-def default_output_dir(seen: argparse.Namespace, protocol: str | None, eval_only: bool) -> str:
-    dataset = (seen.dataset or "synthetic").rstrip("/").replace("\\", "/").split("/")[-1]
-    model = (seen.model_name_or_path or seen.model or (get_protocol(protocol).defaults.get("model") if protocol else None) or "resnet18")
-    model = model.rstrip("/").split("/")[-1]
-    base = f"outputs/{'eval-' if eval_only else ''}{model}-{dataset}" + (f"-{protocol}" if protocol and not eval_only else "")
-    # A finished run is never overwritten: a repeated command gets the next free name, while an
-    # interrupted one (no metrics.json yet) keeps its folder and resumes there.
+def run_identity(args: Arguments) -> dict:
+    """Everything that decides what a run computes, as JSON-ready values."""
+    model = asdict(args.model)
+    if model["model_name_or_path"] and Path(model["model_name_or_path"]).exists():
+        model["model_name_or_path"] = str(Path(model["model_name_or_path"]).resolve())
+    data = asdict(args.data)
+    data["dataset"] = args.dataset_location
+    if not args.synthetic:
+        del data["synthetic_n_per_class"], data["synthetic_image_size"]
+    run = {key: value for key, value in asdict(args.run).items() if key not in NOT_IDENTITY}
+    training = {} if args.run.eval_only else {key: _plain(getattr(args.training, key)) for key in TRAINING_HYPERPARAMETERS}
+    return {"model": model, "data": data, "run": run, "training": training}
+
+
+def identity_differences(recorded: dict, current: dict) -> list[str]:
+    """``--name recorded -> current`` for each argument that differs, in a stable order."""
+    differences = []
+    for group in sorted(set(recorded) | set(current)):
+        old, new = recorded.get(group) or {}, current.get(group) or {}
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                differences.append(f"--{key} {old.get(key)!r} -> {new.get(key)!r}")
+    return differences
+
+
+def _digest(identity: dict) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def default_output_dir(args: Arguments) -> str:
+    """outputs/<model>-<dataset>-<preprocessing>-<digest of the run identity>: two commands that differ in
+    anything that matters (dataset location, preprocessing, hyperparameters) never share a folder.
+
+    A finished run is never overwritten: a repeated command gets the next free name, while an interrupted
+    one (no metrics.json yet) keeps its folder and resumes there.
+    """
+    dataset = Path(args.data.dataset.rstrip("/")).name
+    config = f"-{args.data.dataset_config}" if args.data.dataset_config else ""
+    model = Path((args.model.model_name_or_path or args.model.model).rstrip("/")).name
+    preprocess = f"-{args.data.preprocess}" if args.data.preprocess else ""
+    base = f"outputs/{'eval-' if args.run.eval_only else ''}{model}-{dataset}{config}{preprocess}-{_digest(run_identity(args))}"
     candidate, number = base, 1
     while os.path.exists(os.path.join(candidate, "metrics.json")):
         number += 1
@@ -111,10 +184,18 @@ def default_output_dir(seen: argparse.Namespace, protocol: str | None, eval_only
     return candidate
 
 
+def _parser(*dataclasses, **kwargs) -> HfArgumentParser:
+    # No abbreviations: a prefix of one flag must never be taken for another.
+    return HfArgumentParser(dataclasses, allow_abbrev=False, **kwargs)
+
+
 def parse_arguments(argv: list[str] | None = None) -> Arguments:
     argv = list(sys.argv[1:] if argv is None else argv)
-    seen = _peek(argv)
-    protocol = seen.protocol or (QUICK.name if seen.dataset is None and "--eval_only" not in argv else None)
+    # First pass, the user's flags alone: which protocol applies, and was an output folder given?
+    model, data, run, output, _ = _parser(ModelArguments, DataArguments, RunArguments, _OutputDirectory, add_help=False).parse_args_into_dataclasses(
+        args=argv, return_remaining_strings=True
+    )
+    protocol = run.protocol or (QUICK.name if data.dataset is None and not run.eval_only else None)
     defaults = dict(RUN_DEFAULTS)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
         # Launched as several processes on a machine without GPUs: transformers only goes distributed
@@ -123,12 +204,19 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
     layers = [token for key, value in defaults.items() for token in (f"--{key}", str(value))]
     if protocol:
         layers += get_protocol(protocol).argv()
-    if seen.output_dir is None:
-        layers += ["--output_dir", default_output_dir(seen, protocol, "--eval_only" in argv)]
-    parser = HfArgumentParser((ModelArguments, DataArguments, RunArguments, TrainingArguments))
-    model, data, run, training = parser.parse_args_into_dataclasses(args=layers + argv)
+    if output.output_dir is None:
+        layers += ["--output_dir", "(not given)"]  # replaced below, once the run's identity is known
+    model, data, run, training = _parser(ModelArguments, DataArguments, RunArguments, TrainingArguments).parse_args_into_dataclasses(
+        args=layers + argv
+    )
     run.protocol = protocol
-    return Arguments(model, data, run, training, protocol)
+    synthetic = data.dataset is None
+    if synthetic:
+        data.dataset = str(synthetic_dataset_path(data.synthetic_n_per_class, data.synthetic_image_size, training.seed))
+    args = Arguments(model, data, run, training, protocol, synthetic)
+    if output.output_dir is None:
+        training.output_dir = default_output_dir(args)
+    return args
 
 
 def parse_range(text: str, name: str, kind=float) -> tuple:

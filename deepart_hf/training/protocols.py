@@ -41,7 +41,7 @@ QUICK = register_protocol(
             "from_scratch": True,
             "preprocess": "crop",
             "image_size": 96,
-            "num_train_epochs": 8,
+            "num_train_epochs": 16,
             "per_device_train_batch_size": 32,
             "per_device_eval_batch_size": 64,
             "learning_rate": 2e-3,

@@ -1,114 +1,233 @@
 """transforms -> model -> Trainer -> metrics: the training path, readable top to bottom in ``run``.
 
-Everything distributed (DDP over several GPUs or nodes, gloo on CPUs, mixed precision) is the
-Trainer's, through accelerate: this module adds only what image-forensics training needs and the
-Trainer lacks: several crops averaged per test image, StepLR, a frozen-then-unfrozen schedule, and a
-check that a resumed checkpoint belongs to the model being trained.
+Everything distributed (DDP over several GPUs or nodes, gloo on CPUs, mixed precision) is the Trainer's,
+through accelerate. This module adds what a reproducible detector needs: the seed set before the model is
+built, the preprocessing saved with the model, a run folder that records its arguments and is only resumed by
+the same command, and a frozen-then-unfrozen schedule.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-from dataclasses import replace
+import shutil
+from dataclasses import asdict, replace
 from pathlib import Path
 
-from transformers import TrainingArguments
+from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..data.loading import checked_split, ensure_synthetic, load_splits
 from ..errors import DeepArtError
 from ..evaluation.metrics import make_compute_metrics
+from ..files import write_json
 from ..models import create_model, freeze_backbone, load_trained, unfreeze_all
-from ..models.preprocessing import build_transform, collate, pre_resize, processor_geometry
-from .arguments import Arguments, parse_range
+from ..models.crop_detector import CropImageProcessor
+from ..models.preprocessing import PixelValues, collate, preprocess_mode, processor_geometry
+from .arguments import Arguments, identity_differences, parse_range, run_identity
+from .augment import BlurJpeg, TrainTransform, pre_resize
 from .trainer import DetectorTrainer
 
 logger = logging.getLogger(__name__)
 
 FINISHED_MARKER = "metrics.json"  # written last: a folder holding it is a finished run
+RUN_RECORD = "run_args.json"  # the resolved arguments a run was started with
+UNFROZEN_STAGE = "unfrozen"
 
 
-def _model_signature(config: dict) -> tuple:
-    # model_type tells ViT from timm; for timm models `architecture` tells resnet18 from vgg16.
-    return config.get("model_type"), config.get("architecture")
+def run(args: Arguments) -> dict:
+    """The whole job: seed, model, data, training, test evaluation, report, card, push. Returns the metrics."""
+    from ..evaluation.report import evaluate_and_report, push_run
+
+    # Our own push happens once, at the end, after everything is saved: the Trainer's would push every checkpoint.
+    training = replace(args.training, push_to_hub=False)
+    set_seed(training.seed)  # before the model is built: its random initial weights are part of the run
+    model, processor = build_model(args)
+    train, evaluation, test, fingerprint = prepare_data(args, training, processor)
+    if args.run.eval_only:
+        claim_output_dir(args, training, fingerprint, resumable=False)
+        trainer, history = make_trainer(args, replace(training, eval_strategy="no"), model, processor, None, None), []
+    else:
+        resume = claim_output_dir(args, training, fingerprint, resumable=True)
+        trainer, history = train_model(args, training, model, processor, train, evaluation, resume)
+    metrics = evaluate_and_report(args, trainer, model, processor, test, history)
+    if args.training.push_to_hub and trainer.is_world_process_zero():
+        push_run(args, training.output_dir)
+    return metrics
+
+
+# --- model -------------------------------------------------------------------------------------------------------
+
+
+def build_model(args: Arguments):
+    """A new detector from the registry, or a trained one with the preprocessing it was saved with."""
+    data = args.data
+    if args.run.eval_only and not args.model.model_name_or_path:
+        raise DeepArtError("--eval_only needs --model_name_or_path (a trained detector's folder or Hub id)")
+    if not args.model.model_name_or_path:
+        return create_model(
+            args.model.model,
+            from_scratch=args.model.from_scratch,
+            image_size=data.image_size,
+            preprocess=data.preprocess or "resize",
+            eval_crops=data.eval_crops or 1,
+        )
+    model, processor = load_trained(args.model.model_name_or_path)
+    saved_mode, (saved_size, _, _) = preprocess_mode(processor), processor_geometry(processor)
+    where = f"{args.model.model_name_or_path} was trained with"
+    if data.preprocess and data.preprocess != saved_mode:
+        raise DeepArtError(f"{where} --preprocess {saved_mode}; drop --preprocess {data.preprocess} (a detector keeps its preprocessing)")
+    if data.image_size and data.image_size != saved_size:
+        raise DeepArtError(f"{where} --image_size {saved_size}; drop --image_size {data.image_size} (a detector keeps its preprocessing)")
+    if data.eval_crops:
+        if not isinstance(processor, CropImageProcessor):
+            raise DeepArtError(f"{where} --preprocess resize, which has one view per image; drop --eval_crops")
+        processor.eval_crops = data.eval_crops  # averaging more (or fewer) crops of the same model is a fair question
+    return model, processor
+
+
+# --- data --------------------------------------------------------------------------------------------------------
+
+
+def prepare_data(args: Arguments, training: TrainingArguments, processor):
+    """(train, validation, test, fingerprint): the splits with their transforms set, and what identifies the data."""
+    data = args.data
+    where = f"dataset {data.dataset}" + (f" ({data.dataset_config})" if data.dataset_config else "")
+    with training.main_process_first(desc="preparing the dataset"):
+        if args.synthetic:
+            ensure_synthetic(data.synthetic_n_per_class, data.synthetic_image_size, training.seed)
+        splits = load_splits(data.dataset, data.dataset_config)
+        fingerprint = {name: split._fingerprint for name, split in splits.items()}
+        train = None if args.run.eval_only else checked_split(splits, data.train_split, where, data.max_train_samples)
+        evaluation = checked_split(splits, data.eval_split, where, data.max_eval_samples) if data.eval_split and not args.run.eval_only else None
+        test = checked_split(splits, data.test_split, where, data.max_eval_samples)
+        if preprocess_mode(processor) == "resize":
+            # Decode and resize each image once instead of once per epoch (the pixels the processor gives are
+            # the same). Blur/JPEG augmentation must see the full-size image, so then training decodes as it goes.
+            evaluation, test = (pre_resize(split, processor) if split is not None else None for split in (evaluation, test))
+            if train is not None and not data.blur_jpeg_prob:
+                train = pre_resize(train, processor)
+    if train is not None:
+        augment = None
+        if data.blur_jpeg_prob > 0:
+            sigma, quality = parse_range(data.blur_sigma, "blur_sigma"), parse_range(data.jpeg_quality, "jpeg_quality", int)
+            augment = BlurJpeg(data.blur_jpeg_prob, sigma, quality)
+        train.set_transform(TrainTransform(processor, augment))
+    for split in (evaluation, test):
+        if split is not None:
+            split.set_transform(PixelValues(processor))
+    return train, evaluation, test, fingerprint
+
+
+# --- the run folder ----------------------------------------------------------------------------------------------
+
+
+def claim_output_dir(args: Arguments, training: TrainingArguments, fingerprint: dict, *, resumable: bool) -> dict:
+    """Check the output folder against this command and record the command there.
+
+    Returns {stage: checkpoint to resume} for an interrupted run of the same command. A finished run, or a run
+    started with other arguments or data, is refused in one line naming the difference, unless
+    --overwrite_output_dir, which removes the previous run's checkpoints so every stage starts afresh.
+    """
+    out = Path(training.output_dir)
+    identity = {**run_identity(args), "dataset_fingerprint": fingerprint}
+    if args.run.overwrite_output_dir:
+        if training.process_index == 0:
+            clear_previous_run(out)
+        resume = {}
+    else:
+        if (out / FINISHED_MARKER).exists():
+            raise DeepArtError(f"{out} holds a finished run; pass --overwrite_output_dir to replace it, or another --output_dir")
+        resume = _checkpoints(out) if resumable else {}
+        record = out / RUN_RECORD
+        if record.is_file():
+            differences = identity_differences(json.loads(record.read_text())["identity"], identity)
+            if differences:
+                more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+                raise DeepArtError(
+                    f"{out} holds a run started with other arguments: {differences[0]}{more}; "
+                    "pass --overwrite_output_dir to start it again, or choose another --output_dir"
+                )
+        elif resume:
+            raise DeepArtError(f"{out} holds checkpoints of an unrecorded run; pass --overwrite_output_dir to replace them, or another --output_dir")
+    explicit = training.resume_from_checkpoint
+    if explicit and explicit.lower() not in ("true", "last"):
+        if not Path(explicit).is_dir():
+            raise DeepArtError(f"--resume_from_checkpoint {explicit}: no such folder")
+        resume = {"first": explicit}
+    elif explicit and not resume:
+        raise DeepArtError(f"--resume_from_checkpoint {explicit}: no checkpoint in {out}")
+    if training.process_index == 0:
+        write_json(out / RUN_RECORD, {"identity": identity, "arguments": _resolved_arguments(args)})
+    return resume
+
+
+def _checkpoints(out: Path) -> dict:
+    found = {}
+    for stage, folder in (("first", out), (UNFROZEN_STAGE, out / UNFROZEN_STAGE)):
+        last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+        if last:
+            found[stage] = last
+    return found
+
+
+def clear_previous_run(out: Path) -> None:
+    """What would make a new run resume or look finished: checkpoints of both stages, the record, the marker."""
+    for path in [*out.glob("checkpoint-*"), out / UNFROZEN_STAGE]:
+        shutil.rmtree(path, ignore_errors=True)
+    for name in (FINISHED_MARKER, RUN_RECORD):
+        (out / name).unlink(missing_ok=True)
+
+
+def _resolved_arguments(args: Arguments) -> dict:
+    return {
+        "model": asdict(args.model),
+        "data": asdict(args.data),
+        "run": asdict(args.run),
+        "training": json.loads(args.training.to_json_string()),
+        "protocol": args.protocol_name,
+    }
 
 
 def check_checkpoint_matches(checkpoint: str, model) -> None:
-    """Resuming resnet50 weights into a ViT fails deep inside torch; say what is wrong instead."""
+    """Resuming resnet50 weights into a ViT (or vit-test into vit-tiny) fails deep inside torch; say what differs."""
     config_file = Path(checkpoint) / "config.json"
     if not config_file.is_file():
         raise DeepArtError(f"{checkpoint} is not a checkpoint folder (no config.json)")
     saved = json.loads(config_file.read_text())
     current = model.config.to_dict()
-    if _model_signature(saved) != _model_signature(current):
+    if saved.get("model_type") == current.get("model_type"):
+        # read through the same config class, so defaults left out of the file compare equal
+        saved = type(model.config).from_dict(saved).to_dict()
+    saved, current = _architecture(saved), _architecture(current)
+    differing = sorted((key != "model_type", key) for key in set(saved) | set(current) if saved.get(key) != current.get(key))
+    if differing:
+        key = differing[0][1]
         raise DeepArtError(
-            f"checkpoint {checkpoint} was saved from {_describe_signature(saved)}, but this run builds "
-            f"{_describe_signature(current)}; use another --output_dir or the matching --model"
+            f"checkpoint {checkpoint} was saved from another model ({key} {saved.get(key)!r}, this run builds "
+            f"{current.get(key)!r}); use another --output_dir or the matching --model"
         )
 
 
-def _describe_signature(config: dict) -> str:
-    model_type, architecture = _model_signature(config)
-    return f"{model_type} ({architecture})" if architecture else str(model_type)
+def _architecture(config: dict) -> dict:
+    """The config entries that decide the shape of the weights (not names, versions, dtypes or label names)."""
+    ignored = {"_name_or_path", "transformers_version", "dtype", "torch_dtype", "architectures", "base_model_id", "auto_map",
+               "id2label", "label2id", "label_names", "problem_type"}
+    flat = {}
+    for key, value in config.items():
+        if key in ignored:
+            continue
+        if isinstance(value, dict) and key.endswith("_config"):
+            flat.update({f"{key}.{k}": v for k, v in _architecture(value).items()})
+        else:
+            flat[key] = value
+    return flat
 
 
-def resolve_checkpoint(args: Arguments) -> str | None:
-    """An explicit --resume_from_checkpoint, else the last checkpoint of an interrupted run."""
-    training, run = args.training, args.run
-    output_dir = Path(training.output_dir)
-    requested = training.resume_from_checkpoint
-    if requested and requested.lower() not in ("true", "last"):
-        if not Path(requested).is_dir():
-            raise DeepArtError(f"--resume_from_checkpoint {requested}: no such folder")
-        return requested
-    if (output_dir / FINISHED_MARKER).exists() and not run.overwrite_output_dir:
-        raise DeepArtError(f"{output_dir} holds a finished run; pass --overwrite_output_dir to replace it, or another --output_dir")
-    last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-    if requested and last is None:
-        raise DeepArtError(f"--resume_from_checkpoint {requested}: no checkpoint in {output_dir}")
-    if run.overwrite_output_dir:
-        return None
-    return last
+# --- training ----------------------------------------------------------------------------------------------------
 
 
-def prepare_data(args: Arguments, processor):
-    data = args.data
-    with args.training.main_process_first(desc="preparing the dataset"):
-        if data.dataset is None:
-            data.dataset = str(ensure_synthetic(data.synthetic_n_per_class, data.synthetic_image_size, args.training.seed))
-        splits = load_splits(data.dataset, data.dataset_config)
-    where = f"dataset {data.dataset}" + (f" ({data.dataset_config})" if data.dataset_config else "")
-    train = None if args.run.eval_only else checked_split(splits, data.train_split, where, data.max_train_samples)
-    evaluation = checked_split(splits, data.eval_split, where, data.max_eval_samples) if data.eval_split and not args.run.eval_only else None
-    test = checked_split(splits, data.test_split, where, data.max_eval_samples)
-    if data.preprocess == "resize" and not data.blur_jpeg_prob:
-        # Decode and resize each image once instead of once per epoch (identical pixels, several
-        # times faster); the random blur/JPEG augmentation must see full-size images, crops native ones.
-        size = data.image_size or processor_geometry(processor)[0]
-        with args.training.main_process_first(desc="resizing images once"):
-            train, evaluation, test = (pre_resize(split, size) if split is not None else None for split in (train, evaluation, test))
-    options = dict(mode=data.preprocess, image_size=data.image_size)
-    if train is not None:
-        train.set_transform(
-            build_transform(
-                processor,
-                train=True,
-                blur_jpeg_prob=data.blur_jpeg_prob,
-                blur_sigma=parse_range(data.blur_sigma, "blur_sigma"),
-                jpeg_quality=parse_range(data.jpeg_quality, "jpeg_quality", int),
-                **options,
-            )
-        )
-    eval_transform = build_transform(processor, train=False, eval_crops=data.eval_crops, **options)
-    for split in (evaluation, test):
-        if split is not None:
-            split.set_transform(eval_transform)
-    return train, evaluation, test
-
-
-def make_trainer(args: Arguments, training: TrainingArguments, model, processor, train, evaluation) -> DetectorTrainer:
+def make_trainer(args: Arguments, training: TrainingArguments, model, processor, train, evaluation, stage: str | None = None) -> DetectorTrainer:
     return DetectorTrainer(
         model=model,
         args=training,
@@ -119,69 +238,51 @@ def make_trainer(args: Arguments, training: TrainingArguments, model, processor,
         compute_metrics=make_compute_metrics(),
         step_lr_epochs=args.run.step_lr_epochs,
         step_lr_gamma=args.run.step_lr_gamma,
+        stage=stage,
     )
 
 
-def train_model(args: Arguments, model, processor, train, evaluation) -> tuple[DetectorTrainer, list[dict]]:
-    """Train (frozen backbone first if asked, then unfrozen); returns the last trainer and the whole log."""
-    training = args.training
+def train_model(args: Arguments, training: TrainingArguments, model, processor, train, evaluation, resume: dict) -> tuple[DetectorTrainer, list[dict]]:
+    """Train (frozen backbone first if asked, then unfrozen); returns the last trainer and the whole log, whose
+    epochs count on from one stage to the next."""
     if evaluation is None:
         training = replace(training, eval_strategy="no")
-    checkpoint = resolve_checkpoint(args)
-    stages = [("frozen" if args.model.freeze_backbone else "all layers", training)]
+    stages = [("frozen" if args.model.freeze_backbone else "training", training)]
     if args.model.unfreeze_epochs > 0:
         if not args.model.freeze_backbone:
             raise DeepArtError("--unfreeze_epochs continues a --freeze_backbone run; add --freeze_backbone")
         # The second stage is a fresh Trainer: DDP must see the newly trainable parameters from the start.
-        stages.append(("unfrozen", replace(training, num_train_epochs=args.model.unfreeze_epochs, output_dir=os.path.join(training.output_dir, "unfrozen"))))
-        unfrozen_last = get_last_checkpoint(stages[1][1].output_dir) if Path(stages[1][1].output_dir).is_dir() else None
-    else:
-        unfrozen_last = None
+        unfrozen_dir = str(Path(training.output_dir) / UNFROZEN_STAGE)
+        stages.append((UNFROZEN_STAGE, replace(training, num_train_epochs=args.model.unfreeze_epochs, output_dir=unfrozen_dir)))
 
     history: list[dict] = []
-    trainer = None
+    trainer, epochs_before = None, 0.0
     for index, (stage, stage_args) in enumerate(stages):
         if stage == "frozen":
             freeze_backbone(model)
-        elif stage == "unfrozen":
+        elif stage == UNFROZEN_STAGE:
             unfreeze_all(model)
-        resume = checkpoint if index == 0 else unfrozen_last
-        if index == 0 and unfrozen_last is not None:
-            continue  # the frozen stage finished before the interruption; its weights are in the unfrozen checkpoint
-        if resume:
-            check_checkpoint_matches(resume, model)
-            logger.warning("resuming from %s", resume)
-        trainer = make_trainer(args, stage_args, model, processor, train, evaluation)
-        trainer.train(resume_from_checkpoint=resume)
-        history += [{**entry, "stage": stage} for entry in trainer.state.log_history]
+        if index == 0 and UNFROZEN_STAGE in resume:
+            # The first stage finished before the interruption: its weights are in the unfrozen checkpoint.
+            history += _stage_history(_logged_history(resume.get("first")), stage, epochs_before)
+            epochs_before += stage_args.num_train_epochs
+            continue
+        checkpoint = resume.get("first" if index == 0 else UNFROZEN_STAGE)
+        if checkpoint:
+            check_checkpoint_matches(checkpoint, model)
+            logger.warning("resuming from %s", checkpoint)
+        trainer = make_trainer(args, stage_args, model, processor, train, evaluation, stage=stage if len(stages) > 1 else None)
+        trainer.train(resume_from_checkpoint=checkpoint)
+        history += _stage_history(trainer.state.log_history, stage, epochs_before)
+        epochs_before += stage_args.num_train_epochs
     trainer.save_model(training.output_dir)  # model + processor, at the top of the run folder
     return trainer, history
 
 
-def run(args: Arguments) -> dict:
-    """The whole job: data, model, training, test evaluation, report, card, push. Returns the metrics."""
-    from ..evaluation.report import evaluate_and_report, push_run
+def _stage_history(log_history: list[dict], stage: str, epochs_before: float) -> list[dict]:
+    return [{**entry, "stage": stage, "epoch": epochs_before + entry["epoch"]} if "epoch" in entry else {**entry, "stage": stage} for entry in log_history]
 
-    if args.run.eval_only and not args.model.model_name_or_path:
-        raise DeepArtError("--eval_only needs --model_name_or_path (a trained detector's folder or Hub id)")
-    if args.model.model_name_or_path:
-        model, processor = load_trained(args.model.model_name_or_path)
-    else:
-        model, processor = create_model(args.model.model, from_scratch=args.model.from_scratch, image_size=args.data.image_size)
 
-    train, evaluation, test = prepare_data(args, processor)
-    # Our own push happens once, at the end, after everything is saved: the Trainer's would push every checkpoint.
-    push = args.training.push_to_hub
-    training = replace(args.training, push_to_hub=False)
-    args.training = training
-
-    history: list[dict] = []
-    if args.run.eval_only:
-        trainer = make_trainer(args, replace(training, eval_strategy="no"), model, processor, None, None)
-    else:
-        trainer, history = train_model(args, model, processor, train, evaluation)
-
-    metrics = evaluate_and_report(args, trainer, model, test, history)
-    if push and trainer.is_world_process_zero():
-        push_run(args, training.output_dir)
-    return metrics
+def _logged_history(checkpoint: str | None) -> list[dict]:
+    state = Path(checkpoint or "") / "trainer_state.json"
+    return json.loads(state.read_text())["log_history"] if checkpoint and state.is_file() else []

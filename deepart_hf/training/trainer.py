@@ -1,45 +1,65 @@
-"""The Trainer, with what image-forensics training needs and transformers' Trainer lacks: several crops averaged
-per test image, and StepLR."""
+"""The Trainer, with what image-forensics training needs and transformers' Trainer lacks: StepLR, and a console
+that shows one progress bar per stage and one line of headline metrics per evaluation.
+
+Several crops per test image need nothing here: a ``CropDetector`` averages them in its own forward pass, so
+the Trainer's standard prediction step already gives one prediction per image.
+"""
 
 from __future__ import annotations
 
 import math
 
-import torch
-from torch.optim.lr_scheduler import LambdaLR
+from torch.optim.lr_scheduler import StepLR
 from transformers import Trainer
+from transformers.trainer_callback import ProgressCallback
+
+from ..evaluation.metrics import HEADLINE_METRICS
+
+
+class StageProgress(ProgressCallback):
+    """The Trainer's progress bar, without the dictionaries it prints at every log and the bar it opens for
+    every evaluation: the training bar says how far the stage is, one line per evaluation says how well it
+    goes, and every logged number is kept in ``trainer_state.json`` and the run's plots."""
+
+    def __init__(self, stage: str | None = None):
+        super().__init__()
+        self.stage = stage
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        super().on_train_begin(args, state, control, **kwargs)
+        if self.training_bar is not None and self.stage:
+            self.training_bar.set_description(self.stage)
+
+    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+        if self.training_bar is None:  # a prediction outside training (the test split) keeps its bar
+            super().on_prediction_step(args, state, control, eval_dataloader=eval_dataloader, **kwargs)
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        super().on_evaluate(args, state, control, **kwargs)
+        if state.is_world_process_zero and self.training_bar is not None and metrics:
+            shown = [f"{name.replace('_', ' ')} {metrics[f'eval_{name}']:.3f}" for name in HEADLINE_METRICS if f"eval_{name}" in metrics]
+            loss = f", loss {metrics['eval_loss']:.4f}" if "eval_loss" in metrics else ""
+            self.training_bar.write(f"epoch {state.epoch:g}: validation {', '.join(shown)}{loss}")
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        pass
 
 
 class DetectorTrainer(Trainer):
-    """Trainer + multi-crop evaluation + StepLR."""
+    """Trainer + StepLR + the quiet console."""
 
-    def __init__(self, *args, step_lr_epochs: float | None = None, step_lr_gamma: float = 0.1, **kwargs):
+    def __init__(self, *args, step_lr_epochs: float | None = None, step_lr_gamma: float = 0.1, stage: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.step_lr_epochs = step_lr_epochs
         self.step_lr_gamma = step_lr_gamma
-
-    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        pixel_values = inputs["pixel_values"]
-        if pixel_values.ndim != 5:
-            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
-        # (batch, crops, C, H, W): score every crop, average the probabilities, report their log
-        batch, crops = pixel_values.shape[:2]
-        labels = inputs.get("labels")
-        with torch.no_grad():
-            logits = model(pixel_values=pixel_values.flatten(0, 1)).logits
-            probs = logits.float().softmax(-1).view(batch, crops, -1).mean(1)
-            log_probs = probs.clamp_min(1e-12).log()
-            loss = torch.nn.functional.nll_loss(log_probs, labels) if labels is not None else None
-        if prediction_loss_only:
-            return loss, None, None
-        return loss, log_probs, labels
+        if self.pop_callback(ProgressCallback) is not None:
+            self.add_callback(StageProgress(stage))
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.step_lr_epochs is None:
             return super().create_scheduler(num_training_steps, optimizer)
-        optimizer = optimizer or self.optimizer
+        # The scheduler steps once per optimizer step: StepLR's step size is the epochs counted in steps.
         steps_per_epoch = max(1, math.ceil(num_training_steps / self.args.num_train_epochs))
         step_size = max(1, round(self.step_lr_epochs * steps_per_epoch))
-        gamma = self.step_lr_gamma
-        self.lr_scheduler = LambdaLR(optimizer, lambda step: gamma ** (step // step_size))
+        self.lr_scheduler = StepLR(optimizer or self.optimizer, step_size=step_size, gamma=self.step_lr_gamma)
         return self.lr_scheduler

@@ -72,3 +72,22 @@ def test_folder_script_parses_a_label_map(tmp_path):
     assert done.returncode == 0, done.stderr
     bad = run_script("folder", "--source", "mine", "--out", "out2", "--label-map", "real=person", cwd=tmp_path)
     assert bad.returncode == 2 and "invalid --label-map entry 'real=person'" in bad.stderr
+
+
+def test_skipped_files_are_named_on_the_console_and_all_kept_in_the_report(tmp_path):
+    from helpers import write_image
+
+    for label in ("human", "ai"):
+        for i in range(3):
+            write_image(tmp_path / "mine" / label / f"{i}.png", seed=i)
+    for i in range(12):
+        (tmp_path / "mine" / "ai" / f"broken-{i:02d}.png").write_bytes(b"not an image")
+    done = run_script("folder", "--source", "mine", "--out", "out", "--split-ratio", "1:1:1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    listed = [line.strip() for line in done.stdout.splitlines() if line.startswith("  ")]
+    assert listed[:10] == [f"ai/broken-{i:02d}.png: not an image Pillow can read" for i in range(10)]
+    assert listed[10] == "... and 2 more (all in build_report.json)"
+    import json
+
+    report = json.loads((tmp_path / "out" / "build_report.json").read_text())
+    assert report["skipped_count"] == 12 and len(report["skipped"]) == 12

@@ -1,208 +1,11 @@
-"""DetectorMetric and the reporting helpers, checked number by number against scikit-learn."""
-
-import csv
-import json
-import os
-from pathlib import Path
+"""Model outputs -> scores -> the Trainer's metrics: log-odds in float64, headline numbers logged."""
 
 import numpy as np
 import pytest
-from PIL import Image
 from sklearn import metrics as skm
 
-from deepart_hf.constants import AI, HUMAN, ID2LABEL, LABELS
+from deepart_hf.constants import AI, HUMAN
 from deepart_hf.evaluation import metrics as dm
-from deepart_hf.evaluation.detector_metric.detector_metric import DetectorMetric
-from deepart_hf.evaluation.plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
-from deepart_hf.evaluation.predictions import write_predictions_csv
-from deepart_hf.evaluation.tables import format_results_table
-from deepart_hf.files import write_json
-
-METRIC_KEYS = [
-    "accuracy",
-    "human_accuracy",
-    "ai_accuracy",
-    "mean_accuracy",
-    "auroc",
-    "average_precision",
-    "tpr_at_1_fpr",
-    "tpr_at_5_fpr",
-    "confusion_matrix",
-    "n",
-    "n_human",
-    "n_ai",
-]
-NEEDS_BOTH_CLASSES = ["mean_accuracy", "auroc", "average_precision", "tpr_at_1_fpr", "tpr_at_5_fpr"]
-
-
-@pytest.fixture(scope="module")
-def loaded_metric():
-    """The metric as users get it: evaluate.load of the packaged folder, offline."""
-    return dm.load_detector_metric()
-
-
-@pytest.fixture(scope="module")
-def direct_metric():
-    return DetectorMetric(keep_in_memory=True)
-
-
-def sklearn_reference(references, predictions, scores) -> dict:
-    """What every DetectorMetric number should be, computed by scikit-learn."""
-    fpr, tpr, _ = skm.roc_curve(references, scores, pos_label=AI, drop_intermediate=False)
-    per_class = skm.recall_score(references, predictions, labels=[HUMAN, AI], average=None)
-    return {
-        "accuracy": skm.accuracy_score(references, predictions),
-        "human_accuracy": per_class[HUMAN],
-        "ai_accuracy": per_class[AI],
-        "mean_accuracy": skm.balanced_accuracy_score(references, predictions),
-        "auroc": skm.roc_auc_score(references, scores),
-        "average_precision": skm.average_precision_score(references, scores, pos_label=AI),
-        "tpr_at_1_fpr": tpr[fpr <= 0.01].max(),
-        "tpr_at_5_fpr": tpr[fpr <= 0.05].max(),
-        "confusion_matrix": skm.confusion_matrix(references, predictions, labels=[HUMAN, AI]).tolist(),
-        "n": len(references),
-        "n_human": int(np.sum(np.asarray(references) == HUMAN)),
-        "n_ai": int(np.sum(np.asarray(references) == AI)),
-    }
-
-
-def assert_matches_sklearn(results, references, predictions, scores):
-    # evaluate stores scores as float32; compare against the same values so rounding cannot create or break ties.
-    expected = sklearn_reference(references, predictions, np.asarray(scores, dtype=np.float32))
-    assert list(results) == METRIC_KEYS
-    for key in METRIC_KEYS:
-        if isinstance(expected[key], (list, int)):
-            assert results[key] == expected[key], key
-        else:
-            assert results[key] == pytest.approx(expected[key], abs=1e-12), key
-
-
-def random_case(seed, n=500, ai_share=0.4, tie_decimals=None):
-    rng = np.random.default_rng(seed)
-    references = (rng.random(n) < ai_share).astype(int)
-    # Informative but imperfect scores: AI images score higher on average.
-    scores = 1 / (1 + np.exp(-(rng.normal(size=n) + 1.5 * (references - 0.5))))
-    if tie_decimals is not None:
-        scores = np.round(scores, tie_decimals)
-    predictions = (scores >= 0.5).astype(int)
-    return references, predictions, scores
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_random_inputs_match_sklearn(loaded_metric, seed):
-    references, predictions, scores = random_case(seed)
-    results = loaded_metric.compute(predictions=predictions, references=references, scores=scores)
-    assert_matches_sklearn(results, references, predictions, scores)
-
-
-@pytest.mark.parametrize("decimals", [0, 1, 2])
-def test_tied_scores_match_sklearn(loaded_metric, decimals):
-    # Rounding to 0 decimals leaves only the scores 0 and 1: almost every image is in a tie.
-    references, predictions, scores = random_case(seed=7, tie_decimals=decimals)
-    results = loaded_metric.compute(predictions=predictions, references=references, scores=scores)
-    assert_matches_sklearn(results, references, predictions, scores)
-
-
-def test_hand_made_case_by_hand(loaded_metric):
-    references = [HUMAN, HUMAN, HUMAN, HUMAN, AI, AI]
-    predictions = [HUMAN, HUMAN, HUMAN, AI, AI, HUMAN]
-    # One human-ai tie at 0.6: it counts half a correctly ranked pair.
-    scores = [0.1, 0.2, 0.3, 0.6, 0.9, 0.6]
-    results = loaded_metric.compute(predictions=predictions, references=references, scores=scores)
-
-    assert results["confusion_matrix"] == [[3, 1], [1, 1]]
-    assert results["human_accuracy"] == pytest.approx(3 / 4)
-    assert results["ai_accuracy"] == pytest.approx(1 / 2)
-    assert results["mean_accuracy"] == pytest.approx(5 / 8)
-    assert results["accuracy"] == pytest.approx(4 / 6)
-    # Pairs (ai, human) ranked right: 0.9 beats all 4; 0.6 beats 3 and ties 1 -> (4 + 3.5) / 8.
-    assert results["auroc"] == pytest.approx(7.5 / 8)
-    # Thresholds 0.9 -> P=1, R=1/2; 0.6 (tie admits both) -> P=2/3, R=1: AP = 1/2*1 + 1/2*2/3.
-    assert results["average_precision"] == pytest.approx(0.5 + 1 / 3)
-    # Any FPR > 0 costs at least 1/4 here, so both budgets only allow the threshold 0.9.
-    assert results["tpr_at_1_fpr"] == results["tpr_at_5_fpr"] == pytest.approx(0.5)
-    assert_matches_sklearn(results, references, predictions, scores)
-
-
-def test_tpr_at_fpr_is_the_best_tpr_within_the_budget(loaded_metric):
-    # 100 human images: each false positive costs exactly 1% FPR, and exactly 1% is within the 1% budget.
-    references = [HUMAN] * 100 + [AI] * 10
-    human_scores = [0.99] + [0.01 * i for i in range(99)]  # 0.99, then 0.00 .. 0.98
-    ai_scores = [0.995] * 5 + [0.975] * 3 + [0.5] * 2
-    scores = np.asarray(human_scores + ai_scores)
-    predictions = (scores >= 0.5).astype(int)
-    results = loaded_metric.compute(predictions=predictions, references=references, scores=scores)
-    # FPR 1% (threshold 0.99) still only finds the five 0.995 images.
-    assert results["tpr_at_1_fpr"] == pytest.approx(0.5)
-    # Threshold 0.975 admits two humans (0.99, 0.98) and three more ai images; 0.95 would reach 5% FPR
-    # without finding any more ai, so the best within 5% is 0.8.
-    assert results["tpr_at_5_fpr"] == pytest.approx(0.8)
-    assert_matches_sklearn(results, references, predictions, scores)
-
-
-@pytest.mark.parametrize("only", [HUMAN, AI])
-def test_single_class_gives_none_not_nan(loaded_metric, only):
-    references = [only] * 5
-    predictions = [HUMAN, AI, only, only, only]
-    results = loaded_metric.compute(predictions=predictions, references=references, scores=[0.2, 0.7, 0.5, 0.1, 0.9])
-    missing = AI if only == HUMAN else HUMAN
-    for key in NEEDS_BOTH_CLASSES + [f"{ID2LABEL[missing]}_accuracy"]:
-        assert results[key] is None, key
-    assert results[f"{ID2LABEL[only]}_accuracy"] == pytest.approx(4 / 5)
-    assert results["accuracy"] == pytest.approx(4 / 5)
-    assert results[f"n_{ID2LABEL[missing]}"] == 0
-    json.dumps(results, allow_nan=False)  # strict JSON: no NaN anywhere
-
-
-def test_empty_input(direct_metric):
-    results = direct_metric.compute(predictions=[], references=[], scores=[])
-    assert results["n"] == 0 and results["accuracy"] is None
-    assert results["confusion_matrix"] == [[0, 0], [0, 0]]
-
-
-def test_bad_inputs_are_refused(direct_metric):
-    with pytest.raises(ValueError, match="class ids"):
-        direct_metric.compute(predictions=[0, 2], references=[0, 1], scores=[0.1, 0.9])
-    with pytest.raises(ValueError, match="finite"):
-        direct_metric.compute(predictions=[0, 1], references=[0, 1], scores=[0.1, float("nan")])
-
-
-def test_loaded_and_direct_metric_agree(loaded_metric, direct_metric):
-    references, predictions, scores = random_case(seed=3, n=200, tie_decimals=2)
-    via_evaluate = loaded_metric.compute(predictions=predictions, references=references, scores=scores)
-    direct = direct_metric.compute(predictions=predictions, references=references, scores=scores)
-    assert via_evaluate == direct
-    # evaluate imports its own copy of the file from its modules cache, so the classes differ by identity.
-    assert type(loaded_metric).__name__ == "DetectorMetric"
-
-
-def test_evaluate_load_by_folder_path_offline(monkeypatch):
-    import evaluate
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    metric = evaluate.load(str(dm.DETECTOR_METRIC_DIR), keep_in_memory=True)
-    results = metric.compute(predictions=[0, 1], references=[0, 1], scores=[0.2, 0.8])
-    assert results["mean_accuracy"] == 1.0 and results["auroc"] == 1.0
-
-
-def test_unwritable_modules_cache_falls_back_to_the_class(monkeypatch):
-    import evaluate
-
-    def read_only_cache(*args, **kwargs):
-        raise PermissionError("read-only file system")
-
-    monkeypatch.setattr(evaluate, "load", read_only_cache)
-    metric = dm.load_detector_metric()
-    assert isinstance(metric, DetectorMetric)
-    assert metric.compute(predictions=[0, 1], references=[1, 1], scores=[0.4, 0.8])["ai_accuracy"] == 0.5
-
-
-def test_add_batch_accumulates(direct_metric):
-    references, predictions, scores = random_case(seed=4, n=60)
-    for start in range(0, 60, 25):
-        batch = slice(start, start + 25)
-        direct_metric.add_batch(predictions=predictions[batch], references=references[batch], scores=scores[batch])
-    assert_matches_sklearn(direct_metric.compute(), references, predictions, scores)
 
 
 def test_probabilities_from_logits_is_a_stable_softmax():
@@ -215,22 +18,28 @@ def test_probabilities_from_logits_is_a_stable_softmax():
         dm.probabilities_from_logits(np.zeros((3, 3)))
 
 
-def test_compute_metrics_for_trainer(loaded_metric):
+def test_log_odds_are_the_logit_gap_in_float64():
+    logits = np.array([[3.0, 43.0], [2.0, 52.0], [0.5, -0.25]], dtype=np.float32)  # as the Trainer hands them over
+    log_odds = dm.log_odds_from_logits(logits)
+    assert log_odds.dtype == np.float64 and log_odds.tolist() == [40.0, 50.0, -0.75]
+    # Both probabilities round to 1.0: only the log-odds still rank the second image above the first.
+    assert dm.probabilities_from_logits(logits)[0] == dm.probabilities_from_logits(logits)[1] == 1.0
+
+
+def test_compute_metrics_for_trainer():
     from transformers import EvalPrediction
 
     rng = np.random.default_rng(5)
     labels = rng.integers(0, 2, 64)
     logits = rng.normal(size=(64, 2)) + np.eye(2)[labels]
-    compute_metrics = dm.make_compute_metrics(loaded_metric)
+    compute_metrics = dm.make_compute_metrics()
 
     flat = compute_metrics(EvalPrediction(predictions=logits, label_ids=labels))
-    expected = sklearn_reference(labels, logits.argmax(1), dm.probabilities_from_logits(logits).astype(np.float32))
-    assert all(isinstance(value, (int, float)) for value in flat.values())
-    assert flat["mean_accuracy"] == pytest.approx(expected["mean_accuracy"])
-    assert flat["auroc"] == pytest.approx(expected["auroc"])
-    assert flat["cm_human_as_ai"] == expected["confusion_matrix"][HUMAN][AI]
-    assert flat["cm_ai_as_ai"] == expected["confusion_matrix"][AI][AI]
-    assert "confusion_matrix" not in flat
+    margins = logits[:, AI] - logits[:, HUMAN]
+    # The Trainer logs the headline numbers only; everything else is in the run's files.
+    assert list(flat) == list(dm.HEADLINE_METRICS)
+    assert flat["mean_accuracy"] == pytest.approx(skm.balanced_accuracy_score(labels, logits.argmax(1)), abs=1e-12)
+    assert flat["auroc"] == pytest.approx(skm.roc_auc_score(labels, margins), abs=1e-12)
 
     # A tuple of outputs (logits first) works too; a single-class set drops the undefined metrics.
     only_human = compute_metrics(EvalPrediction(predictions=(logits[:4], None), label_ids=np.zeros(4, int)))
@@ -238,77 +47,19 @@ def test_compute_metrics_for_trainer(loaded_metric):
     assert "human_accuracy" in only_human
 
 
-def test_predictions_csv(tmp_path):
-    path = write_predictions_csv(
-        tmp_path / "out" / "predictions.csv",
-        ids=["Gushici-1", "Gushici-1-ai", 7],
-        references=[HUMAN, AI, AI],
-        predictions=[HUMAN, AI, HUMAN],
-        scores=np.array([0.125, 0.75, 0.3], dtype=np.float32),
-    )
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    assert rows == [
-        {"id": "Gushici-1", "label": LABELS[HUMAN], "predicted": LABELS[HUMAN], "prob_ai": "0.125"},
-        {"id": "Gushici-1-ai", "label": LABELS[AI], "predicted": LABELS[AI], "prob_ai": "0.75"},
-        {"id": "7", "label": LABELS[AI], "predicted": LABELS[HUMAN], "prob_ai": "0.3"},
-    ]
-    assert os.listdir(path.parent) == ["predictions.csv"]  # no temporary file left behind
-    with pytest.raises(ValueError, match="same length"):
-        write_predictions_csv(tmp_path / "bad.csv", ids=[1], references=[0, 1], predictions=[0], scores=[0.1])
-    assert not (tmp_path / "bad.csv").exists()
 
 
-def test_write_json_is_strict_and_atomic(tmp_path, loaded_metric):
-    results = loaded_metric.compute(predictions=[0, 1, 1], references=[0, 1, 1], scores=[0.1, 0.9, 0.6])
-    path = write_json(tmp_path / "metrics.json", {"test": results, "seed": np.int64(42)})
-    assert json.loads(path.read_text()) == {"test": results, "seed": 42}
-    with pytest.raises(ValueError):
-        write_json(tmp_path / "nan.json", {"auroc": float("nan")})
-    assert sorted(os.listdir(tmp_path)) == ["metrics.json"]
+def test_compute_metrics_ranks_an_overconfident_detector_exactly():
+    from transformers import EvalPrediction
 
-
-def assert_png(path: Path):
-    assert path.stat().st_size > 0
-    with Image.open(path) as image:
-        assert image.format == "PNG" and image.width > 100
-    assert [name for name in os.listdir(path.parent) if name.endswith(".tmp")] == []
-
-
-def test_plots_write_png_files(tmp_path):
-    references, predictions, scores = random_case(seed=6, n=120)
-    cm = skm.confusion_matrix(references, predictions, labels=[HUMAN, AI])
-    assert_png(plot_confusion_matrix(cm, tmp_path / "confusion.png", title="test"))
-    assert_png(plot_confusion_matrix([[3, 0], [0, 0]], tmp_path / "confusion_one_class.png"))
-    assert_png(plot_roc_curve(references, scores, tmp_path / "roc.png"))
-    assert_png(plot_roc_curve([HUMAN] * 4, [0.1, 0.2, 0.3, 0.4], tmp_path / "roc_one_class.png"))
-
-    log_history = [
-        {"loss": 0.7, "epoch": 0.5, "step": 5},
-        {"loss": 0.5, "epoch": 1.0, "step": 10},
-        {"eval_loss": 0.6, "eval_accuracy": 0.7, "eval_mean_accuracy": 0.65, "epoch": 1.0, "step": 10},
-        {"train_runtime": 3.2, "train_loss": 0.6, "epoch": 1.0, "step": 10},
-    ]
-    assert_png(plot_training_curves(log_history, tmp_path / "training.png"))
-    assert_png(plot_training_curves([], tmp_path / "training_empty.png"))
-
-
-def test_results_table(loaded_metric):
-    references = [HUMAN] * 4 + [AI] * 4
-    predictions = [HUMAN, HUMAN, HUMAN, AI, AI, AI, AI, HUMAN]
-    results = loaded_metric.compute(
-        predictions=predictions, references=references, scores=[0.1, 0.2, 0.3, 0.6, 0.9, 0.8, 0.7, 0.4]
-    )
-    table = format_results_table(results, title="DeepArt test split")
-    print(table)
-    lines = table.splitlines()
-    assert lines[0] == "DeepArt test split"
-    assert "Accuracy (human)" in lines[2] and lines[2].endswith("75.00%")
-    assert "Accuracy (ai)" in lines[3] and lines[3].endswith("75.00%")
-    assert "Accuracy (mean of classes)" in lines[4] and lines[4].endswith("75.00%")
-    assert f"{100 * results['auroc']:.2f}%" in table
-    assert lines[-1] == "n = 8 (4 human, 4 ai)"
-    assert len({len(line) for line in lines[1:-1]}) == 1  # aligned columns
-
-    single = format_results_table({"accuracy": 1.0, "human_accuracy": 1.0, "ai_accuracy": None})
-    assert "n/a" in single and "100.00%" in single
+    rng = np.random.default_rng(8)
+    labels = np.array([HUMAN] * 200 + [AI] * 200)
+    gaps = rng.uniform(15, 40, size=400)
+    gaps[:6] *= -1  # six human images confidently called ai
+    logits = np.zeros((400, 2), dtype=np.float32)
+    logits[:, HUMAN] = np.where(labels == HUMAN, gaps, -gaps) / 2
+    logits[:, AI] = -logits[:, HUMAN]
+    flat = dm.make_compute_metrics()(EvalPrediction(predictions=logits, label_ids=labels))
+    margins = logits[:, AI].astype(np.float64) - logits[:, HUMAN]
+    assert flat["auroc"] == pytest.approx(skm.roc_auc_score(labels, margins), abs=1e-9)
+    assert flat["auroc"] != pytest.approx(skm.roc_auc_score(labels, dm.probabilities_from_logits(logits).astype(np.float32)), abs=1e-4)

@@ -19,7 +19,6 @@ from deepart_hf.constants import ID2LABEL, LABELS
 from deepart_hf.errors import DeepArtError, OfflineError
 from deepart_hf.models import (
     MODELS,
-    count_parameters,
     create_model,
     describe_model,
     freeze_backbone,
@@ -169,6 +168,37 @@ def test_image_size_sets_the_processor_and_the_vit_config():
     assert cnn_processor(Image.new("RGB", (90, 60)))["pixel_values"].shape == (1, 3, 40, 40)
 
 
+def test_resize_mode_processors_squash_the_whole_image_without_a_centre_crop():
+    """A red stripe along the left edge of a wide grey image: a squash keeps it, a centre crop would cut it off."""
+    stripe = np.full((60, 200, 3), 128, dtype=np.uint8)
+    stripe[:, :20] = (255, 0, 0)
+    for name in ("vit-test", "resnet18"):
+        _, processor = create_model(name, from_scratch=True, image_size=32)
+        pixels = processor(Image.fromarray(stripe), return_tensors="pt")["pixel_values"][0]
+        assert pixels.shape == (3, 32, 32)
+        red, green = pixels[0, :, 0].mean(), pixels[1, :, 0].mean()
+        assert red - green > 1.5, name  # the first column is still the red stripe
+    _, timm_processor = create_model("resnet18", from_scratch=True, image_size=32)
+    assert timm_processor.data_config["crop_pct"] == 1.0 and timm_processor.data_config["crop_mode"] == "squash"
+    _, vit_processor = create_model("vit-test", from_scratch=True, image_size=32)
+    assert vit_processor.resample.name == "BICUBIC"
+
+
+def test_crop_mode_wraps_the_model_in_a_crop_detector_with_the_same_weights():
+    plain, plain_processor = create_model("vit-test", from_scratch=True, image_size=32)
+    torch.manual_seed(0)
+    wrapped, processor = create_model("vit-test", from_scratch=True, image_size=32, preprocess="crop", eval_crops=5)
+    assert type(wrapped).__name__ == "CropDetector" and wrapped.config.id2label == ID2LABEL
+    assert (processor.crop_size, processor.eval_crops) == (32, 5)
+    assert processor.image_mean == list(plain_processor.image_mean)
+    with torch.no_grad():
+        crops = torch.randn(2, 5, 3, 32, 32)
+        per_crop = wrapped.detector(crops.flatten(0, 1)).logits.softmax(-1).view(2, 5, 2).mean(1)
+        torch.testing.assert_close(wrapped(crops).logits.softmax(-1), per_crop)
+    with pytest.raises(DeepArtError, match="--eval_crops above 1 needs --preprocess crop"):
+        create_model("vit-test", from_scratch=True, image_size=32, eval_crops=3)
+
+
 def test_fine_tuning_a_saved_vit_at_a_new_size_interpolates_position_embeddings(tmp_path):
     model, processor = create_model("vit-test", from_scratch=True, image_size=32)
     model.save_pretrained(tmp_path)
@@ -186,12 +216,19 @@ def test_freeze_backbone_leaves_only_the_head_trainable(name):
     model, _ = create_model(name, from_scratch=True, image_size=32)
     head = model.classifier if name.startswith("vit") else model.timm_model.get_classifier()
 
+    total = model.num_parameters()
     freeze_backbone(model)
-    trainable, total = count_parameters(model)
-    assert trainable == sum(p.numel() for p in head.parameters()) == 2 * (head.in_features + 1)
+    assert model.num_parameters(only_trainable=True) == sum(p.numel() for p in head.parameters()) == 2 * (head.in_features + 1)
 
     unfreeze_all(model)
-    assert count_parameters(model) == (total, total)
+    assert model.num_parameters(only_trainable=True) == total
+
+
+def test_freeze_backbone_reaches_inside_a_crop_detector():
+    model, _ = create_model("resnet18", from_scratch=True, image_size=32, preprocess="crop")
+    freeze_backbone(model)
+    head = model.detector.timm_model.get_classifier()
+    assert model.num_parameters(only_trainable=True) == sum(p.numel() for p in head.parameters())
 
 
 def test_describe_model_names_family_architecture_and_preprocessing():
@@ -203,7 +240,7 @@ def test_describe_model_names_family_architecture_and_preprocessing():
         "image_size": 64,
         "mean": [0.485, 0.456, 0.406],
         "std": [0.229, 0.224, 0.225],
-        "parameters": count_parameters(model)[1],
+        "parameters": model.num_parameters(),
     }
 
 

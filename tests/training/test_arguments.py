@@ -45,9 +45,11 @@ def test_explicit_flags_override_the_protocol_in_either_spelling():
 
 def test_no_arguments_is_the_quick_run_on_the_synthetic_set():
     args = resolved()
-    assert args.protocol_name == "quick" and args.data.dataset is None and args.model.from_scratch is True
-    assert args.training.output_dir.startswith("outputs/")
+    assert args.protocol_name == "quick" and args.synthetic and args.model.from_scratch is True
+    assert args.data.dataset == "data/synthetic-n200-s128-seed42"
+    assert args.training.output_dir.startswith("outputs/resnet10t-synthetic-n200-s128-seed42-crop-")
     assert args.training.remove_unused_columns is False  # transforms need the raw image column
+    assert args.training.dataloader_pin_memory is False  # no GPU here: pinning would only warn
 
 
 def test_without_a_protocol_a_named_dataset_keeps_trainer_defaults():
@@ -59,6 +61,30 @@ def test_without_a_protocol_a_named_dataset_keeps_trainer_defaults():
 def test_unknown_protocol_is_named():
     with pytest.raises(DeepArtError, match="unknown protocol 'paper'; known: quick, deepart, dalle, genre"):
         resolved("--protocol", "paper")
+
+
+@pytest.mark.parametrize("spelling", [["--eval_only"], ["--eval-only"], ["--eval_only=true"], ["--eval_only", "true"], ["--eval-only", "True"]])
+def test_eval_only_is_read_by_the_parser_in_every_spelling(spelling):
+    args = resolved(*spelling, "--model_name_or_path", "some/run")
+    assert args.run.eval_only is True
+    assert args.protocol_name is None  # no training recipe is applied to an evaluation
+    assert args.training.output_dir.startswith("outputs/eval-run-synthetic-")
+
+
+def test_default_folders_differ_for_different_datasets_and_settings(tmp_path):
+    (tmp_path / "x" / "deepart").mkdir(parents=True)
+    (tmp_path / "y" / "deepart").mkdir(parents=True)
+    folders = {
+        resolved("--dataset", str(tmp_path / "x" / "deepart"), "--preprocess", "crop").training.output_dir,
+        resolved("--dataset", str(tmp_path / "y" / "deepart"), "--preprocess", "crop").training.output_dir,
+        resolved("--dataset", str(tmp_path / "y" / "deepart"), "--preprocess", "resize").training.output_dir,
+        resolved("--dataset", str(tmp_path / "y" / "deepart"), "--preprocess", "resize", "--learning_rate", "0.01").training.output_dir,
+    }
+    assert len(folders) == 4
+    assert all(folder.startswith("outputs/resnet18-deepart-") for folder in folders)
+    # the same command always names the same folder (so an interrupted run is found again)
+    again = resolved("--dataset", str(tmp_path / "y" / "deepart"), "--preprocess", "resize").training.output_dir
+    assert again in folders
 
 
 def test_a_repeated_default_run_gets_a_new_folder_instead_of_overwriting(tmp_path, monkeypatch):

@@ -3,28 +3,20 @@ into pipeline(), resume, eval-only on another dataset, and every bad input as on
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Image, Value
-from helpers import REPO, image_bytes
-from PIL import Image as PILImage
+from helpers import FAST_TRAINING, REPO, image_bytes
 
 import deepart_hf
 import train
 
-FAST = ["--num_train_epochs", "1", "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "8",
-        "--dataloader_num_workers", "0", "--max_eval_samples", "8", "--logging_steps", "1", "--save_total_limit", "3"]
+FAST = [*FAST_TRAINING, "--logging_steps", "1", "--save_total_limit", "3"]
 
-
-@pytest.fixture(scope="module")
-def deepart_folder(deepart_sample, tmp_path_factory):
-    """The 40-pair sample as train.py reads it: a folder written by dataset_scripts/deepart.py."""
-    out = tmp_path_factory.mktemp("data") / "deepart"
-    deepart_hf.publish(deepart_hf.build("deepart", deepart_sample), out)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +45,11 @@ def test_vit_trains_on_deepart_and_leaves_a_complete_run(deepart_folder, tmp_pat
     summary = json.loads((out / "metrics.json").read_text())
     assert summary["test"]["n"] == 8 and 0 <= summary["test"]["accuracy"] <= 1
     lines = (out / "predictions.csv").read_text().splitlines()
-    assert lines[0] == "id,label,predicted,prob_ai" and len(lines) == 9
+    assert lines[0] == "id,label,predicted,prob_ai,log_odds_ai" and len(lines) == 9
     card = (out / "README.md").read_text()
     assert "model-index:" in card and "type: mean_accuracy" in card and "pipeline_tag: image-classification" in card
-
-    from transformers import pipeline
-
-    detector = pipeline("image-classification", model=str(out))
-    result = detector(PILImage.new("RGB", (64, 64), "white"))
-    assert {r["label"] for r in result} == {"human", "ai"}
+    # the caveats come from the dataset's card, measured when it was built
+    assert "File format is confounded with the label" in card and "Every human image comes from one source (Feng Zikai)" in card
 
 
 def test_timm_cnn_with_native_crops_multi_crop_eval_and_blur_jpeg(deepart_folder, tmp_path):
@@ -69,46 +57,63 @@ def test_timm_cnn_with_native_crops_multi_crop_eval_and_blur_jpeg(deepart_folder
     assert run_train("--dataset", deepart_folder, "--model", "resnet18", "--from_scratch", "--preprocess", "crop",
                      "--image_size", "64", "--eval_crops", "3", "--blur_jpeg_prob", "0.5", "--output_dir", out, *FAST) == 0
     summary = json.loads((out / "metrics.json").read_text())
-    assert summary["preprocessing"].startswith("native-resolution crops") and "3 crops averaged" in summary["preprocessing"]
+    assert summary["preprocessing"].startswith("native resolution, 64x64 crops: 3 fixed crops, probabilities averaged")
+    assert "blur (sigma 0,3) and JPEG" in summary["preprocessing"]
     assert summary["test"]["n"] == 8 and len((out / "predictions.csv").read_text().splitlines()) == 9  # one row per image, not per crop
-    from transformers import pipeline
-
-    assert pipeline("image-classification", model=str(out))(PILImage.new("RGB", (80, 80)))[0]["label"] in ("human", "ai")
-
-
-def test_googlenet_trains_and_reloads_in_a_fresh_process(deepart_folder, tmp_path):
-    out = tmp_path / "googlenet"
-    assert run_train("--dataset", deepart_folder, "--model", "googlenet", "--from_scratch", "--image_size", "64",
-                     "--output_dir", out, *FAST) == 0
-    assert "import deepart_hf.models" in (out / "README.md").read_text()
-    code = ("import deepart_hf.models; from transformers import pipeline; from PIL import Image; "
-            f"print(pipeline('image-classification', model={str(out)!r})(Image.new('RGB', (64, 64)))[0]['label'])")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() in ("human", "ai")
 
 
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(deepart_folder, tmp_path, caplog):
     out = tmp_path / "resume"
-    common = ["--dataset", deepart_folder, "--model", "vit-test", "--from_scratch", "--image_size", "32", "--output_dir", out, *FAST]
-    assert run_train(*common) == 0
-    (out / "metrics.json").unlink()  # as if the run had died after its first epoch
-    assert run_train(*common, "--num_train_epochs", "2") == 0
+    command = ["--dataset", deepart_folder, "--model", "vit-test", "--from_scratch", "--image_size", "32", "--output_dir", out,
+               *FAST, "--num_train_epochs", "2"]
+    assert run_train(*command) == 0
+    # as if the run had died during its second epoch: no marker, no second checkpoint
+    (out / "metrics.json").unlink()
+    shutil.rmtree(out / "checkpoint-4")
+    assert run_train(*command) == 0
     assert "resuming from" in caplog.text and "checkpoint-2" in caplog.text
     state = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())
     assert state["global_step"] == 4 and state["epoch"] == 2
 
 
-def test_a_finished_run_is_not_overwritten_and_a_foreign_checkpoint_is_refused(deepart_folder, tmp_path, capsys):
+def test_a_finished_run_is_not_overwritten_and_another_command_cannot_resume_it(deepart_folder, tmp_path, capsys):
     out = tmp_path / "run"
     base = ["--dataset", deepart_folder, "--from_scratch", "--image_size", "32", "--output_dir", out, *FAST]
     assert run_train(*base, "--model", "vit-test") == 0
+    assert json.loads((out / "run_args.json").read_text())["identity"]["model"]["model"] == "vit-test"
     assert run_train(*base, "--model", "vit-test") == 2
     assert "holds a finished run; pass --overwrite_output_dir" in capsys.readouterr().err
-    (out / "metrics.json").unlink()
-    assert run_train(*base, "--model", "resnet18") == 2
+    (out / "metrics.json").unlink()  # as if interrupted
+    for other, difference in (
+        (["--model", "vit-tiny"], "--model 'vit-test' -> 'vit-tiny'"),  # same model type, another architecture
+        (["--model", "vit-test", "--learning_rate", "0.01"], "--learning_rate 5e-05 -> 0.01"),
+        (["--model", "vit-test", "--preprocess", "crop"], "--preprocess None -> 'crop'"),
+    ):
+        assert run_train(*base, *other) == 2
+        errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and "holds a run started with other arguments: " + difference in errors[0], errors
+
+
+def test_a_checkpoint_of_another_architecture_is_refused_by_name(deepart_folder, tmp_path, capsys):
+    foreign = tmp_path / "foreign"
+    assert run_train("--dataset", deepart_folder, "--model", "vit-test", "--from_scratch", "--image_size", "32", "--output_dir", foreign, *FAST) == 0
+    status = run_train("--dataset", deepart_folder, "--model", "resnet18", "--from_scratch", "--image_size", "32",
+                       "--output_dir", tmp_path / "new", "--resume_from_checkpoint", foreign / "checkpoint-2", *FAST)
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and "was saved from vit" in errors[0] and "this run builds timm_wrapper (resnet18)" in errors[0]
+    assert status == 2 and len(errors) == 1 and "was saved from another model (model_type 'vit', this run builds 'timm_wrapper')" in errors[0]
+
+
+def test_overwrite_starts_every_stage_afresh(deepart_folder, tmp_path, caplog):
+    out = tmp_path / "stages"
+    command = ["--dataset", deepart_folder, "--model", "vit-test", "--from_scratch", "--image_size", "32", "--output_dir", out,
+               "--freeze_backbone", "--unfreeze_epochs", "1", *FAST]
+    assert run_train(*command) == 0
+    (out / "unfrozen" / "checkpoint-2" / "stale").write_text("from the first run")
+    (out / "checkpoint-2" / "stale").write_text("from the first run")
+    assert run_train(*command, "--overwrite_output_dir") == 0
+    assert "resuming from" not in caplog.text  # neither stage resumed the previous run's checkpoints
+    assert not (out / "unfrozen" / "checkpoint-2" / "stale").exists() and not (out / "checkpoint-2" / "stale").exists()
+    assert (out / "checkpoint-2" / "trainer_state.json").is_file() and (out / "unfrozen" / "checkpoint-2" / "trainer_state.json").is_file()
 
 
 def test_eval_only_on_another_dataset(deepart_folder, other_folder, tmp_path):
@@ -222,3 +227,19 @@ def test_frozen_backbone_then_unfrozen_epochs_with_step_lr(deepart_folder, tmp_p
     assert (out / "unfrozen" / "checkpoint-2").is_dir()
     rates = [e["learning_rate"] for e in json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())["log_history"] if "learning_rate" in e]
     assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-4)  # StepLR: x0.1 after the first epoch
+
+
+def test_the_console_shows_one_line_per_evaluation_and_nothing_noisy(deepart_folder, tmp_path, capfd, recwarn):
+    out = tmp_path / "quiet"
+    assert run_train("--dataset", deepart_folder, "--model", "vit-test", "--from_scratch", "--image_size", "32",
+                     "--output_dir", out, *FAST, "--num_train_epochs", "2") == 0
+    printed = "".join(capfd.readouterr())
+    evaluations = [line for line in printed.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in evaluations] == ["epoch 1", "epoch 2"]
+    assert all("validation accuracy" in line and "auroc" in line and "cm_" not in line for line in evaluations)
+    for noise in ("{'loss'", "'eval_", "cm_human_as_ai", "Writing model shards", "Loading weights", "pin_memory"):
+        assert noise not in printed, noise
+    assert not [w for w in recwarn if "pin_memory" in str(w.message)]
+    # everything the console leaves out is in the files
+    history = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())["log_history"]
+    assert any("loss" in entry for entry in history) and any("eval_mean_accuracy" in entry for entry in history)

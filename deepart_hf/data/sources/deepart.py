@@ -44,9 +44,6 @@ CARD = CardInfo(
         "}"
     ),
     caveats=[
-        "File format is confounded with the label: the human paintings are PNG (one is a JPEG, `Gushici-7`) "
-        "and every AI image is a JPEG. A detector can score well by spotting JPEG compression alone; "
-        "`file_format` is recorded so evaluations can control for it (e.g. by re-compressing both classes).",
         "Each AI image re-creates a specific human painting, so the split is grouped by `painting_id`: "
         "a painting and its re-creation are always in the same split.",
         "The poem metadata (PoemID, text, title, dynasty, author, explanation, commentary) is described in "

@@ -11,6 +11,14 @@ from __future__ import annotations
 import datasets
 import evaluate
 import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    roc_auc_score,
+    roc_curve,
+)
 
 from deepart_hf.constants import AI, HUMAN, LABELS
 
@@ -51,8 +59,8 @@ _KWARGS_DESCRIPTION = """
 Args:
     predictions (`list` of `int`): predicted class ids, 0 = human, 1 = ai.
     references (`list` of `int`): true class ids, 0 = human, 1 = ai.
-    scores (`list` of `float`): probability of "ai" (any finite score where higher means "more likely ai"
-        works for the ranking metrics). Stored as float32 by evaluate.
+    scores (`list` of `float`): probability of "ai", or better its log-odds (any finite score where higher
+        means "more likely ai" works for the ranking metrics; log-odds keep confident scores apart). float64.
 Returns:
     accuracy (`float` or `None`): fraction correct, None when there are no examples.
     human_accuracy (`float` or `None`): recall on human images, None when there are none.
@@ -107,90 +115,57 @@ def _validated_arrays(predictions, references, scores) -> tuple[np.ndarray, np.n
 
 def confusion_matrix_counts(references, predictions) -> np.ndarray:
     """2x2 counts, rows = true class, columns = predicted class, indexed by label id."""
-    references = np.asarray(references, dtype=np.int64)
-    predictions = np.asarray(predictions, dtype=np.int64)
-    n_classes = len(LABELS)
-    flat = np.bincount(references * n_classes + predictions, minlength=n_classes * n_classes)
-    return flat.reshape(n_classes, n_classes)
+    return confusion_matrix(references, predictions, labels=list(range(len(LABELS))))
 
 
 def roc_curve_points(references, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fpr, tpr, thresholds) of the rule "ai if score >= threshold", one point per distinct score.
 
-    The first point is threshold = +inf (nothing called ai: FPR = TPR = 0); thresholds then decrease, so
-    FPR and TPR never decrease. Tied scores move together, which is what makes a tie count half in the AUROC.
+    scikit-learn's ``roc_curve`` with every point kept: the first is threshold = +inf (nothing called ai,
+    FPR = TPR = 0); tied scores move together, which is what makes a tie count half in the AUROC.
     Requires both classes in `references`.
     """
     references = np.asarray(references, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float64)
-    n_ai = int(np.sum(references == AI))
-    n_human = int(np.sum(references == HUMAN))
-    if n_ai == 0 or n_human == 0:
+    if not (np.any(references == AI) and np.any(references == HUMAN)):
         raise ValueError("the ROC curve needs both human and ai references")
-    sorted_scores, last_of_tie, true_positives = _true_positives_at_each_threshold(references, scores)
-    false_positives = (last_of_tie + 1) - true_positives
-    tpr = np.r_[0.0, true_positives / n_ai]
-    fpr = np.r_[0.0, false_positives / n_human]
-    thresholds = np.r_[np.inf, sorted_scores[last_of_tie]]
-    return fpr, tpr, thresholds
-
-
-def _true_positives_at_each_threshold(references: np.ndarray, scores: np.ndarray):
-    """(scores sorted high to low, index where each run of equal scores ends, ai images at or above it)."""
-    # Stable sort keeps the result independent of input order for equal scores.
-    order = np.argsort(-scores, kind="stable")
-    sorted_scores = scores[order]
-    # The last index of each run of equal scores: there the threshold has admitted the whole tie.
-    last_of_tie = np.flatnonzero(np.r_[sorted_scores[1:] != sorted_scores[:-1], True])
-    return sorted_scores, last_of_tie, np.cumsum(references[order] == AI)[last_of_tie]
+    return roc_curve(references, np.asarray(scores, dtype=np.float64), pos_label=AI, drop_intermediate=False)
 
 
 def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, fpr_budget: float) -> float:
-    """Highest TPR among the ROC points with FPR <= budget (the +inf point guarantees one exists)."""
+    """Highest TPR among the ROC points with FPR <= budget (the +inf point guarantees one exists).
+
+    scikit-learn has no such function: this is the one metric computed here rather than by it.
+    """
     within_budget = fpr <= fpr_budget + 1e-12  # 1/100 computed as a ratio must still count as 1%
     return float(np.max(tpr[within_budget]))
 
 
-def area_under_roc(fpr: np.ndarray, tpr: np.ndarray) -> float:
-    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
-
-
-def average_precision(references, scores) -> float:
-    """Sum over distinct thresholds of (recall gain) * precision, the step-wise (non-interpolated) AP."""
-    references = np.asarray(references, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float64)
-    n_ai = int(np.sum(references == AI))
-    if n_ai == 0:
-        raise ValueError("average precision needs at least one ai reference")
-    _, last_of_tie, true_positives = _true_positives_at_each_threshold(references, scores)
-    precision = true_positives / (last_of_tie + 1)
-    recall = true_positives / n_ai
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
-
 def detection_metrics(predictions, references, scores) -> dict:
-    """All DetectorMetric numbers from plain arrays; see _KWARGS_DESCRIPTION for the keys."""
+    """All DetectorMetric numbers from plain arrays; see _KWARGS_DESCRIPTION for the keys.
+
+    The arithmetic is scikit-learn's, on float64 scores, so a confident detector's scores are ranked as they are
+    rather than collapsed into ties.
+    """
     predictions, references, scores = _validated_arrays(predictions, references, scores)
-    counts = confusion_matrix_counts(references, predictions)
+    if len(references) == 0:
+        counts = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
+    else:
+        counts = confusion_matrix_counts(references, predictions)
     per_class_total = counts.sum(axis=1)
     n_human, n_ai = int(per_class_total[HUMAN]), int(per_class_total[AI])
     n = n_human + n_ai
-
-    per_class_accuracy = {
-        label_id: (float(counts[label_id, label_id] / per_class_total[label_id]) if per_class_total[label_id] else None)
-        for label_id in range(len(LABELS))
-    }
     both_classes = n_human > 0 and n_ai > 0
 
-    results: dict = {"accuracy": float(np.trace(counts) / n) if n else None}
+    results: dict = {"accuracy": float(accuracy_score(references, predictions)) if n else None}
     for label_id in (HUMAN, AI):
-        results[class_accuracy_key(label_id)] = per_class_accuracy[label_id]
-    results["mean_accuracy"] = float(np.mean(list(per_class_accuracy.values()))) if both_classes else None
+        total = per_class_total[label_id]
+        results[class_accuracy_key(label_id)] = float(counts[label_id, label_id] / total) if total else None
+    results["mean_accuracy"] = float(balanced_accuracy_score(references, predictions)) if both_classes else None
 
     if both_classes:
+        results["auroc"] = float(roc_auc_score(references, scores))
+        results["average_precision"] = float(average_precision_score(references, scores, pos_label=AI))
         fpr, tpr, _ = roc_curve_points(references, scores)
-        results["auroc"] = area_under_roc(fpr, tpr)
-        results["average_precision"] = average_precision(references, scores)
         for budget in FPR_BUDGETS:
             results[tpr_key(budget)] = tpr_at_fpr(fpr, tpr, budget)
     else:
@@ -217,11 +192,12 @@ class DetectorMetric(evaluate.Metric):
                 {
                     "predictions": datasets.Value("int32"),
                     "references": datasets.Value("int32"),
-                    "scores": datasets.Value("float32"),
+                    # float64: confident detectors give probabilities within 1e-8 of 0 or 1, which float32 would tie
+                    "scores": datasets.Value("float64"),
                 }
             ),
-            # numpy format hands _compute arrays instead of Python lists: no per-element conversion.
-            format="numpy",
+            # No format="numpy": datasets' numpy formatter hands float columns over as float32, which would tie
+            # the very scores the float64 feature keeps apart. Python lists keep every bit.
             reference_urls=["https://scikit-learn.org/stable/modules/model_evaluation.html"],
         )
 
