@@ -1,8 +1,8 @@
 """A saved detector as an object people call: images in, the probability that each is AI-made out.
 
 ``load_detector(path_or_id)`` reads the model and the processor it was saved with, and ``predict`` runs them
-exactly as evaluation does (the same decoding, the same processor, the same float64 log-odds), so a file's
-score is the same whichever tool computes it.
+exactly as evaluation does (the same decoding, the same processor, the same float64 log-odds, the calibration
+saved in the config), so a file's score is the same whichever tool computes it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ..constants import AI, ID2LABEL
 from ..data.images import decode_image, upright_rgb
 from ..evaluation.metrics import log_odds_from_logits, probabilities_from_log_odds
 from ..models import load_trained
+from ..models.calibration import Calibration
 from ..models.preprocessing import describe_preprocessing
 
 ImageLike = Image.Image | str | os.PathLike | bytes | dict
@@ -28,14 +29,16 @@ ImageLike = Image.Image | str | os.PathLike | bytes | dict
 
 @dataclass(frozen=True)
 class Prediction:
-    """One image's result. ``prob_ai`` is P(ai); ``log_odds_ai`` = log(P(ai) / P(human)), the exact score."""
+    """One image's result, calibrated with the detector's saved temperature. ``prob_ai`` is P(ai);
+    ``log_odds_ai`` = log(P(ai) / P(human)), the exact score; ``label`` the decision at the saved threshold."""
 
     prob_ai: float
     log_odds_ai: float
+    threshold_log_odds: float = 0.0
 
     @property
     def label(self) -> str:
-        return ID2LABEL[AI] if self.log_odds_ai > 0 else ID2LABEL[1 - AI]
+        return ID2LABEL[AI] if self.log_odds_ai >= self.threshold_log_odds else ID2LABEL[1 - AI]
 
 
 class Detector:
@@ -47,12 +50,13 @@ class Detector:
         self.batch_size = batch_size
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device)
+        self.calibration = Calibration.from_config(model.config)
 
     def __repr__(self) -> str:
         return f"Detector({type(self.model).__name__}, {describe_preprocessing(self.processor)})"
 
-    def log_odds(self, images: Iterable[ImageLike]) -> np.ndarray:
-        """log(P(ai) / P(human)) per image, float64."""
+    def raw_log_odds(self, images: Iterable[ImageLike]) -> np.ndarray:
+        """The model's own log(P(ai) / P(human)) per image, float64, before calibration."""
         images = list(images)
         scores = []
         for start in range(0, len(images), self.batch_size):
@@ -63,10 +67,15 @@ class Detector:
             scores.append(log_odds_from_logits(logits.float().cpu().numpy()))
         return np.concatenate(scores) if scores else np.zeros(0)
 
+    def log_odds(self, images: Iterable[ImageLike]) -> np.ndarray:
+        """Calibrated log(P(ai) / P(human)) per image, float64: the model's divided by the saved temperature."""
+        return self.raw_log_odds(images) / self.calibration.temperature
+
     def predict(self, images: Iterable[ImageLike]) -> list[Prediction]:
         """One ``Prediction`` per image (PIL images, paths, bytes, or ``datasets`` image values)."""
         log_odds = self.log_odds(images)
-        return [Prediction(float(p), float(s)) for p, s in zip(probabilities_from_log_odds(log_odds), log_odds)]
+        threshold = self.calibration.threshold_log_odds
+        return [Prediction(float(p), float(s), threshold) for p, s in zip(probabilities_from_log_odds(log_odds), log_odds)]
 
 
 def as_image(image: ImageLike) -> Image.Image:
