@@ -1,7 +1,8 @@
 """The ``deepart-hf`` console script: one entry point, one subcommand per tool.
 
 Each subcommand lives in the module of its stage and provides ``add_arguments(parser)`` and ``main(args) -> int``;
-it is imported only when chosen, so ``deepart-hf predict`` does not pay for matplotlib or scikit-image.
+a module that sets ``PASSES_FLAGS_ON = True`` receives the flags it does not know (for train.py) as
+``main(args, extra)``. Modules are imported only when chosen, so ``deepart-hf predict`` does not pay for matplotlib or scikit-image.
 Errors a user can fix (``DeepArtError``) print one line and exit 2.
 """
 
@@ -14,7 +15,10 @@ import sys
 from .errors import DeepArtError
 
 # name -> (module, one-line help). The module's docstring is the subcommand's description.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "evaluate": ("deepart_hf.evaluation.command", "validity report of a detector: intervals, calibrated decision, robustness"),
+    "cross-eval": ("deepart_hf.evaluation.cross_source", "train on each source, test on every source: the cross-source matrix"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,16 +26,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, help=help_text, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub = commands.add_parser(name, help=help_text, description=module.__doc__, allow_abbrev=False,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(sub)
-        sub.set_defaults(run=module.main)
+        sub.set_defaults(run=module.main, passes_flags_on=getattr(module, "PASSES_FLAGS_ON", False))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not args.passes_flags_on:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        return int(args.run(args) or 0)
+        return int((args.run(args, extra) if args.passes_flags_on else args.run(args)) or 0)
     except DeepArtError as error:
         print(f"deepart-hf {args.command}: error: {error}", file=sys.stderr)
         return 2

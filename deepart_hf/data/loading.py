@@ -14,7 +14,7 @@ import glob
 import logging
 from pathlib import Path
 
-from datasets import Dataset, DatasetDict, Image, load_dataset
+from datasets import Dataset, DatasetDict, Image, Value, concatenate_datasets, load_dataset
 from huggingface_hub import DatasetCard
 
 from ..errors import DeepArtError, OfflineError
@@ -122,3 +122,21 @@ def checked_split(splits: DatasetDict, name: str, where: str, max_samples: int |
         # shuffled first: splits are stored class by class, and "the first N" must keep both classes
         split = split.shuffle(seed=0).select(range(min(max_samples, len(split))))
     return split.cast_column("image", Image(decode=False))
+
+
+DATASET_COLUMN = "dataset"  # which dataset a row of a mixed split comes from
+
+
+def combine_datasets(parts: list[tuple[str, Dataset]]) -> Dataset:
+    """One split from several datasets' splits: their ``image``, ``label`` and ``image_id`` columns (labels are
+    the same ClassLabel everywhere, checked on loading), plus the name of the dataset each row comes from.
+    A single part is returned as it is."""
+    if len(parts) == 1:
+        return parts[0][1]
+    aligned = []
+    for name, split in parts:
+        ids = split["image_id"] if "image_id" in split.column_names else range(len(split))
+        split = split.select_columns(["image", "label"])
+        split = split.add_column("image_id", [f"{name}/{i}" for i in ids], feature=Value("string"))
+        aligned.append(split.add_column(DATASET_COLUMN, [name] * len(split), feature=Value("string")))
+    return concatenate_datasets(aligned)

@@ -47,6 +47,36 @@ def _counts_behind(metric: str, results: dict) -> int:
     return min(results["n_human"], results["n_ai"])
 
 
+def _resampled_metrics(references: np.ndarray, predictions: np.ndarray, scores: np.ndarray) -> dict:
+    """The metrics of ``detection_metrics`` for one resample that holds both classes, in plain numpy: the
+    bootstrap calls this a thousand times, where scikit-learn's input checks would cost more than the arithmetic.
+    ``tests/evaluation/test_intervals.py`` checks it against ``detection_metrics`` on tied and untied scores."""
+    is_ai = references == AI
+    n_ai = int(is_ai.sum())
+    n_human = len(references) - n_ai
+    correct = predictions == references
+    human_accuracy, ai_accuracy = correct[~is_ai].mean(), correct[is_ai].mean()
+    order = np.argsort(-scores, kind="mergesort")
+    sorted_scores, sorted_ai = scores[order], is_ai[order]
+    # one ROC point per distinct score: the last index of each run of equal scores
+    last_of_run = np.flatnonzero(np.r_[sorted_scores[1:] != sorted_scores[:-1], True])
+    tp = np.cumsum(sorted_ai)[last_of_run]
+    fp = (last_of_run + 1) - tp
+    tpr, fpr = np.r_[0, tp / n_ai], np.r_[0, fp / n_human]
+    precision = tp / (last_of_run + 1)
+    results = {
+        "accuracy": float(correct.mean()),
+        "human_accuracy": float(human_accuracy),
+        "ai_accuracy": float(ai_accuracy),
+        "mean_accuracy": float((human_accuracy + ai_accuracy) / 2),
+        "auroc": float(np.trapezoid(tpr, fpr)),
+        "average_precision": float(np.sum(np.diff(tpr) * precision)),
+    }
+    for budget in FPR_BUDGETS:
+        results[tpr_key(budget)] = float(np.max(tpr[fpr <= budget + 1e-12]))
+    return results
+
+
 def metric_intervals(
     references,
     log_odds,
@@ -69,10 +99,14 @@ def metric_intervals(
     rng = np.random.default_rng(seed)
     by_class = [np.flatnonzero(references == label) for label in (HUMAN, AI)]
     samples = {metric: [] for metric in INTERVAL_METRICS}
+    both_classes = all(len(indices) for indices in by_class)
     if point["n"] and n_resamples > 0:
         for _ in range(n_resamples):
             rows = np.concatenate([rng.choice(indices, size=len(indices)) for indices in by_class if len(indices)])
-            resampled = detection_metrics(predictions[rows], references[rows], log_odds[rows])
+            if both_classes:
+                resampled = _resampled_metrics(references[rows], predictions[rows], log_odds[rows])
+            else:
+                resampled = detection_metrics(predictions[rows], references[rows], log_odds[rows])
             for metric in INTERVAL_METRICS:
                 if resampled[metric] is not None:
                     samples[metric].append(resampled[metric])

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from ..cards import template_path
+from ..cards import markdown_table, template_path
 from ..data.loading import dataset_caveats as read_dataset_caveats
 from ..models import FROM_SCRATCH
 from ..models.preprocessing import preprocess_mode
 from ..training.arguments import Arguments
 from ..training.protocols import get_protocol
+from .suite import SUMMARY_METRICS, interval_cell, report_markdown
 from .tables import results_markdown
 
 # Metrics shown in the Hub's model-index, in this order: (key, display name)
@@ -28,15 +29,18 @@ ARCHITECTURES_REGISTERED_BY_DEEPART_HF = {"googlenet"}
 
 
 def dataset_label(args: Arguments) -> str:
-    data = args.data
-    name = Path(data.dataset).name if Path(data.dataset).is_dir() else data.dataset
-    return name + (f" ({data.dataset_config})" if data.dataset_config else "")
+    labels = []
+    for dataset, config in args.datasets:
+        name = Path(dataset).name if Path(dataset).is_dir() else dataset
+        labels.append(name + (f" ({config})" if config else ""))
+    return " + ".join(labels)
 
 
-def render_model_card(args: Arguments, model, processor, metrics: dict, summary: dict, *, has_curves: bool) -> ModelCard:
+def render_model_card(args: Arguments, model, processor, metrics: dict, summary: dict, *, has_curves: bool,
+                      validity: dict | None = None) -> ModelCard:
     described = summary["model"]
     repo_id = args.training.hub_model_id or Path(args.training.output_dir).name
-    dataset = args.data.dataset
+    dataset = args.datasets[0][0]
     dataset_is_hub = not Path(dataset).exists()
     protocol = get_protocol(args.protocol_name) if args.protocol_name else None
     card_data = ModelCardData(
@@ -90,14 +94,28 @@ def render_model_card(args: Arguments, model, processor, metrics: dict, summary:
         results_table=results_markdown(metrics),
         has_curves=has_curves,
         caveats=dataset_caveats(args),
+        validity=report_markdown(validity, "Validity report").split("\n", 2)[2] if validity else None,
+        per_dataset=per_dataset_markdown(validity.get("per_dataset")) if validity and validity.get("per_dataset") else None,
+        robustness_plots=[name for name in (validity or {}).get("files", []) if name.endswith(".png")],
     )
+
+
+def per_dataset_markdown(per_dataset: dict) -> str:
+    """One row per dataset of a mixed test split, each metric with its 95% interval."""
+    headers = ["dataset", "n (human/ai)", *(name for _, name in SUMMARY_METRICS)]
+    rows = [[name, f"{m['n']} ({m['n_human']}/{m['n_ai']})", *(interval_cell(m[key]) for key, _ in SUMMARY_METRICS)]
+            for name, m in per_dataset.items()]
+    return markdown_table(headers, rows)
 
 
 def dataset_caveats(args: Arguments) -> list[str]:
     """The caveats the dataset's build measured and wrote into its card, whatever the dataset is called."""
-    caveats = read_dataset_caveats(args.data.dataset)
-    if caveats is None:
-        return [f"The card of `{dataset_label(args)}` could not be read, so its caveats are unknown: check them before trusting these figures."]
+    caveats = []
+    for dataset, _ in args.datasets:
+        found = read_dataset_caveats(dataset)
+        if found is None:
+            found = [f"The card of `{dataset}` could not be read, so its caveats are unknown: check them before trusting these figures."]
+        caveats += [f"{Path(dataset).name}: {caveat}" if len(args.datasets) > 1 else caveat for caveat in found]
     return caveats
 
 

@@ -136,3 +136,47 @@ def plot_training_curves(log_history: list[dict], path: str | os.PathLike) -> Pa
     accuracy_axes.set_ylim(0.0, 1.02)
     figure.suptitle("Training curves")
     return _save_figure(figure, path)
+
+
+def plot_robustness(clean: dict, entries: list[dict], path: str | os.PathLike, title: str = "Robustness") -> Path:
+    """Mean accuracy and AUROC against the strength of one perturbation family, with 95% bands; the clean
+    figures as dashed lines with their own bands. Categorical parameters (formats) are evenly spaced."""
+    figure = Figure(figsize=(6, 4))
+    axes = figure.add_subplot()
+    positions = np.arange(len(entries))
+    for key, label, colour in (("mean_accuracy", "mean accuracy", "tab:blue"), ("auroc", "AUROC", "tab:orange")):
+        values = [entry["metrics"][key] for entry in entries]
+        if any(v["value"] is None for v in values) or clean[key]["value"] is None:
+            continue
+        value, low, high = (np.array([v[part] for v in values], dtype=float) for part in ("value", "low", "high"))
+        axes.plot(positions, value, "o-", color=colour, label=label)
+        axes.fill_between(positions, low, high, color=colour, alpha=0.2)
+        axes.axhline(clean[key]["value"], color=colour, linestyle="--", linewidth=1, label=f"{label}, clean")
+        axes.axhspan(clean[key]["low"], clean[key]["high"], color=colour, alpha=0.07)
+    axes.set_xticks(positions, [str(entry["param"]) for entry in entries])
+    axes.set_ylim(-0.02, 1.02)
+    axes.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+    axes.set_ylabel("metric (95% interval)")
+    axes.set_xlabel(entries[0]["name"] if entries else "")
+    axes.set_title(title, fontsize=10)
+    axes.legend(fontsize=8, loc="lower left")
+    return _save_figure(figure, path)
+
+
+def plot_reliability(references, log_odds_before, log_odds_after, path: str | os.PathLike, bins: int = 10) -> Path:
+    """Reliability diagram: observed share of ai images against mean P(ai) per bin, before and after
+    temperature scaling, with the diagonal a calibrated detector would follow."""
+    from scipy.special import expit
+    from sklearn.calibration import calibration_curve
+
+    figure = Figure(figsize=(4.5, 4.5))
+    axes = figure.add_subplot()
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
+    for scores, label in ((log_odds_before, "before"), (log_odds_after, "after temperature scaling")):
+        observed, predicted = calibration_curve(references == AI, expit(np.asarray(scores, dtype=float)), n_bins=bins)
+        axes.plot(predicted, observed, "o-", label=label)
+    axes.set_xlabel("mean predicted P(ai)")
+    axes.set_ylabel("observed share of ai images")
+    axes.set_title("Reliability (test split)")
+    axes.legend(fontsize=8)
+    return _save_figure(figure, path)

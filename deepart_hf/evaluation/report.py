@@ -9,15 +9,23 @@ from pathlib import Path
 
 import numpy as np
 
+from ..constants import AI, HUMAN
+from ..data.loading import DATASET_COLUMN
 from ..files import write_json
 from ..hub import push_folder
+from ..inference.detector import Detector
 from ..models import describe_model
+from ..models.calibration import Calibration
 from ..models.preprocessing import describe_preprocessing, preprocess_mode
 from ..training.arguments import Arguments
-from .metrics import load_detector_metric, log_odds_from_logits, predictions_from_logits
+from .calibration import describe_calibration
+from .intervals import metric_intervals
+from .metrics import load_detector_metric, log_odds_from_logits
 from .model_card import dataset_label, render_model_card
+from .perturbations import select_perturbations
 from .plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
 from .predictions import write_predictions_csv
+from .suite import score_split, validity_report, write_report
 from .tables import counts_line, results_markdown
 
 logger = logging.getLogger(__name__)
@@ -25,15 +33,17 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "unfrozen/**", "runs/**"]
 
 
-def evaluate_and_report(args: Arguments, trainer, model, processor, test, history: list[dict]) -> dict:
-    """Predict the test split; write metrics, predictions, plots and (after training) the model card."""
+def evaluate_and_report(args: Arguments, trainer, model, processor, splits, history: list[dict]) -> dict:
+    """Predict the test split at the saved decision threshold; write metrics, predictions, plots, the validity
+    report (intervals, calibration, robustness, per dataset) and, after training, the model card."""
+    test = splits.test
     raw = test.with_format(None)
     ids = raw["image_id"] if "image_id" in raw.column_names else [str(i) for i in range(len(raw))]
     output = trainer.predict(test, metric_key_prefix="test")
-    logits = np.asarray(output.predictions)
-    log_odds = log_odds_from_logits(logits)
+    log_odds = log_odds_from_logits(np.asarray(output.predictions))
     references = np.asarray(output.label_ids).astype(int)
-    predictions = predictions_from_logits(logits)
+    calibration = Calibration.from_config(model.config)
+    predictions = (log_odds >= calibration.threshold_log_odds).astype(int) * AI + (log_odds < calibration.threshold_log_odds) * HUMAN
     metrics = load_detector_metric().compute(predictions=predictions, references=references, scores=log_odds)
     if not trainer.is_world_process_zero():
         return metrics
@@ -46,17 +56,43 @@ def evaluate_and_report(args: Arguments, trainer, model, processor, test, histor
     plot_roc_curve(references, log_odds, out / "roc_curve.png", title=title)
     if history:
         plot_training_curves(history, out / "training_curves.png")
+
+    # The validity report: the same scores with intervals, then the perturbations through the saved artifact.
+    perturbations = select_perturbations(args.run.robustness)
+    detector = Detector(model, processor, batch_size=args.training.per_device_eval_batch_size, device=str(trainer.args.device))
+    perturbed = score_split(detector, splits.raw_test, perturbations, description="robustness checks", score_clean=False)[2] if perturbations else {}
+    validity = validity_report(detector, references, log_odds, perturbed, perturbations, n_resamples=args.run.n_resamples)
+    if DATASET_COLUMN in raw.column_names:
+        validity["per_dataset"] = per_dataset_metrics(raw[DATASET_COLUMN], references, log_odds, calibration.threshold_log_odds, args.run.n_resamples)
+    written = write_report(validity, references, log_odds, out, title=f"Validity report: {title}")
+    validity["files"] = written
+
     summary = run_summary(args, model, processor, metrics)
+    summary["calibration"] = calibration.to_dict()
+    summary["per_dataset"] = {name: {k: v["value"] for k, v in m.items() if isinstance(v, dict) and "value" in v}
+                              for name, m in validity.get("per_dataset", {}).items()}
     if not args.run.eval_only:
-        render_model_card(args, model, processor, metrics, summary, has_curves=bool(history)).save(out / "README.md")
+        render_model_card(args, model, processor, metrics, summary, has_curves=bool(history), validity=validity).save(out / "README.md")
     write_json(out / "metrics.json", summary)  # last: its presence marks a finished run
 
     print(f"Test results: {title} ({len(references)} images)\n{results_markdown(metrics)}\n{counts_line(metrics)}")
-    written = ["metrics.json", "predictions.csv", "confusion_matrix.png", "roc_curve.png"]
+    if validity.get("warning"):
+        print(validity["warning"])
+    print(f"Decision: {describe_calibration(calibration)}")
+    written = ["metrics.json", "predictions.csv", "confusion_matrix.png", "roc_curve.png", *written]
     written += ["training_curves.png"] if history else []
     written += [] if args.run.eval_only else ["README.md (model card)", "the model and its image processor"]
     print(f"Wrote {', '.join(written)} to {out}")
     return metrics
+
+
+def per_dataset_metrics(datasets, references, log_odds, threshold_log_odds: float, n_resamples: int) -> dict:
+    """Every metric with its interval for each dataset of a mixed test split."""
+    datasets = np.asarray(datasets, dtype=object)
+    return {
+        name: metric_intervals(references[datasets == name], log_odds[datasets == name], threshold_log_odds=threshold_log_odds, n_resamples=n_resamples)
+        for name in dict.fromkeys(datasets.tolist())
+    }
 
 
 def hyperparameters(args: Arguments) -> dict:

@@ -29,7 +29,7 @@ ImageLike = Image.Image | str | os.PathLike | bytes | dict
 
 @dataclass(frozen=True)
 class Prediction:
-    """One image's result, calibrated with the detector's saved temperature. ``prob_ai`` is P(ai);
+    """One image's result (the saved model's probabilities are calibrated already). ``prob_ai`` is P(ai);
     ``log_odds_ai`` = log(P(ai) / P(human)), the exact score; ``label`` the decision at the saved threshold."""
 
     prob_ai: float
@@ -55,8 +55,8 @@ class Detector:
     def __repr__(self) -> str:
         return f"Detector({type(self.model).__name__}, {describe_preprocessing(self.processor)})"
 
-    def raw_log_odds(self, images: Iterable[ImageLike]) -> np.ndarray:
-        """The model's own log(P(ai) / P(human)) per image, float64, before calibration."""
+    def log_odds(self, images: Iterable[ImageLike]) -> np.ndarray:
+        """log(P(ai) / P(human)) per image, float64 (calibrated: the temperature is in the saved weights)."""
         images = list(images)
         scores = []
         for start in range(0, len(images), self.batch_size):
@@ -66,10 +66,6 @@ class Detector:
                 logits = self.model(pixel_values=pixel_values).logits
             scores.append(log_odds_from_logits(logits.float().cpu().numpy()))
         return np.concatenate(scores) if scores else np.zeros(0)
-
-    def log_odds(self, images: Iterable[ImageLike]) -> np.ndarray:
-        """Calibrated log(P(ai) / P(human)) per image, float64: the model's divided by the saved temperature."""
-        return self.raw_log_odds(images) / self.calibration.temperature
 
     def predict(self, images: Iterable[ImageLike]) -> list[Prediction]:
         """One ``Prediction`` per image (PIL images, paths, bytes, or ``datasets`` image values)."""

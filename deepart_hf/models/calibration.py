@@ -4,6 +4,10 @@ Fitted after training on the validation split (``evaluation/calibration.py``) an
 ``deepart_calibration``, so every consumer (evaluation, ``predict``, the demo, ``load_detector``) applies the same
 numbers. A model without one is uncalibrated: temperature 1 and the argmax threshold (log-odds 0, P(ai) = 0.5).
 
+The temperature is already in the weights (the classification head is divided by it when the calibration is
+fitted), so the model's own probabilities are the calibrated ones, for ``pipeline()`` too; it is recorded here
+for the card. The threshold is the one number a consumer must apply itself.
+
 The threshold is kept as log-odds, the exact score (``evaluation/metrics.py``): a probability near 1 cannot tell
 two confident scores apart, and the threshold for a 1% false-positive rate often lies among them.
 """
@@ -18,8 +22,8 @@ CONFIG_KEY = "deepart_calibration"
 
 @dataclass(frozen=True)
 class Calibration:
-    temperature: float = 1.0
-    threshold_log_odds: float = 0.0  # on the calibrated log-odds: "ai" when log_odds / temperature >= this
+    temperature: float = 1.0  # already divided into the classification head's weights
+    threshold_log_odds: float = 0.0  # "ai" when the model's log-odds are >= this
     target_fpr: float | None = None
     method: str = "none"  # how the threshold was chosen, in words, for the card and the console
     details: dict = field(default_factory=dict)  # what the fit measured (validation counts, ECE before/after...)
@@ -30,7 +34,7 @@ class Calibration:
 
     @property
     def is_calibrated(self) -> bool:
-        return self.method != "none"
+        return not self.method.startswith("none")
 
     @property
     def threshold(self) -> float:

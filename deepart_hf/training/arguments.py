@@ -43,7 +43,11 @@ class ModelArguments:
 @dataclass
 class DataArguments:
     dataset: Optional[str] = field(
-        default=None, metadata={"help": "a dataset folder written by dataset_scripts/ or a Hub dataset id (default: the synthetic set, built once)"}
+        default=None,
+        metadata={"help": "a dataset folder written by dataset_scripts/ or a Hub dataset id (default: the synthetic set, built once); "
+                  "several (repeat the flag, or a comma list) mix their training splits and report each test split; "
+                  "PATH@CONFIG picks one dataset's configuration",
+                  "action": "append"},
     )
     dataset_config: Optional[str] = field(default=None, metadata={"help": "configuration (subset): default, mixed, a genre ..."})
     train_split: str = "train"
@@ -75,6 +79,15 @@ class RunArguments:
     step_lr_epochs: Optional[float] = field(default=None, metadata={"help": "StepLR: multiply the learning rate by --step_lr_gamma every N epochs"})
     step_lr_gamma: float = 0.1
     list_models: bool = field(default=False, metadata={"help": "print the model registry and exit"})
+    target_fpr: float = field(
+        default=0.05, metadata={"help": "calibrate the decision threshold on the validation split for this false-positive rate "
+                                "(human images called ai); the temperature is fitted there too"}
+    )
+    robustness: str = field(
+        default="all", metadata={"help": "perturbations evaluated on the test split at the end: all, none, or a comma list of "
+                                 "jpeg, blur, downscale, format, color"}
+    )
+    n_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples behind each 95% interval"})
 
 
 @dataclass
@@ -109,7 +122,7 @@ TRAINING_HYPERPARAMETERS = (
     "bf16", "fp16", "label_smoothing_factor", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon",
 )  # fmt: skip
 # Project arguments that do not change a run's result.
-NOT_IDENTITY = {"overwrite_output_dir", "list_models"}
+NOT_IDENTITY = {"overwrite_output_dir", "list_models", "robustness", "n_resamples"}
 
 
 @dataclass
@@ -122,10 +135,27 @@ class Arguments:
     synthetic: bool = False  # data.dataset is the embedded default, built on first use
 
     @property
+    def datasets(self) -> list[tuple[str, str | None]]:
+        """(dataset, configuration) for each dataset given; ``--dataset_config`` applies to those without @CONFIG."""
+        return [dataset_and_config(spec, self.data.dataset_config) for spec in self.data.dataset.split(",")]
+
+    @property
     def dataset_location(self) -> str:
-        """The dataset as a run records it: an absolute folder, or a Hub id."""
-        dataset = self.data.dataset
-        return str(Path(dataset).resolve()) if Path(dataset).exists() else dataset
+        """The datasets as a run records them: absolute folders or Hub ids, with their configurations."""
+        located = []
+        for dataset, config in self.datasets:
+            where = str(Path(dataset).resolve()) if Path(dataset).exists() else dataset
+            located.append(f"{where}@{config}" if config and "," in self.data.dataset else where)
+        return ",".join(located)
+
+
+def dataset_and_config(spec: str, default_config: str | None = None) -> tuple[str, str | None]:
+    """``PATH`` or ``PATH@CONFIG`` -> (PATH, CONFIG or the default)."""
+    spec = spec.strip()
+    if "@" in spec and not Path(spec).exists():
+        dataset, config = spec.rsplit("@", 1)
+        return dataset, config or default_config
+    return spec, default_config
 
 
 def _plain(value):
@@ -172,7 +202,7 @@ def default_output_dir(args: Arguments) -> str:
     A finished run is never overwritten: a repeated command gets the next free name, while an interrupted
     one (no metrics.json yet) keeps its folder and resumes there.
     """
-    dataset = Path(args.data.dataset.rstrip("/")).name
+    dataset = "+".join(Path(name.rstrip("/")).name for name, _ in args.datasets)
     config = f"-{args.data.dataset_config}" if args.data.dataset_config else ""
     model = Path((args.model.model_name_or_path or args.model.model).rstrip("/")).name
     preprocess = f"-{args.data.preprocess}" if args.data.preprocess else ""
@@ -210,6 +240,9 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
         args=layers + argv
     )
     run.protocol = protocol
+    if data.dataset is not None:
+        # repeated --dataset flags and comma lists are one list, kept as one comma-joined string
+        data.dataset = ",".join(part.strip() for value in data.dataset for part in value.split(",") if part.strip())
     synthetic = data.dataset is None
     if synthetic:
         data.dataset = str(synthetic_dataset_path(data.synthetic_n_per_class, data.synthetic_image_size, training.seed))

@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from datasets import Dataset
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from ..data.loading import checked_split, ensure_synthetic, load_splits
+from ..data.loading import checked_split, combine_datasets, ensure_synthetic, load_splits
 from ..errors import DeepArtError
+from ..evaluation.calibration import calibrate
 from ..evaluation.metrics import make_compute_metrics
 from ..files import write_json
 from ..models import create_model, freeze_backbone, load_trained, unfreeze_all
@@ -43,14 +45,18 @@ def run(args: Arguments) -> dict:
     training = replace(args.training, push_to_hub=False)
     set_seed(training.seed)  # before the model is built: its random initial weights are part of the run
     model, processor = build_model(args)
-    train, evaluation, test, fingerprint = prepare_data(args, training, processor)
+    splits = prepare_data(args, training, processor)
     if args.run.eval_only:
-        claim_output_dir(args, training, fingerprint, resumable=False)
+        claim_output_dir(args, training, splits.fingerprint, resumable=False)
         trainer, history = make_trainer(args, replace(training, eval_strategy="no"), model, processor, None, None), []
     else:
-        resume = claim_output_dir(args, training, fingerprint, resumable=True)
-        trainer, history = train_model(args, training, model, processor, train, evaluation, resume)
-    metrics = evaluate_and_report(args, trainer, model, processor, test, history)
+        resume = claim_output_dir(args, training, splits.fingerprint, resumable=True)
+        trainer, history = train_model(args, training, model, processor, splits.train, splits.evaluation, resume)
+        # Decide how to decide: temperature and threshold from the validation split, saved with the model.
+        calibration = calibrate(model, splits.evaluation, args.run.target_fpr, training.per_device_eval_batch_size) if splits.evaluation else None
+        if calibration is not None:
+            trainer.save_model(training.output_dir)
+    metrics = evaluate_and_report(args, trainer, model, processor, splits, history)
     if args.training.push_to_hub and trainer.is_world_process_zero():
         push_run(args, training.output_dir)
     return metrics
@@ -89,18 +95,36 @@ def build_model(args: Arguments):
 # --- data --------------------------------------------------------------------------------------------------------
 
 
-def prepare_data(args: Arguments, training: TrainingArguments, processor):
-    """(train, validation, test, fingerprint): the splits with their transforms set, and what identifies the data."""
+@dataclass
+class Splits:
+    train: Dataset | None
+    evaluation: Dataset | None
+    test: Dataset  # with the model's transform set (and pre-resized in resize mode)
+    raw_test: Dataset  # the same images as stored, for the robustness checks, which must see full-size images
+    fingerprint: dict
+
+
+def prepare_data(args: Arguments, training: TrainingArguments, processor) -> Splits:
+    """The splits with their transforms set. Several datasets are mixed for training and validation and kept
+    apart in the test split by a ``dataset`` column, so each source is reported on its own."""
     data = args.data
-    where = f"dataset {data.dataset}" + (f" ({data.dataset_config})" if data.dataset_config else "")
     with training.main_process_first(desc="preparing the dataset"):
         if args.synthetic:
             ensure_synthetic(data.synthetic_n_per_class, data.synthetic_image_size, training.seed)
-        splits = load_splits(data.dataset, data.dataset_config)
-        fingerprint = {name: split._fingerprint for name, split in splits.items()}
-        train = None if args.run.eval_only else checked_split(splits, data.train_split, where, data.max_train_samples)
-        evaluation = checked_split(splits, data.eval_split, where, data.max_eval_samples) if data.eval_split and not args.run.eval_only else None
-        test = checked_split(splits, data.test_split, where, data.max_eval_samples)
+        parts = {name: [] for name in ("train", "evaluation", "test")}
+        fingerprint = {}
+        for dataset, config in args.datasets:
+            where = f"dataset {dataset}" + (f" ({config})" if config else "")
+            splits = load_splits(dataset, config)
+            name = Path(dataset.rstrip("/")).name + (f"@{config}" if config and len(args.datasets) > 1 else "")
+            fingerprint.update({(f"{name}/{split}" if len(args.datasets) > 1 else split): s._fingerprint for split, s in splits.items()})
+            if not args.run.eval_only:
+                parts["train"].append((name, checked_split(splits, data.train_split, where, data.max_train_samples)))
+                if data.eval_split:
+                    parts["evaluation"].append((name, checked_split(splits, data.eval_split, where, data.max_eval_samples)))
+            parts["test"].append((name, checked_split(splits, data.test_split, where, data.max_eval_samples)))
+        train, evaluation, test = (combine_datasets(parts[key]) if parts[key] else None for key in ("train", "evaluation", "test"))
+        raw_test = test
         if preprocess_mode(processor) == "resize":
             # Decode and resize each image once instead of once per epoch (the pixels the processor gives are
             # the same). Blur/JPEG augmentation must see the full-size image, so then training decodes as it goes.
@@ -116,7 +140,7 @@ def prepare_data(args: Arguments, training: TrainingArguments, processor):
     for split in (evaluation, test):
         if split is not None:
             split.set_transform(PixelValues(processor))
-    return train, evaluation, test, fingerprint
+    return Splits(train, evaluation, test, raw_test, fingerprint)
 
 
 # --- the run folder ----------------------------------------------------------------------------------------------

@@ -1,0 +1,169 @@
+"""Calibrated decisions: a temperature for the probabilities and a threshold for a target false-positive rate,
+both fitted on the validation split after training.
+
+Decisions:
+
+* Argmax at P(ai) = 0.5 is not a decision rule a reviewer can defend: across sources it can call every human
+  artwork AI-made. Calling a person's work AI-made is the costly error, so the threshold is chosen to keep the
+  validation false-positive rate (human images called ai) within ``target_fpr``.
+* Temperature scaling (Guo et al., 2017) fits one T > 0 by minimising the validation log-loss. It is baked into
+  the classification head (weights and bias divided by T), so every consumer of the saved model, plain
+  ``pipeline()`` included, gives calibrated probabilities without knowing about it. For a crop detector the
+  head is the inner model's, so each crop's logits are tempered before the crops are averaged, and the fit uses
+  the per-crop logits to model exactly that.
+* The threshold is stored as calibrated log-odds (``models/calibration.py``). With ``n`` human validation
+  images the validation FPR moves in steps of 1/n; when 1/n exceeds the target, the target cannot be checked
+  and the decision falls back to the calibrated argmax (P(ai) = 0.5), and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import torch
+from scipy.optimize import minimize_scalar
+from scipy.special import log_expit, logsumexp
+from torch.utils.data import DataLoader
+
+from ..constants import AI, HUMAN
+from ..errors import DeepArtError
+from ..models.calibration import Calibration
+from ..models.heads import classifier_head
+from ..models.preprocessing import collate
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TARGET_FPR = 0.05
+RELIABILITY_BINS = 10
+
+
+def crop_logits(model, dataset, batch_size: int = 16, device=None) -> tuple[np.ndarray, np.ndarray]:
+    """(logits per image and crop, (N, crops, 2) float64; labels (N,)) for a split whose transform gives pixel
+    values. A plain model has one "crop"; a crop detector's inner model scores each of its crops."""
+    from ..models import CropDetector
+
+    device = device or next(model.parameters()).device
+    inner = model.detector if isinstance(model, CropDetector) else model
+    was_training = model.training
+    model.eval()
+    logits, labels = [], []
+    with torch.inference_mode():
+        for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate):
+            pixel_values = batch["pixel_values"].to(device)
+            views = pixel_values.flatten(0, 1) if pixel_values.ndim == 5 else pixel_values
+            scores = inner(pixel_values=views).logits.float().cpu().numpy().astype(np.float64)
+            logits.append(scores.reshape(pixel_values.shape[0], -1, scores.shape[-1]))
+            labels.append(batch["labels"].numpy())
+    model.train(was_training)
+    return np.concatenate(logits), np.concatenate(labels)
+
+
+def tempered_log_odds(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """log(P(ai) / P(human)) of each image when every crop's logits are divided by ``temperature`` and the crops'
+    probabilities are averaged (for one crop: the logit margin over T)."""
+    logits = np.asarray(logits, dtype=np.float64) / temperature
+    log_probs = logits - logsumexp(logits, axis=-1, keepdims=True)  # per crop
+    mean_log_probs = logsumexp(log_probs, axis=1) - math.log(logits.shape[1])  # log of the crops' mean
+    return mean_log_probs[:, AI] - mean_log_probs[:, HUMAN]
+
+
+def log_loss(labels: np.ndarray, log_odds: np.ndarray) -> float:
+    signed = np.where(labels == AI, log_odds, -log_odds)
+    return float(-np.mean(log_expit(signed)))
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The T that minimises the log-loss, searched on log T in [1/100, 100]."""
+    result = minimize_scalar(
+        lambda log_t: log_loss(labels, tempered_log_odds(logits, math.exp(log_t))),
+        bounds=(math.log(1e-2), math.log(1e2)),
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
+    return float(math.exp(result.x))
+
+
+def threshold_for_fpr(labels: np.ndarray, log_odds: np.ndarray, target_fpr: float) -> tuple[float | None, str]:
+    """The lowest threshold t with FPR("ai if score >= t") <= target on these scores, or None when the human
+    images are too few to tell (1/n > target) or absent. Returns (threshold, how it was chosen)."""
+    human = np.sort(log_odds[labels == HUMAN])[::-1]
+    n_human = len(human)
+    if n_human == 0:
+        return None, "no human images in the validation split"
+    if 1.0 / n_human > target_fpr:
+        return None, (f"{n_human} human validation images measure the false-positive rate in steps of "
+                      f"{1 / n_human:.0%}, coarser than the {target_fpr:.0%} target")
+    allowed = int(math.floor(target_fpr * n_human + 1e-9))  # human images that may score at or above t
+    # Just above the (allowed+1)-th highest human score: it and every lower human score fall below t.
+    threshold = float(np.nextafter(human[allowed], np.inf))
+    return threshold, f"lowest threshold with validation FPR <= {target_fpr:.0%} ({allowed} of {n_human} human images above it)"
+
+
+def expected_calibration_error(labels: np.ndarray, log_odds: np.ndarray, bins: int = RELIABILITY_BINS) -> float:
+    """Binary ECE on P(ai): over equal-width bins, the share of images times |observed ai rate - mean P(ai)|."""
+    probabilities = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
+    which = np.minimum((probabilities * bins).astype(int), bins - 1)
+    error = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            error += inside.mean() * abs((labels[inside] == AI).mean() - probabilities[inside].mean())
+    return float(error)
+
+
+def fit_calibration(logits: np.ndarray, labels: np.ndarray, target_fpr: float = DEFAULT_TARGET_FPR) -> Calibration:
+    """Temperature and threshold from validation logits (N, crops, 2) and labels."""
+    if not 0.0 < target_fpr < 1.0:
+        raise DeepArtError(f"--target_fpr must be between 0 and 1, got {target_fpr}")
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) == 0 or len(np.unique(labels)) < 2:
+        return Calibration(method="none: the validation split needs human and ai images to calibrate", target_fpr=target_fpr)
+    temperature = fit_temperature(logits, labels)
+    before, after = tempered_log_odds(logits, 1.0), tempered_log_odds(logits, temperature)
+    threshold, how = threshold_for_fpr(labels, after, target_fpr)
+    fallback = threshold is None
+    details = {
+        "validation_images": int(len(labels)),
+        "validation_human": int((labels == HUMAN).sum()),
+        "validation_ai": int((labels == AI).sum()),
+        "validation_log_loss_before": log_loss(labels, before),
+        "validation_log_loss_after": log_loss(labels, after),
+        "validation_ece_before": expected_calibration_error(labels, before),
+        "validation_ece_after": expected_calibration_error(labels, after),
+    }
+    if not fallback:
+        details["validation_fpr_at_threshold"] = float(np.mean(after[labels == HUMAN] >= threshold))
+        details["validation_tpr_at_threshold"] = float(np.mean(after[labels == AI] >= threshold))
+    method = (f"fallback to the calibrated argmax (P(ai) >= 0.5): {how}" if fallback
+              else f"temperature scaling; {how}")
+    return Calibration(temperature, 0.0 if fallback else threshold, target_fpr, method, details)
+
+
+def apply_temperature(model, temperature: float) -> None:
+    """Divide the classification head's weights and bias by T: the model's logits become logits / T."""
+    head = classifier_head(model)
+    if not isinstance(head, torch.nn.Linear):
+        raise DeepArtError(f"cannot bake a temperature into a {type(head).__name__} head; only a linear head can be tempered")
+    with torch.no_grad():
+        head.weight.div_(temperature)
+        if head.bias is not None:
+            head.bias.div_(temperature)
+
+
+def calibrate(model, validation, target_fpr: float = DEFAULT_TARGET_FPR, batch_size: int = 16) -> Calibration:
+    """Fit on the validation split, bake the temperature into ``model`` and store the calibration in its config."""
+    logits, labels = crop_logits(model, validation, batch_size)
+    calibration = fit_calibration(logits, labels, target_fpr)
+    if calibration.temperature != 1.0:
+        apply_temperature(model, calibration.temperature)
+    calibration.save_to(model.config)
+    return calibration
+
+
+def describe_calibration(calibration: Calibration) -> str:
+    if not calibration.is_calibrated:
+        return "uncalibrated: argmax (P(ai) >= 0.5)"
+    return (f"temperature {calibration.temperature:.3g} (baked into the head); decision P(ai) >= {calibration.threshold:.4g} "
+            f"(log-odds {calibration.threshold_log_odds:.4g}); {calibration.method}")

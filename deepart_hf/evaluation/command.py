@@ -1,0 +1,55 @@
+"""deepart-hf evaluate: the validity report of a saved detector on a dataset's split.
+
+Writes OUT/evaluation.json (every metric with its 95% interval and counts, the calibrated decision, the
+perturbations), OUT/evaluation.md, OUT/predictions.csv, one plot per perturbation family and a reliability diagram.
+
+  deepart-hf evaluate --model RUN_OR_ORG/NAME --dataset DIR_OR_ID [--dataset_config C] [--split test] --output_dir OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..constants import AI, HUMAN
+from ..data.loading import checked_split, load_splits
+from ..errors import DeepArtError
+from ..inference.detector import load_detector
+from .intervals import N_RESAMPLES
+from .perturbations import select_perturbations
+from .predictions import write_predictions_csv
+from .suite import report_markdown, score_split, validity_report, write_report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="a trained detector: run folder or Hub id")
+    parser.add_argument("--dataset", required=True, help="a dataset folder written by dataset_scripts/ or a Hub dataset id")
+    parser.add_argument("--dataset_config", default=None, help="configuration (subset)")
+    parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    parser.add_argument("--output_dir", required=True, help="folder for the report (created; existing report files are refused without --overwrite)")
+    parser.add_argument("--robustness", default="all", help="all, none, or a comma list of jpeg, blur, downscale, format, color")
+    parser.add_argument("--n_resamples", type=int, default=N_RESAMPLES, help="bootstrap resamples per interval")
+    parser.add_argument("--max_samples", type=int, default=None, help="evaluate only N images (drawn with seed 0)")
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing report in --output_dir")
+
+
+def main(args: argparse.Namespace) -> int:
+    out = Path(args.output_dir)
+    if (out / "evaluation.json").exists() and not args.overwrite:
+        raise DeepArtError(f"{out} already holds a report (evaluation.json); pass --overwrite or another --output_dir")
+    perturbations = select_perturbations(args.robustness)
+    detector = load_detector(args.model, batch_size=args.batch_size)
+    where = f"dataset {args.dataset}" + (f" ({args.dataset_config})" if args.dataset_config else "")
+    split = checked_split(load_splits(args.dataset, args.dataset_config), args.split, where, args.max_samples)
+    labels, clean, perturbed, ids = score_split(detector, split, perturbations)
+    report = validity_report(detector, labels, clean, perturbed, perturbations, n_resamples=args.n_resamples)
+    title = f"Validity report: {Path(args.model.rstrip('/')).name} on {Path(args.dataset.rstrip('/')).name}"
+    report["model"], report["dataset"], report["split"] = args.model, args.dataset, args.split
+    report["files"] = write_report(report, labels, clean, out, title)
+    threshold = detector.calibration.threshold_log_odds
+    predictions = (clean >= threshold).astype(int) * AI + (clean < threshold) * HUMAN
+    write_predictions_csv(out / "predictions.csv", ids, labels, predictions, clean)
+    print(report_markdown(report, title))
+    print(f"Wrote {', '.join(report['files'])}, predictions.csv to {out}")
+    return 0

@@ -1,0 +1,128 @@
+"""deepart-hf cross-eval: does a detector trained on one source recognise another? One model per training
+source (and with --leave_one_out one per "all sources but one"), each evaluated on every source's test split.
+
+  deepart-hf cross-eval --dataset A --dataset B[@CONFIG] ... --model NAME --output_dir OUT [--leave_one_out] [train.py flags]
+
+Every other flag goes to train.py (for example --protocol deepart --from_scratch --preprocess crop). Writes
+OUT/cross_source.json (each cell: every metric with its 95% interval), OUT/cross_source.md and
+OUT/cross_source.png (heat maps of mean accuracy and AUROC); the trained runs stay in OUT/train-<sources>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from ..cards import markdown_table
+from ..data.loading import checked_split, load_splits
+from ..errors import DeepArtError
+from ..files import atomic_destination, write_json
+from .intervals import N_RESAMPLES, metric_intervals
+from .suite import interval_cell, score_split
+
+HEATMAP_METRICS = (("mean_accuracy", "mean accuracy"), ("auroc", "AUROC"))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", action="append", required=True, help="a source (folder or Hub id, PATH@CONFIG); repeat, or a comma list")
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--leave_one_out", action="store_true", help="also train one model on all sources but each one")
+    parser.add_argument("--n_resamples", type=int, default=N_RESAMPLES)
+
+
+
+PASSES_FLAGS_ON = True  # every flag cross-eval does not know goes to train.py
+
+
+def source_name(spec: str) -> str:
+    path, _, config = spec.partition("@") if "@" in spec and not Path(spec).exists() else (spec, "", "")
+    return Path(path.rstrip("/")).name + (f"@{config}" if config else "")
+
+
+def training_sets(sources: list[str], leave_one_out: bool) -> list[tuple[str, list[str]]]:
+    """(name, sources) of every model to train: each source alone, then all but one."""
+    sets = [(source_name(s), [s]) for s in sources]
+    if leave_one_out and len(sources) > 2:
+        sets += [(f"all-but-{source_name(left_out)}", [s for s in sources if s != left_out]) for left_out in sources]
+    return sets
+
+
+def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
+    from ..inference.detector import load_detector
+    from ..training.arguments import dataset_and_config, parse_arguments
+    from ..training.run import run
+
+    sources = [part.strip() for value in args.dataset for part in value.split(",") if part.strip()]
+    if len(sources) < 2:
+        raise DeepArtError("cross-eval needs at least two --dataset values")
+    flags = list(extra or [])
+    for forbidden in ("--dataset", "--output_dir", "--eval_only"):
+        if any(flag == forbidden or flag.startswith(forbidden + "=") for flag in flags):
+            raise DeepArtError(f"cross-eval sets {forbidden} itself; remove it from the train.py flags")
+    out = Path(args.output_dir)
+    if (out / "cross_source.json").exists():
+        raise DeepArtError(f"{out} already holds a cross-source report; choose another --output_dir")
+
+    tests = {}
+    for spec in sources:
+        dataset, config = dataset_and_config(spec)
+        tests[source_name(spec)] = checked_split(load_splits(dataset, config), "test", f"dataset {spec}")
+
+    cells: dict[str, dict[str, dict]] = {}
+    for name, training in training_sets(sources, args.leave_one_out):
+        run_dir = out / f"train-{name}"
+        train_args = parse_arguments([*flags, "--dataset", ",".join(training), "--output_dir", str(run_dir), "--robustness", "none"])
+        if not (run_dir / "metrics.json").exists():
+            run(train_args)
+        detector = load_detector(run_dir)
+        cells[name] = {}
+        for test_name, split in tests.items():
+            labels, log_odds, _, _ = score_split(detector, split, (), description=f"{name} -> {test_name}")
+            cells[name][test_name] = metric_intervals(labels, log_odds, threshold_log_odds=detector.calibration.threshold_log_odds,
+                                                      n_resamples=args.n_resamples)
+    report = {"sources": list(tests), "trained_on": list(cells), "cells": cells, "train_flags": flags}
+    write_json(out / "cross_source.json", report)
+    markdown = cross_source_markdown(report)
+    with atomic_destination(out / "cross_source.md") as temporary:
+        temporary.write_text(markdown, encoding="utf-8")
+    plot_cross_source(report, out / "cross_source.png")
+    print(markdown)
+    print(f"Wrote cross_source.json, cross_source.md, cross_source.png to {out}")
+    return 0
+
+
+def cross_source_markdown(report: dict) -> str:
+    sections = []
+    for key, title in HEATMAP_METRICS:
+        rows = [[f"trained on {trained}", *(interval_cell(report["cells"][trained][test][key]) for test in report["sources"])]
+                for trained in report["trained_on"]]
+        sections += [f"### {title} (%, 95% interval), rows: training source, columns: test split", "",
+                     markdown_table(["", *report["sources"]], rows), ""]
+    return "\n".join(sections)
+
+
+def plot_cross_source(report: dict, path) -> Path:
+    from matplotlib.figure import Figure
+
+    from .plots import _save_figure
+
+    figure = Figure(figsize=(5 * len(HEATMAP_METRICS), 1.2 + 0.6 * len(report["trained_on"])))
+    for index, (key, title) in enumerate(HEATMAP_METRICS):
+        axes = figure.add_subplot(1, len(HEATMAP_METRICS), index + 1)
+        values = np.array([[report["cells"][t][s][key]["value"] if report["cells"][t][s][key]["value"] is not None else np.nan
+                            for s in report["sources"]] for t in report["trained_on"]], dtype=float)
+        image = axes.imshow(values, cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
+        for row in range(values.shape[0]):
+            for column in range(values.shape[1]):
+                cell = report["cells"][report["trained_on"][row]][report["sources"][column]][key]
+                text = "n/a" if cell["value"] is None else f"{cell['value']:.2f}\n[{cell['low']:.2f}, {cell['high']:.2f}]"
+                axes.text(column, row, text, ha="center", va="center", fontsize=7)
+        axes.set_xticks(range(len(report["sources"])), report["sources"], rotation=30, ha="right", fontsize=8)
+        axes.set_yticks(range(len(report["trained_on"])), report["trained_on"], fontsize=8)
+        axes.set_xlabel("test split")
+        axes.set_ylabel("trained on")
+        axes.set_title(title)
+        figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    return _save_figure(figure, path)

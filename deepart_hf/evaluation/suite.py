@@ -1,0 +1,165 @@
+"""The validity report of a saved detector on one test split: every metric with its interval, the calibrated
+decision, and what compression, blur, downscaling, format and colour do to it.
+
+``evaluate_detector`` decodes each test image once and scores it clean and under every perturbation through
+the saved artifact (``inference.Detector``: the same preprocessing, crops and calibration as every other tool),
+so the clean figures are exactly the run's ``predictions.csv``. It writes ``evaluation.json``, ``evaluation.md``,
+one plot per perturbation family and a reliability diagram.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..cards import markdown_table
+from ..data.images import decode_image
+from ..files import atomic_destination, write_json
+from ..inference.detector import Detector
+from .calibration import expected_calibration_error
+from .intervals import N_RESAMPLES, interval_width_warning, metric_intervals
+from .perturbations import FAMILIES, PERTURBATIONS, Perturbation
+from .plots import plot_reliability, plot_robustness
+
+SUMMARY_METRICS = (("mean_accuracy", "mean acc."), ("human_accuracy", "human acc."), ("ai_accuracy", "AI acc."),
+                   ("auroc", "AUROC"), ("tpr_at_5_fpr", "TPR@5%FPR"))
+
+
+def score_split(detector: Detector, split, perturbations: Sequence[Perturbation] = PERTURBATIONS, *, description: str = "evaluating",
+                score_clean: bool = True):
+    """(labels, clean log-odds, {perturbation label: log-odds}, ids): each image decoded once, all views scored
+    (the clean view only with ``score_clean``, when the caller does not have its scores already)."""
+    raw = split.with_format(None)
+    if "image" not in raw.column_names or "label" not in raw.column_names:
+        raise ValueError(f"the split needs image and label columns, has {raw.column_names}")
+    from datasets import Image as ImageFeature
+
+    raw = raw.cast_column("image", ImageFeature(decode=False))
+    labels = np.asarray(raw["label"], dtype=np.int64)
+    ids = raw["image_id"] if "image_id" in raw.column_names else [str(i) for i in range(len(raw))]
+    clean, perturbed = [], {p.label: [] for p in perturbations}
+    batch = detector.batch_size
+    with tqdm(total=len(raw), desc=description, unit="image") as progress:
+        for start in range(0, len(raw), batch):
+            images = [decode_image(value) for value in raw[start : start + batch]["image"]]
+            if score_clean:
+                clean.append(detector.log_odds(images))
+            for perturbation in perturbations:
+                perturbed[perturbation.label].append(detector.log_odds([perturbation.apply(image) for image in images]))
+            progress.update(len(images))
+    join = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
+    return labels, join(clean), {name: join(parts) for name, parts in perturbed.items()}, ids
+
+
+def validity_report(
+    detector: Detector,
+    labels: np.ndarray,
+    clean: np.ndarray,
+    perturbed: dict[str, np.ndarray],
+    perturbations: Sequence[Perturbation] = PERTURBATIONS,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
+) -> dict:
+    """The contents of ``evaluation.json`` from the scores."""
+    calibration = detector.calibration
+    threshold = calibration.threshold_log_odds
+    interval = dict(threshold_log_odds=threshold, n_resamples=n_resamples, seed=seed)
+    clean_metrics = metric_intervals(labels, clean, **interval)
+    argmax_metrics = metric_intervals(labels, clean, **{**interval, "threshold_log_odds": 0.0})
+    human_accuracy = clean_metrics["human_accuracy"]
+    test_fpr = None if human_accuracy["value"] is None else {
+        "value": 1 - human_accuracy["value"], "low": 1 - human_accuracy["high"], "high": 1 - human_accuracy["low"]}
+    # The temperature is in the weights: multiplying it back undoes it (exactly for a single view per image).
+    uncalibrated = clean * calibration.temperature
+    report = {
+        "clean": clean_metrics,
+        "threshold": {
+            "threshold_log_odds": threshold,
+            "threshold_prob_ai": calibration.threshold,
+            "target_fpr": calibration.target_fpr,
+            "temperature": calibration.temperature,
+            "method": calibration.method,
+            "calibration_details": calibration.details,
+            "test_fpr": test_fpr,
+            "test_tpr": clean_metrics["ai_accuracy"],
+            "test_ece_before": expected_calibration_error(labels, uncalibrated) if len(labels) else None,
+            "test_ece_after": expected_calibration_error(labels, clean) if len(labels) else None,
+            "argmax": {key: argmax_metrics[key] for key in ("accuracy", "human_accuracy", "ai_accuracy", "mean_accuracy")},
+        },
+        "perturbations": [
+            {"name": p.name, "family": p.family, "param": p.param,
+             "metrics": metric_intervals(labels, perturbed[p.label], **interval)}
+            for p in perturbations
+        ],
+        "detector": repr(detector),
+    }
+    report["warning"] = interval_width_warning(clean_metrics)
+    return report
+
+
+def interval_cell(metric: dict | None) -> str:
+    if not metric or metric.get("value") is None:
+        return "n/a"
+    return f"{metric['value'] * 100:.1f} [{metric['low'] * 100:.1f}, {metric['high'] * 100:.1f}]"
+
+
+def report_markdown(report: dict, title: str = "Validity report") -> str:
+    """The human-readable summary: clean metrics, the decision, robustness, each with 95% intervals."""
+    clean = report["clean"]
+    headers = ["condition", *(name for _, name in SUMMARY_METRICS)]
+    rows = [["clean", *(interval_cell(clean[key]) for key, _ in SUMMARY_METRICS)]]
+    rows += [[f"{p['name']} {p['param']}", *(interval_cell(p["metrics"][key]) for key, _ in SUMMARY_METRICS)] for p in report["perturbations"]]
+    threshold = report["threshold"]
+    lines = [f"## {title}", "",
+             f"{clean['n']} test images ({clean['n_human']} human, {clean['n_ai']} ai). Each figure in % with its 95% "
+             f"interval ({clean['interval']['method']}).", ""]
+    if report.get("warning"):
+        lines += [f"**{report['warning']}**", ""]
+    lines += ["### Decision", "",
+              f"- Rule: `ai` when P(ai) >= {threshold['threshold_prob_ai']:.4g} (log-odds {threshold['threshold_log_odds']:.4g}); "
+              f"{threshold['method']}.",
+              f"- At that threshold on the test split: false-positive rate (human images called ai) {interval_cell(threshold['test_fpr'])}, "
+              f"true-positive rate {interval_cell(threshold['test_tpr'])}.",
+              f"- Argmax (P(ai) >= 0.5) for comparison: human acc. {interval_cell(threshold['argmax']['human_accuracy'])}, "
+              f"AI acc. {interval_cell(threshold['argmax']['ai_accuracy'])}."]
+    if threshold.get("test_ece_after") is not None:
+        lines.append(f"- Expected calibration error on the test split: {threshold['test_ece_before']:.3f} before temperature "
+                     f"scaling (T = {threshold['temperature']:.3g}), {threshold['test_ece_after']:.3f} after.")
+    lines += ["", "### Clean and perturbed test images", "", markdown_table(headers, rows), ""]
+    return "\n".join(lines)
+
+
+def write_report(report: dict, labels: np.ndarray, clean: np.ndarray, out: str | os.PathLike, title: str = "Validity report") -> list[str]:
+    """evaluation.json, evaluation.md and the plots, into ``out``; returns the file names written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for family, description in FAMILIES.items():
+        entries = [p for p in report["perturbations"] if p["family"] == family]
+        if entries:
+            name = f"robustness_{family}.png"
+            plot_robustness(report["clean"], entries, out / name, title=f"{title}: {description}")
+            written.append(name)
+    if len(labels) and len(np.unique(labels)) == 2:
+        plot_reliability(labels, clean * report["threshold"]["temperature"], clean, out / "reliability.png")
+        written.append("reliability.png")
+    with atomic_destination(out / "evaluation.md") as temporary:
+        temporary.write_text(report_markdown(report, title), encoding="utf-8")
+    write_json(out / "evaluation.json", report)
+    return ["evaluation.json", "evaluation.md", *written]
+
+
+def evaluate_detector(detector: Detector, split, out, *, perturbations=PERTURBATIONS, n_resamples: int = N_RESAMPLES,
+                      title: str = "Validity report") -> dict:
+    labels, clean, perturbed, _ = score_split(detector, split, perturbations)
+    report = validity_report(detector, labels, clean, perturbed, perturbations, n_resamples=n_resamples)
+    report["files"] = write_report(report, labels, clean, out, title)
+    return report
+
+
+__all__ = ["evaluate_detector", "report_markdown", "score_split", "validity_report", "write_report"]
