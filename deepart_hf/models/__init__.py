@@ -8,15 +8,25 @@ auto classes, so that saved detectors of every kind load with ``from_pretrained`
 
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification, AutoVideoProcessor
 
+from .clip_linear import CLIPLinearConfig, CLIPLinearForImageClassification
 from .crop_detector import MODEL_TYPE, CropDetector, CropDetectorConfig, CropImageProcessor
 from .factory import BASE_MODEL_ATTR, FROM_SCRATCH, create_model, load_trained, to_crop_detector
 from .heads import classifier_head, describe_model, freeze_backbone, unfreeze_all
+from .highpass_cnn import HighPassCNNConfig, HighPassCNNForImageClassification
 from .registry import MODELS, ModelSpec, list_models, register_model
 
 AutoConfig.register(MODEL_TYPE, CropDetectorConfig, exist_ok=True)
 AutoModelForImageClassification.register(CropDetectorConfig, CropDetector, exist_ok=True)
 AutoImageProcessor.register(
     CropDetectorConfig, image_processor_classes={"torchvision": CropImageProcessor, "pil": CropImageProcessor}, exist_ok=True
+)
+# The recipes of detectors that generalise (issue 8): custom code saved with the model, registered here as well.
+for _config, _model in ((CLIPLinearConfig, CLIPLinearForImageClassification), (HighPassCNNConfig, HighPassCNNForImageClassification)):
+    AutoConfig.register(_config.model_type, _config, exist_ok=True)
+    AutoModelForImageClassification.register(_config, _model, exist_ok=True)
+    AutoVideoProcessor.register(_config, video_processor_classes={}, exist_ok=True)
+AutoImageProcessor.register(
+    HighPassCNNConfig, image_processor_classes={"torchvision": CropImageProcessor, "pil": CropImageProcessor}, exist_ok=True
 )
 # Crop detectors take no video. The image-classification pipeline still looks for an optional video processor,
 # and without a local entry transformers would stop to ask whether to run the model's remote code: an empty
@@ -27,9 +37,13 @@ __all__ = [
     "BASE_MODEL_ATTR",
     "FROM_SCRATCH",
     "MODELS",
+    "CLIPLinearConfig",
+    "CLIPLinearForImageClassification",
     "CropDetector",
     "CropDetectorConfig",
     "CropImageProcessor",
+    "HighPassCNNConfig",
+    "HighPassCNNForImageClassification",
     "ModelSpec",
     "classifier_head",
     "create_model",

@@ -95,6 +95,16 @@ def as_rgb(image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
+def crop_averaged_logits(classify, pixel_values: torch.Tensor) -> torch.Tensor:
+    """``classify`` (4-D views -> logits) on a batch; a 5-D batch (batch, crops, C, H, W) gives the log of each
+    image's crop-averaged probabilities, so that the softmax the pipeline applies gives that mean back exactly."""
+    if pixel_values.ndim != 5:
+        return classify(pixel_values)
+    batch, crops = pixel_values.shape[:2]
+    log_probs = classify(pixel_values.flatten(0, 1)).float().log_softmax(-1).view(batch, crops, -1)
+    return torch.logsumexp(log_probs, dim=1) - math.log(crops)
+
+
 # --- the three auto classes -------------------------------------------------------------------------------------
 
 
@@ -165,14 +175,7 @@ class CropDetector(PreTrainedModel):
         pass  # the wrapped classifier initialised its own weights; this wrapper adds none
 
     def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> ImageClassifierOutput:
-        if pixel_values.ndim == 5:
-            batch, crops = pixel_values.shape[:2]
-            logits = self.detector(pixel_values=pixel_values.flatten(0, 1)).logits
-            log_probs = logits.float().log_softmax(-1).view(batch, crops, -1)
-            # log of the mean probability over the crops: softmax of it gives that mean back exactly
-            logits = torch.logsumexp(log_probs, dim=1) - math.log(crops)
-        else:
-            logits = self.detector(pixel_values=pixel_values).logits
+        logits = crop_averaged_logits(lambda views: self.detector(pixel_values=views).logits, pixel_values)
         loss = torch.nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
         return ImageClassifierOutput(loss=loss, logits=logits)
 

@@ -28,6 +28,9 @@ from transformers import (
     AutoImageProcessor,
     AutoModelForImageClassification,
     BaseImageProcessor,
+    CLIPImageProcessor,
+    CLIPVisionConfig,
+    CLIPVisionModelWithProjection,
     PreTrainedModel,
     TimmWrapperConfig,
     TimmWrapperForImageClassification,
@@ -41,7 +44,9 @@ from transformers.initialization import no_init_weights
 
 from ..constants import ID2LABEL, LABEL2ID, LABELS
 from ..errors import DeepArtError, OfflineError
+from .clip_linear import CLIPLinearConfig, CLIPLinearForImageClassification
 from .crop_detector import CropDetector, CropDetectorConfig, CropImageProcessor
+from .highpass_cnn import HighPassCNNConfig, HighPassCNNForImageClassification
 from .preprocessing import PREPROCESS_MODES, processor_geometry
 from .registry import MODELS, ModelSpec
 
@@ -112,7 +117,7 @@ def create_model(
     *,
     from_scratch: bool = False,
     image_size: int | None = None,
-    preprocess: str = "resize",
+    preprocess: str | None = None,
     eval_crops: int = 1,
 ) -> tuple[PreTrainedModel, BaseImageProcessor]:
     """A 2-class (human/ai) detector and the image processor that is saved with it.
@@ -123,14 +128,22 @@ def create_model(
 
     ``preprocess="resize"`` gives a standard transformers model whose processor resizes the whole image to the
     input size (no centre crop), exactly as training sees it; ``"crop"`` wraps the model in a ``CropDetector``
-    whose processor cuts ``eval_crops`` native-resolution crops per image.
+    whose processor cuts ``eval_crops`` native-resolution crops per image. ``None`` is the model's own mode (a
+    recipe's, see ``ModelSpec.preprocess``), else ``resize``.
     """
+    spec = MODELS.get(name_or_path)
+    required = spec.preprocess if spec is not None else None
+    preprocess = preprocess or required or "resize"
+    if required and preprocess != required:
+        raise DeepArtError(f"{name_or_path!r} is a recipe with --preprocess {required}; drop --preprocess {preprocess}")
     if preprocess not in PREPROCESS_MODES:
         raise DeepArtError(f"unknown preprocessing {preprocess!r}; choose one of {', '.join(PREPROCESS_MODES)}")
     if eval_crops < 1:
         raise DeepArtError(f"--eval_crops must be at least 1, got {eval_crops}")
     if eval_crops > 1 and preprocess != "crop":
         raise DeepArtError("--eval_crops above 1 needs --preprocess crop (a resized image has only one view)")
+    if spec is not None and spec.family == "highpass":
+        return _create_highpass(spec, image_size or spec.default_image_size, eval_crops)
     model, processor = _create_whole_image_model(name_or_path, from_scratch=from_scratch, image_size=image_size)
     if preprocess == "crop":
         return to_crop_detector(model, processor, eval_crops)
@@ -165,6 +178,8 @@ def _create_whole_image_model(
         if from_scratch:
             return _vit_from_scratch(spec, image_size)
         return _load_pretrained(spec.name, spec.pretrained_id, image_size)
+    if spec.family == "clip":
+        return _create_clip(spec, pretrained=not from_scratch, image_size=image_size)
     return _create_timm(spec, pretrained=not from_scratch, image_size=image_size)
 
 
@@ -283,6 +298,48 @@ def _create_timm(spec: ModelSpec, *, pretrained: bool, image_size: int) -> tuple
         model = TimmWrapperForImageClassification(config)
     model.timm_model.load_state_dict(native.state_dict())
     return model, TimmWrapperImageProcessor(pretrained_cfg, spec.name)
+
+
+# --- detectors that generalise (issue 8) ------------------------------------------------------------------------
+
+
+def _create_clip(spec: ModelSpec, *, pretrained: bool, image_size: int) -> tuple[PreTrainedModel, BaseImageProcessor]:
+    """UniversalFakeDetect: CLIP's image encoder (pretrained, or a from-scratch config) and a new linear head.
+
+    The processor is CLIP's own (shortest side to the input size, bicubic, then a centre crop), the one the
+    encoder's features were learned with; a linear probe on frozen features only works on the pixels they know.
+    """
+    if pretrained:
+        clip = _fetch_pretrained(
+            spec.name, spec.pretrained_id, lambda: CLIPVisionModelWithProjection.from_pretrained(spec.pretrained_id)
+        )
+        processor = _fetch_pretrained(
+            spec.name, spec.pretrained_id, lambda: CLIPImageProcessor.from_pretrained(spec.pretrained_id)
+        )
+        if image_size != clip.config.image_size:
+            raise DeepArtError(f"{spec.name!r} has fixed CLIP weights for {clip.config.image_size}-pixel inputs; drop --image_size")
+        vision_config = clip.config
+    else:
+        clip, processor = None, CLIPImageProcessor(
+            size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+        )
+        vision_config = CLIPVisionConfig(**spec.model_config, image_size=image_size)
+    config = CLIPLinearConfig(vision_config=vision_config, **_label_kwargs())
+    setattr(config, BASE_MODEL_ATTR, spec.pretrained_id if pretrained else None)
+    model = CLIPLinearForImageClassification(config)
+    if clip is not None:
+        model.clip.load_state_dict(clip.state_dict())
+    return model, processor
+
+
+def _create_highpass(spec: ModelSpec, image_size: int, eval_crops: int) -> tuple[PreTrainedModel, CropImageProcessor]:
+    """SAFE or NPR from scratch, with native crops in [0, 1] (mean 0, std 1: the papers do not normalise)."""
+    if image_size < spec.min_image_size:
+        raise DeepArtError(f"{spec.name!r} needs --image_size of at least {spec.min_image_size}, got {image_size}")
+    config = HighPassCNNConfig(**spec.model_config, **_label_kwargs())
+    setattr(config, BASE_MODEL_ATTR, None)
+    processor = CropImageProcessor(crop_size=image_size, eval_crops=eval_crops, image_mean=[0.0] * 3, image_std=[1.0] * 3)
+    return HighPassCNNForImageClassification(config), processor
 
 
 def load_trained(path_or_id: str) -> tuple[PreTrainedModel, BaseImageProcessor]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import timm.models
 
@@ -17,16 +17,21 @@ class ModelSpec:
 
     ``pretrained_id`` is where ImageNet weights come from (a Hub id, or a URL for torchvision weights); ``None``
     marks a config that only exists to be trained from scratch. ``vit_config`` holds ViTConfig arguments for the
-    ``vit`` family; a ``timm`` spec's name is its timm architecture.
+    ``vit`` family; a ``timm`` spec's name is its timm architecture. The ``clip`` and ``highpass`` families (the
+    recipes of detectors that generalise) keep their config arguments in ``model_config``; ``preprocess`` is the
+    one preprocessing mode a recipe allows, and ``freeze_backbone`` its default for ``--freeze_backbone``.
     """
 
     name: str
-    family: Literal["vit", "timm"]
+    family: Literal["vit", "timm", "clip", "highpass"]
     pretrained_id: str | None
     description: str
     default_image_size: int = 224
     min_image_size: int = 32
     vit_config: Mapping[str, int] = field(default_factory=dict)
+    model_config: Mapping[str, Any] = field(default_factory=dict)
+    preprocess: str | None = None
+    freeze_backbone: bool = False
 
 
 MODELS: dict[str, ModelSpec] = {}
@@ -78,4 +83,59 @@ for _spec in (
     _timm_spec("inception_v3", "Inception v3", min_image_size=75),
     _timm_spec("googlenet", "GoogLeNet (Inception v1), torchvision weights"),
 ):  # fmt: skip
+    register_model(_spec)
+
+
+# --- detectors that generalise (issue 8) ----------------------------------------------------------------------
+
+# CLIP ViT-L/14 as openai/clip-vit-large-patch14 configures it; the test config is the same shape, tiny.
+_CLIP_L14 = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16, patch_size=14,
+                 projection_dim=768)  # fmt: skip
+_CLIP_TEST = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, patch_size=8,
+                  projection_dim=32)  # fmt: skip
+
+for _spec in (
+    ModelSpec(
+        "clip-vit-l14-linear",
+        "clip",
+        "openai/clip-vit-large-patch14",
+        "UniversalFakeDetect (Ojha et al., CVPR 2023): frozen CLIP ViT-L/14 image embedding + linear head; "
+        "CLIP's own preprocessing (shortest side to 224, centre crop)",
+        min_image_size=14,
+        model_config=_CLIP_L14,
+        preprocess="resize",
+        freeze_backbone=True,
+    ),
+    ModelSpec(
+        "clip-test",
+        "clip",
+        None,
+        "2-layer CLIP image encoder + linear head, the UniversalFakeDetect recipe for smoke tests, from scratch only",
+        default_image_size=32,
+        min_image_size=8,
+        model_config=_CLIP_TEST,
+        preprocess="resize",
+        freeze_backbone=True,
+    ),
+    ModelSpec(
+        "safe",
+        "highpass",
+        None,
+        "SAFE (Li et al., KDD 2025): Haar HH wavelet band of 256-px native crops -> ResNet-50 cut after stage 2 "
+        "(1.4M parameters), from scratch; train with --protocol safe",
+        default_image_size=256,
+        model_config={"input_filter": "haar_hh"},
+        preprocess="crop",
+    ),
+    ModelSpec(
+        "npr",
+        "highpass",
+        None,
+        "NPR (Tan et al., CVPR 2024): neighbouring-pixel residuals of native crops -> the same small ResNet, from "
+        "scratch; known to flag many real images as AI-made",
+        default_image_size=256,
+        model_config={"input_filter": "npr"},
+        preprocess="crop",
+    ),
+):
     register_model(_spec)

@@ -26,6 +26,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from ..data.loading import synthetic_dataset_path
 from ..errors import DeepArtError
+from ..models.registry import MODELS
 from .protocols import PROTOCOLS, QUICK, get_protocol
 
 
@@ -36,7 +37,10 @@ class ModelArguments:
         default=None, metadata={"help": "a trained human/ai detector (folder or Hub id): evaluate it (--eval_only) or fine-tune it further"}
     )
     from_scratch: bool = field(default=False, metadata={"help": "random initial weights instead of pretrained ImageNet weights"})
-    freeze_backbone: bool = field(default=False, metadata={"help": "train the classification head only (linear probe / feature extraction)"})
+    # Typed bool (not Optional[bool]) so HfArgumentParser accepts a bare --freeze_backbone; None until resolved.
+    freeze_backbone: bool = field(
+        default=None, metadata={"help": "train the classification head only (linear probe / feature extraction); default: the model's own (on for clip-*)"}
+    )
     unfreeze_epochs: float = field(default=0.0, metadata={"help": "after the frozen epochs, train this many more epochs with every layer unfrozen"})
 
 
@@ -63,6 +67,10 @@ class DataArguments:
     blur_jpeg_prob: float = field(default=0.0, metadata={"help": "CNNDetection augmentation: probability of Gaussian blur, and of JPEG re-compression"})
     blur_sigma: str = field(default="0,3", metadata={"help": "blur sigma range, MIN,MAX"})
     jpeg_quality: str = field(default="30,100", metadata={"help": "JPEG quality range, MIN,MAX"})
+    augment: str = field(
+        default="", metadata={"help": "training augmentations, a comma list: color (grayscale + colour jitter, the style-shortcut control), "
+                             "safe (SAFE's jitter + rotation + patch masks), or jitter, rotate, mask"}
+    )
     max_train_samples: Optional[int] = field(default=None, metadata={"help": "use only N training images, drawn with seed 0 (quick checks)"})
     max_eval_samples: Optional[int] = field(default=None, metadata={"help": "use only N validation and N test images, drawn with seed 0"})
     synthetic_n_per_class: int = field(default=200, metadata={"help": "size of the default synthetic set, per class"})
@@ -243,6 +251,7 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
     if data.dataset is not None:
         # repeated --dataset flags and comma lists are one list, kept as one comma-joined string
         data.dataset = ",".join(part.strip() for value in data.dataset for part in value.split(",") if part.strip())
+    _apply_model_defaults(model, data)
     synthetic = data.dataset is None
     if synthetic:
         data.dataset = str(synthetic_dataset_path(data.synthetic_n_per_class, data.synthetic_image_size, training.seed))
@@ -250,6 +259,16 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
     if output.output_dir is None:
         training.output_dir = default_output_dir(args)
     return args
+
+
+def _apply_model_defaults(model: ModelArguments, data: DataArguments) -> None:
+    """A registered recipe's own defaults (issue 8): --freeze_backbone for the CLIP probe, --preprocess crop for
+    SAFE/NPR; explicit flags and protocols win. Resolved here so that the run's identity records them."""
+    spec = MODELS.get(model.model) if not model.model_name_or_path else None
+    if model.freeze_backbone is None:
+        model.freeze_backbone = bool(spec and spec.freeze_backbone)
+    if data.preprocess is None and spec is not None and spec.preprocess is not None:
+        data.preprocess = spec.preprocess
 
 
 def parse_range(text: str, name: str, kind=float) -> tuple:

@@ -1,5 +1,6 @@
 """What training adds around a detector's saved preprocessing: random crops and flips, CNNDetection's blur and
-JPEG augmentation, and resizing each image once instead of once per epoch.
+JPEG augmentation, the ``--augment`` set (colour/style control, SAFE's rotation and patch masks), and resizing
+each image once instead of once per epoch.
 
 Decisions:
 
@@ -26,6 +27,7 @@ import torchvision.transforms.v2.functional as F
 from datasets import Dataset
 from datasets import Image as ImageFeature
 from PIL import Image, ImageFilter
+from torchvision.transforms import v2
 from transformers import BaseImageProcessor
 
 from ..data.images import decode_image
@@ -66,6 +68,98 @@ class BlurJpeg:
         return f"BlurJpeg(prob={self.prob}, sigma={self.sigma}, quality={self.quality})"
 
 
+class PatchMask:
+    """SAFE's patch masking (Li et al., KDD 2025, ``RandomMask``): with probability ``prob``, zero a random set of
+    distinct ``patch`` x ``patch`` grid cells covering a fraction ~ U(ratio) of the view, so the detector must
+    judge from local regions. (C, H, W) tensor in and out; zero is black for SAFE's [0, 1] pixels, the mean
+    colour for normalised ones."""
+
+    def __init__(self, ratio: tuple[float, float] = (0.0, 0.75), patch: int = 16, prob: float = 0.5):
+        if not 0.0 <= ratio[0] <= ratio[1] <= 1.0:
+            raise DeepArtError(f"mask ratio range must be 0 <= MIN <= MAX <= 1, got {ratio}")
+        self.ratio, self.patch, self.prob = tuple(ratio), patch, prob
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        if torch.rand(()) >= self.prob:
+            return pixels
+        rows, columns = pixels.shape[-2] // self.patch, pixels.shape[-1] // self.patch
+        low, high = self.ratio
+        ratio = low + (high - low) * torch.rand(()).item()
+        count = int(pixels.shape[-2] * pixels.shape[-1] * ratio / self.patch**2)
+        keep = torch.ones(rows * columns, dtype=pixels.dtype)
+        keep[torch.randperm(rows * columns)[: min(count, rows * columns)]] = 0
+        keep = keep.view(rows, columns).repeat_interleave(self.patch, 0).repeat_interleave(self.patch, 1)
+        mask = torch.ones(pixels.shape[-2:], dtype=pixels.dtype)
+        mask[: keep.shape[0], : keep.shape[1]] = keep
+        return pixels * mask
+
+    def __repr__(self) -> str:
+        return f"PatchMask(ratio={self.ratio}, patch={self.patch}, prob={self.prob})"
+
+
+def _colour() -> list:
+    # SimCLR's colour distortion (Chen et al., ICML 2020, strength 0.5: jitter 0.4/0.4/0.4/0.1 with p 0.8,
+    # grayscale p 0.2): style and palette stop being a class cue, as the DeepArt paper asks ("process a unified
+    # style into a non-uniform colour style").
+    return [v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8), v2.RandomGrayscale(p=0.2)]
+
+
+# SAFE's training augmentation (official code, Ouxiang-Li/SAFE data/datasets.py): ColorJitter(0.5, 0.5, 0.5),
+# RandomRotation(180) (nearest neighbour, black corners), and RandomMask(ratio U(0, 0.75), 16-px patches, p 0.5).
+AUGMENTATIONS = {
+    # name -> (ops on the view, ops on the normalised pixels)
+    "color": lambda: (_colour(), []),
+    "jitter": lambda: ([v2.ColorJitter(0.5, 0.5, 0.5)], []),
+    "rotate": lambda: ([v2.RandomRotation(180)], []),
+    "mask": lambda: ([], [PatchMask()]),
+    "safe": lambda: ([v2.ColorJitter(0.5, 0.5, 0.5), v2.RandomRotation(180)], [PatchMask()]),
+}
+
+
+class Augmentation:
+    """Training augmentations in three places: ``image`` ops on the decoded full-size image (blur/JPEG), ``view``
+    ops on what the model will see before normalisation (colour, rotation: the uint8 crop in ``crop`` mode, the
+    image handed to the processor in ``resize`` mode), ``pixels`` ops on the normalised tensor (patch masks)."""
+
+    def __init__(self, image: list | None = None, view: list | None = None, pixels: list | None = None):
+        self.image, self.view, self.pixels = list(image or []), list(view or []), list(pixels or [])
+
+    def __bool__(self) -> bool:
+        return bool(self.image or self.view or self.pixels)
+
+    @staticmethod
+    def _apply(ops: list, value):
+        for op in ops:
+            value = op(value)
+        return value
+
+    def on_image(self, image):
+        return self._apply(self.image, image)
+
+    def on_view(self, view):
+        return self._apply(self.view, view)
+
+    def on_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self._apply(self.pixels, pixels)
+
+    def __repr__(self) -> str:
+        return f"Augmentation(image={self.image}, view={self.view}, pixels={self.pixels})"
+
+
+def parse_augment(names: str | None, blur_jpeg: BlurJpeg | None = None) -> Augmentation | None:
+    """``--augment`` (a comma list of ``AUGMENTATIONS``, applied in that order) plus the blur/JPEG augmentation."""
+    augmentation = Augmentation(image=[blur_jpeg] if blur_jpeg is not None else [])
+    for name in (part.strip() for part in (names or "").split(",")):
+        if not name or name == "none":
+            continue
+        if name not in AUGMENTATIONS:
+            raise DeepArtError(f"unknown --augment {name!r}; choose from {', '.join(AUGMENTATIONS)} (comma-separated)")
+        view, pixels = AUGMENTATIONS[name]()
+        augmentation.view += view
+        augmentation.pixels += pixels
+    return augmentation or None
+
+
 class TrainTransform:
     """The ``Dataset.set_transform`` callable for training: undecoded ``image`` values -> ``pixel_values``.
 
@@ -74,8 +168,10 @@ class TrainTransform:
     smaller), a random flip, the processor's normalisation.
     """
 
-    def __init__(self, processor: BaseImageProcessor, augment: BlurJpeg | None = None):
-        self.processor, self.augment = processor, augment
+    def __init__(self, processor: BaseImageProcessor, augment: Augmentation | BlurJpeg | None = None):
+        if augment is not None and not isinstance(augment, Augmentation):
+            augment = Augmentation(image=[augment])
+        self.processor, self.augment = processor, augment or Augmentation()
         self.mode = preprocess_mode(processor)
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
@@ -85,14 +181,14 @@ class TrainTransform:
         return outputs
 
     def pixel_values(self, value: dict) -> torch.Tensor:
-        image = decode_image(value)
-        if self.augment is not None:
-            image = self.augment(image)
+        image = self.augment.on_image(decode_image(value))
         if self.mode == "resize":
+            image = self.augment.on_view(image)
             pixels = self.processor(images=[image], return_tensors="pt")["pixel_values"][0]
         else:
             pixels = self._random_crop(image)
-        return F.horizontal_flip(pixels) if torch.rand(()) < 0.5 else pixels
+        pixels = F.horizontal_flip(pixels) if torch.rand(()) < 0.5 else pixels
+        return self.augment.on_pixels(pixels)
 
     def _random_crop(self, image: Image.Image) -> torch.Tensor:
         processor: CropImageProcessor = self.processor
@@ -100,7 +196,8 @@ class TrainTransform:
         pixels = F.pil_to_tensor(reflect_pad(image, size))
         height, width = pixels.shape[-2:]
         top, left = int(torch.randint(height - size + 1, ())), int(torch.randint(width - size + 1, ()))
-        return normalize(F.crop(pixels, top, left, size, size), processor.image_mean, processor.image_std)
+        view = self.augment.on_view(F.crop(pixels, top, left, size, size))
+        return normalize(view, processor.image_mean, processor.image_std)
 
     def __repr__(self) -> str:
         return f"TrainTransform({self.mode}, augment={self.augment})"

@@ -120,6 +120,38 @@ GENRE = register_protocol(
 )
 
 
+SAFE = register_protocol(
+    Protocol(
+        name="safe",
+        reference="SAFE (Li et al., KDD 2025), official code (Ouxiang-Li/SAFE scripts/train.sh, main_finetune.py, "
+        "data/datasets.py): 256-px random crops (centre crop at test), flip, RandomRotation(180), ColorJitter(0.5), "
+        "patch masks; AdamW, base lr 1e-2 x batch / 256, weight decay 0.01, 1 warm-up epoch of 20, label smoothing 0.1",
+        defaults={
+            "model": "safe",
+            "from_scratch": True,
+            "preprocess": "crop",
+            "image_size": 256,
+            "augment": "safe",
+            "num_train_epochs": 20,
+            "per_device_train_batch_size": 32,
+            "per_device_eval_batch_size": 32,
+            "optim": "adamw_torch",
+            "learning_rate": 1.25e-3,
+            "weight_decay": 0.01,
+            "lr_scheduler_type": "cosine",
+            "warmup_steps": 0.05,
+            "label_smoothing_factor": 0.1,
+        },
+        choices={
+            "learning_rate": "1.25e-3: SAFE's rule (base lr 1e-2 x total batch / 256) at one device's batch of 32; "
+            "SAFE trained on 4 GPUs (batch 128, lr 5e-3)",
+            "lr_scheduler_type": "cosine after warm-up: assumed from the MAE-style arguments of SAFE's script (warmup_epochs, min_lr); "
+            "the paper names no schedule",
+        },
+    )
+)
+
+
 def get_protocol(name: str) -> Protocol:
     if name not in PROTOCOLS:
         raise DeepArtError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}")

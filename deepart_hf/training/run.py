@@ -27,7 +27,7 @@ from ..models import create_model, freeze_backbone, load_trained, unfreeze_all
 from ..models.crop_detector import CropImageProcessor
 from ..models.preprocessing import PixelValues, collate, preprocess_mode, processor_geometry
 from .arguments import Arguments, identity_differences, parse_range, run_identity
-from .augment import BlurJpeg, TrainTransform, pre_resize
+from .augment import BlurJpeg, TrainTransform, parse_augment, pre_resize
 from .trainer import DetectorTrainer
 
 logger = logging.getLogger(__name__)
@@ -132,11 +132,11 @@ def prepare_data(args: Arguments, training: TrainingArguments, processor) -> Spl
             if train is not None and not data.blur_jpeg_prob:
                 train = pre_resize(train, processor)
     if train is not None:
-        augment = None
+        blur_jpeg = None
         if data.blur_jpeg_prob > 0:
             sigma, quality = parse_range(data.blur_sigma, "blur_sigma"), parse_range(data.jpeg_quality, "jpeg_quality", int)
-            augment = BlurJpeg(data.blur_jpeg_prob, sigma, quality)
-        train.set_transform(TrainTransform(processor, augment))
+            blur_jpeg = BlurJpeg(data.blur_jpeg_prob, sigma, quality)
+        train.set_transform(TrainTransform(processor, parse_augment(data.augment, blur_jpeg)))  # --augment: issue 8
     for split in (evaluation, test):
         if split is not None:
             split.set_transform(PixelValues(processor))

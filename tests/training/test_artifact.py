@@ -74,6 +74,9 @@ CASES = {
     "googlenet-resize-deepart": ("deepart_folder", ["--model", "googlenet", "--image_size", "64"]),
     "vit-crop5-synthetic": ("synthetic_folder", ["--model", "vit-test", "--preprocess", "crop", "--image_size", "32", "--eval_crops", "5"]),
     "resnet-resize-synthetic": ("synthetic_folder", ["--model", "resnet10t", "--image_size", "48"]),
+    # the recipes of issue 8: a frozen CLIP probe (CLIP's resize + centre crop), SAFE with its protocol and --augment
+    "clip-probe-synthetic": ("synthetic_folder", ["--model", "clip-test", "--image_size", "32"]),
+    "safe-crop3-synthetic": ("synthetic_folder", ["--protocol", "safe", "--image_size", "32", "--eval_crops", "3", "--max_train_samples", "24"]),
 }
 
 
