@@ -1,11 +1,14 @@
-"""Genre subsets (<genre>/{ai,human}/) as a Hub dataset: config mixed plus one per genre.
+"""The genre study's images as a Hub dataset: config mixed plus one per genre.
 
-    python dataset_scripts/genres.py --help
+Reads the study's repository as published (<genre>/{training_set,testing_set}/{AI_generated,hand_drawing}/,
+its train/test split kept) or the simple <genre>/{ai,human}/ (split by ratio).
+
+    python dataset_scripts/genres.py --source COMP576-project/dataset --out genres [--validation-share 0.1]
 """
 
 import sys
 
-from deepart_hf.data.cli import SourceArguments, run_dataset_script
+from deepart_hf.data.cli import LabelMapArguments, SourceArguments, run_dataset_script
 
 if __name__ == "__main__":
-    sys.exit(run_dataset_script("genres", SourceArguments))
+    sys.exit(run_dataset_script("genres", SourceArguments, LabelMapArguments))

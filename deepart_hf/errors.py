@@ -19,3 +19,7 @@ class PublishError(DeepArtError):
 
 class OfflineError(DeepArtError):
     """Something needs the Hugging Face Hub and the Hub cannot be reached."""
+
+
+class LayoutError(SourceError):
+    """The source folder does not have the layout its script reads (the builder looks for it further down)."""

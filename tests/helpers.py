@@ -2,6 +2,7 @@
 
 import io
 import shutil
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +37,11 @@ FAST_TRAINING = ["--num_train_epochs", "1", "--per_device_train_batch_size", "4"
                  "--dataloader_num_workers", "0", "--max_eval_samples", "8", "--robustness", "none", "--n_resamples", "50"]
 
 
-def write_image(path: Path, fmt: str = "PNG", size: int = 32, seed: int = 0) -> Path:
+def write_image(path: Path, fmt: str = "PNG", size: int = 32, seed: int | None = None) -> Path:
+    """A random image; without a seed, one drawn from the path, so two files are never copies by accident
+    (builds find identical images and would move or group them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(image_bytes(fmt, size, seed))
+    path.write_bytes(image_bytes(fmt, size, zlib.crc32(str(path).encode()) if seed is None else seed))
     return path
 
 

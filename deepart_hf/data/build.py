@@ -14,10 +14,15 @@ from datasets import Dataset, DatasetDict, Features
 from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
 
 from ..constants import DEFAULT_SEED, DEFAULT_SPLIT_RATIO, LABELS, SPLITS
-from ..errors import DeepArtError
+from ..errors import DeepArtError, LayoutError
 from .caveats import measured_caveats
-from .sources import SOURCES, BuildReport, CardInfo, SourceOptions
-from .splits import SplitPlan, SplitRatio, split_by_ratio, split_upstream
+from .duplicates import find_duplicates, resolve_leaks
+from .sources import SOURCES, BuildReport, CardInfo, Collection, SourceOptions
+from .splits import SplitPlan, SplitRatio, carve_validation, split_by_ratio, split_upstream
+from .tree import SourceTree, is_image_name
+
+# How far below --source the builder looks for the layout when it is not at the top.
+LAYOUT_SEARCH_DEPTH = 2
 
 
 @dataclass
@@ -63,17 +68,51 @@ def _to_dataset(rows: list[dict], features: Features) -> Dataset:
         return Dataset.from_dict({name: [row[name] for row in rows] for name in features}, features=features)
 
 
-def _plan(collection, split_ratio: str | None, seed: int) -> SplitPlan:
+def _plan(collection: Collection, split_ratio: str | None, seed: int, linked: list[list[int]], validation_share: float | None) -> SplitPlan:
+    grouping = {"seed": seed, "group_by": collection.group_by, "stratify_by": collection.stratify_by, "linked": linked}
     if collection.upstream_split_key and split_ratio is None:
-        return split_upstream(collection.records, collection.upstream_split_key)
+        plan = split_upstream(collection.records, collection.upstream_split_key)
+        return carve_validation(plan, collection.records, validation_share, **grouping) if validation_share else plan
+    if validation_share:
+        raise DeepArtError("--validation-share carves validation out of a source's own train split; this build splits by ratio (use --split-ratio)")
     ratio = SplitRatio.parse(split_ratio or collection.default_split_ratio or DEFAULT_SPLIT_RATIO)
-    return split_by_ratio(
-        collection.records,
-        ratio,
-        seed=seed,
-        group_by=collection.group_by,
-        stratify_by=collection.stratify_by,
-    )
+    return split_by_ratio(collection.records, ratio, **grouping)
+
+
+def account_for_files(tree: SourceTree, report: BuildReport) -> None:
+    """List every file the source did not read, so none is dropped silently; hidden files are only counted."""
+    report.hidden_count = len(tree.hidden)
+    report.notes.extend(tree.notes)
+    for rel in tree.unclaimed():
+        reason = "image outside the label folders: not published" if is_image_name(rel) else "not part of the layout: not read"
+        report.skip(rel, reason)
+
+
+def _collect(spec, source: Path | None, options: SourceOptions) -> Collection:
+    """Run the source; if its layout is not at ``source``, name the folder below that has it."""
+    try:
+        return spec.collect(source, options)
+    except LayoutError as exc:
+        found = _find_layout(spec, source) if spec.matches else []
+        if not found:
+            raise
+        raise LayoutError(f"{exc}; did you mean --source {' or --source '.join(map(str, found))}?") from None
+
+
+def _find_layout(spec, source: Path) -> list[Path]:
+    if not source.is_dir():
+        return []
+    tree = SourceTree.open(source, "source")
+    try:
+        level, found = [""], []
+        for _ in range(LAYOUT_SEARCH_DEPTH):
+            level = [f"{folder}/{name}" if folder else name for folder in level for name in tree.subfolders(folder)]
+            found = [source / folder for folder in level if (source / folder).is_dir() and spec.matches(tree, folder)]
+            if found:
+                return found
+        return []
+    finally:
+        tree.close()
 
 
 def build(
@@ -88,10 +127,15 @@ def build(
     n_per_class: int = SourceOptions.n_per_class,
     image_size: int = SourceOptions.image_size,
     workers: int | None = None,
+    near_duplicates: bool = False,
+    validation_share: float | None = None,
+    metadata_columns: str | None = None,
 ) -> Build:
     """Read source ``name`` from ``source`` and return all its configurations, split and typed.
 
-    ``split_ratio`` (``"train:validation:test"``) overrides upstream splits and the source's default.
+    ``split_ratio`` (``"train:validation:test"``) overrides upstream splits and the source's default;
+    ``validation_share`` carves a validation split out of a source's own train split. Identical images
+    (and near ones with ``near_duplicates``) are listed and kept in one split (``deepart_hf.data.duplicates``).
     """
     if name not in SOURCES:
         raise DeepArtError(f"unknown dataset {name!r}; known: {', '.join(sorted(SOURCES))}")
@@ -106,9 +150,16 @@ def build(
         image_size=image_size,
         seed=seed,
         workers=workers,
+        near_duplicates=near_duplicates,
+        metadata_columns=metadata_columns,
     )
-    collection = spec.collect(Path(source) if source is not None else None, options)
-    plan = _plan(collection, split_ratio, seed)
+    collection = _collect(spec, Path(source) if source is not None else None, options)
+    if collection.tree is not None:
+        account_for_files(collection.tree, collection.report)
+        collection.tree.close()
+    linked = find_duplicates(collection.records, collection.report, near=near_duplicates, strict=strict)
+    plan = _plan(collection, split_ratio, seed, linked, validation_share)
+    plan = resolve_leaks(plan, collection.records, collection.group_by, linked, collection.report, strict=strict)
     split_records = {split: [collection.records[i] for i in plan.indices[split]] for split in SPLITS}
     configs = {
         collection.default_config: DatasetDict(

@@ -31,16 +31,27 @@ class OutputArguments:
     overwrite: bool = field(default=False, metadata={"help": "replace --out if it exists"})
     strict: bool = field(default=False, metadata={"help": "fail on the first unreadable file instead of skipping and listing it"})
     workers: Optional[int] = field(default=None, metadata={"help": "threads that read and check images (default: cores + 2)"})
+    near_duplicates: bool = field(
+        default=False, metadata={"help": "also find resized or re-encoded copies (64-bit difference hash) and keep them in one split"}
+    )
+    validation_share: Optional[float] = field(
+        default=None,
+        metadata={"help": "carve this share of the source's own train split into validation (grouped, stratified), e.g. 0.1"},
+    )
 
 
 @dataclass
 class SourceArguments:
-    source: str = field(metadata={"help": "the raw collection's folder"})
+    source: str = field(metadata={"help": "the raw collection: a folder, a .zip, or a folder holding one .zip per label"})
 
 
 @dataclass
 class MetadataArguments:
     metadata: Optional[str] = field(default=None, metadata={"help": "poem metadata, CSV or JSONL (UTF-8), keyed by PaintingID"})
+    metadata_columns: Optional[str] = field(
+        default=None,
+        metadata={"help": "keep only these metadata columns, renamed: SOURCE=OURS,... e.g. PoemText=poem_text,Painting=painting_id"},
+    )
 
 
 @dataclass
@@ -73,7 +84,8 @@ def summary(result: Build, published: Published, seconds: float) -> str:
         + f". Split: {result.split_plan.describe()}."
         + f" Skipped {len(report.skipped)} file(s)"
         + (f", {len(report.unpaired)} unpaired image(s) left out of pairs" if report.unpaired else "")
-        + " (listed in build_report.json)."
+        + (f", ignored {report.hidden_count} hidden or system file(s)" if report.hidden_count else "")
+        + f"; {report.duplicate_summary()} (listed in build_report.json)."
     )
     if published.path:
         text += f" Wrote {published.path} ({_folder_size(published.path) / 1e6:.1f} MB) in {seconds:.1f} s; load it with load_dataset({str(published.path)!r})."
@@ -115,7 +127,9 @@ def run_dataset_script(name: str, *argument_classes: type, argv: list[str] | Non
             strict=args["strict"],
             label_map=parse_label_map(args.get("label_map")),
             workers=args["workers"],
-            **{key: args[key] for key in ("n_per_class", "image_size") if key in args},
+            near_duplicates=args["near_duplicates"],
+            validation_share=args["validation_share"],
+            **{key: args[key] for key in ("n_per_class", "image_size", "metadata_columns") if key in args},
         )
         published = publish(
             result,

@@ -122,6 +122,9 @@ def _report_summary(report: BuildReport) -> str:
         reasons = sorted({s.reason for s in report.skipped})
         parts[0] += f" ({'; '.join(reasons[:3])}{'; ...' if len(reasons) > 3 else ''})"
     parts.append(f"{len(report.unpaired)} unpaired image(s) kept in the image view but not paired")
+    if report.hidden_count:
+        parts.append(f"{report.hidden_count} hidden or system file(s) (.DS_Store, Thumbs.db, dotfiles, __MACOSX/) ignored")
+    parts.append(report.duplicate_summary())
     return ", ".join(parts) + "." + "".join(f" {note[0].upper()}{note[1:]}." for note in report.notes)
 
 

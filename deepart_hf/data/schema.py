@@ -48,6 +48,21 @@ DEEPART_COLUMNS = {
 
 GENRE_COLUMNS = {"genre": Value("string")}
 
+# A ``.txt`` sidecar beside an image becomes this column; a ``.json`` sidecar's scalar fields become
+# columns named by their keys, and extra metadata columns keep their names: all of them are strings.
+CAPTION_COLUMN = "caption"
+
+# Fingerprints a record carries from the decode check to the duplicate check; never published.
+PIXEL_HASH_KEY = "_pixel_hash"
+NEAR_HASH_KEY = "_near_hash"
+# The split a source's own folders put a record in ("train", "validation", "test"); never published.
+UPSTREAM_SPLIT_KEY = "_upstream_split"
+
+
+def string_columns(names) -> dict:
+    """Columns that come from side files (sidecars, metadata tables) whose names the data chooses: all strings."""
+    return {name: Value("string") for name in names}
+
 
 def image_features(extra: dict | None = None) -> Features:
     """Features of an image-classification row: the core columns plus a source's own."""
@@ -57,8 +72,8 @@ def image_features(extra: dict | None = None) -> Features:
     return Features({**CORE_COLUMNS, **(extra or {})})
 
 
-def deepart_pairs_features() -> Features:
-    """One row per DeepArt painting: the human original beside its AI re-creation."""
+def deepart_pairs_features(extra: dict | None = None) -> Features:
+    """One row per DeepArt painting: the human original beside its AI re-creation (plus extra metadata columns)."""
     return Features(
         {
             "painting_id": Value("string"),
@@ -69,6 +84,7 @@ def deepart_pairs_features() -> Features:
             "ai_file_format": Value("string"),
             "ai_source": Value("string"),
             **{name: Value("string") for name in POEM_COLUMNS},
+            **(extra or {}),
         }
     )
 
@@ -104,6 +120,7 @@ COLUMN_DESCRIPTIONS = {
     "explanation": "explanation of the poem",
     "commentary": "commentary on the poem",
     "genre": "subject genre of the image",
+    CAPTION_COLUMN: "text of the `.txt` file beside the image",
     "human_image": "the human painting",
     "ai_image": "its AI re-creation",
     "human_file_format": "format of the human painting's bytes",

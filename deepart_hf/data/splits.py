@@ -57,10 +57,12 @@ class SplitPlan:
     group_counts: dict[str, int] = field(default_factory=dict)
 
     def describe(self) -> str:
-        if self.method == "upstream":
-            return "the source's own train/validation/test folders, kept as they are"
-        grouped = f", grouped by `{self.grouped_by}`" if self.grouped_by else ""
+        grouped = f", grouped by `{self.grouped_by}` and by identical content" if self.grouped_by else ""
         strat = f", stratified by {', '.join(f'`{c}`' for c in self.stratified_by)}" if self.stratified_by else ""
+        if self.method == "upstream":
+            if self.ratio:  # a validation split carved out of the source's train split
+                return f"the source's own train/test split; {self.ratio} (seed {self.seed}){grouped}{strat}"
+            return "the source's own train/validation/test folders, kept as they are"
         return f"train:validation:test = {self.ratio} (seed {self.seed}){grouped}{strat}"
 
 
@@ -83,16 +85,26 @@ def split_by_ratio(
     seed: int = DEFAULT_SEED,
     group_by: str | None = None,
     stratify_by: tuple[str, ...] = ("label",),
+    linked: list[list[int]] = (),
 ) -> SplitPlan:
     """Assign each record index to a split.
 
+    ``linked`` lists further indices that must share a split (copies of one image), joining their groups.
     The result depends only on the records' group keys and stratification values and the seed, not
     on the order of ``records``.
     """
     ratio = SplitRatio.parse(ratio) if isinstance(ratio, str) else ratio
+    keys = [str(record[group_by]) if group_by else str(index) for index, record in enumerate(records)]
+    if linked:
+        # Every member of a linked set takes the smallest group key among them (and so do their groups).
+        alias = {key: key for key in keys}
+        for members in linked:
+            joined = {_resolve(alias, keys[i]) for i in members}
+            for key in joined:
+                alias[key] = min(joined)
+        keys = [_resolve(alias, key) for key in keys]
     groups: dict[str, list[int]] = defaultdict(list)
-    for index, record in enumerate(records):
-        key = str(record[group_by]) if group_by else str(index)
+    for index, key in enumerate(keys):
         groups[key].append(index)
 
     strata: dict[tuple, list[str]] = defaultdict(list)
@@ -122,6 +134,48 @@ def split_by_ratio(
         grouped_by=group_by,
         stratified_by=tuple(stratify_by),
         group_counts=dict(group_counts),
+    )
+
+
+def _resolve(alias: dict[str, str], key: str) -> str:
+    while alias[key] != key:
+        key = alias[key]
+    return key
+
+
+def carve_validation(
+    plan: SplitPlan,
+    records: list[dict],
+    share: float,
+    *,
+    seed: int = DEFAULT_SEED,
+    group_by: str | None = None,
+    stratify_by: tuple[str, ...] = ("label",),
+    linked: list[list[int]] = (),
+) -> SplitPlan:
+    """Move ``share`` of a source's own train split to validation, grouped and stratified; test is untouched."""
+    if plan.indices.get("validation"):
+        raise DeepArtError("the source already has a validation split; --validation-share carves one only out of train")
+    if not 0 < share < 1:
+        raise DeepArtError(f"invalid --validation-share {share}: expected a fraction between 0 and 1, e.g. 0.1")
+    parts = Fraction(share).limit_denominator(100)
+    train = plan.indices["train"]
+    position = {index: n for n, index in enumerate(train)}
+    inner = split_by_ratio(
+        [records[i] for i in train],
+        SplitRatio((parts.denominator - parts.numerator, parts.numerator, 0)),
+        seed=seed,
+        group_by=group_by,
+        stratify_by=stratify_by,
+        linked=[[position[i] for i in members if i in position] for members in linked],
+    )
+    return SplitPlan(
+        indices={"train": [train[i] for i in inner.indices["train"]], "validation": [train[i] for i in inner.indices["validation"]], "test": plan.indices["test"]},
+        method="upstream",
+        ratio=f"validation {parts.numerator}/{parts.denominator} of the source's train split",
+        seed=seed,
+        grouped_by=group_by,
+        stratified_by=tuple(stratify_by),
     )
 
 

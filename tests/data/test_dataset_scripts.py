@@ -67,7 +67,7 @@ def test_folder_script_parses_a_label_map(tmp_path):
 
     for folder in ("real", "fake"):
         for i in range(3):
-            write_image(tmp_path / "mine" / folder / f"{i}.png", seed=i)
+            write_image(tmp_path / "mine" / folder / f"{i}.png")
     done = run_script("folder", "--source", "mine", "--out", "out", "--label-map", "real=human,fake=ai", "--split-ratio", "1:1:1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     bad = run_script("folder", "--source", "mine", "--out", "out2", "--label-map", "real=person", cwd=tmp_path)
@@ -79,7 +79,7 @@ def test_skipped_files_are_named_on_the_console_and_all_kept_in_the_report(tmp_p
 
     for label in ("human", "ai"):
         for i in range(3):
-            write_image(tmp_path / "mine" / label / f"{i}.png", seed=i)
+            write_image(tmp_path / "mine" / label / f"{i}.png")
     for i in range(12):
         (tmp_path / "mine" / "ai" / f"broken-{i:02d}.png").write_bytes(b"not an image")
     done = run_script("folder", "--source", "mine", "--out", "out", "--split-ratio", "1:1:1", cwd=tmp_path)

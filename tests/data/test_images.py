@@ -17,7 +17,15 @@ def test_decode_reads_bytes_or_the_file_at_path(deepart_sample):
     assert from_bytes.mode == from_path.mode == "RGB"
     assert from_bytes.size == (1024, 1024)
     assert np.array_equal(np.asarray(from_bytes), np.asarray(from_path))
-    assert probe_bytes(path.read_bytes()) == ("PNG", 1024, 1024)
+    probe = probe_bytes(path.read_bytes())
+    assert (probe.file_format, probe.width, probe.height, probe.near_hash) == ("PNG", 1024, 1024, None)
+    # The pixel hash is of the decoded pixels: the same pixels re-saved as another lossless format hash the same.
+    import io
+
+    resaved = io.BytesIO()
+    from_bytes.save(resaved, format="TIFF")
+    assert probe_bytes(resaved.getvalue()).pixel_hash == probe.pixel_hash
+    assert probe_bytes(path.read_bytes(), near=True).near_hash is not None
 
 
 def test_decode_converts_every_mode_to_rgb():

@@ -64,7 +64,8 @@ def test_undecodable_file_is_named(tmp_path):
 @pytest.mark.parametrize(
     "name, content, message",
     [
-        ("p.csv", "PaintingID,Poem\nGushici-0,x\n", "unknown column"),
+        ("p.csv", "Painting,PoemTitle\nGushici-0,x\n", "no PaintingID column; map the file's key column"),
+        ("p.csv", "PaintingID,label\nGushici-0,x\n", "'label' would overwrite the image's own columns"),
         ("p.jsonl", '{"PaintingID": "Gushici-0"}\nnot json\n', "line 2 is not valid JSON"),
         ("p.jsonl", '["Gushici-0"]\n', "line 1 is not a JSON object"),
         ("p.csv", "PaintingID,PoemTitle\n,x\n", "line 2: no PaintingID"),
@@ -81,3 +82,21 @@ def test_malformed_rows_are_named(tmp_path, name, content, message):
 def test_missing_file(tmp_path):
     with pytest.raises(MetadataError, match="metadata file not found"):
         load_poem_metadata(tmp_path / "nope.csv")
+
+
+def test_extra_columns_are_kept_and_metadata_columns_select_and_rename(small_deepart, tmp_path):
+    csv = tmp_path / "poems.csv"
+    csv.write_text(f"Painting,Text,Page,Volume\nGushici-0,{POEM},12,上\nGushici-1,x,13,下\n", encoding="utf-8")
+    with pytest.raises(MetadataError, match="no PaintingID column"):
+        deepart_hf.build("deepart", small_deepart, metadata=csv)
+    kept = deepart_hf.build("deepart", small_deepart, metadata=csv, metadata_columns="Painting=painting_id,Text=poem_text,Page,Volume=volume", split_ratio="1:0:2")
+    rows = {r["image_id"]: r for d in kept.dataset.values() for r in d.remove_columns("image")}
+    assert (rows["Human/Gushici-0.PNG"]["poem_text"], rows["Human/Gushici-0.PNG"]["Page"], rows["Aigc/Gushici-0.jpg"]["volume"]) == (POEM, "12", "上")
+    assert [r["Page"] for r in rows.values() if r["painting_id"] == "Gushiwen-0"] == [None, None]  # no metadata row: null
+    assert kept.dataset["train"].features["Page"].dtype == "string"
+    pairs = {p["painting_id"]: p for d in kept.configs["pairs"].values() for p in d.remove_columns(["human_image", "ai_image"])}
+    assert pairs["Gushici-1"]["volume"] == "下" and pairs["Gushici-1"]["poem_text"] == "x"
+    selected = deepart_hf.build("deepart", small_deepart, metadata=csv, metadata_columns="Painting=painting_id,Text=poem_text", split_ratio="1:0:2")
+    assert "Page" not in selected.dataset["train"].features and "volume" not in selected.dataset["train"].features
+    with pytest.raises(MetadataError, match=r"--metadata-columns names column\(s\) 'Poem'"):
+        deepart_hf.build("deepart", small_deepart, metadata=csv, metadata_columns="Painting=painting_id,Poem=poem_text")

@@ -13,7 +13,7 @@ def make_dalle(root, splits=("train", "val", "test"), per_class=4):
     for split in splits:
         for class_name in ("artificial", "human"):
             for i in range(per_class):
-                write_image(root / split / class_name / f"{class_name}_{i}.jpg", "JPEG", seed=i)
+                write_image(root / split / class_name / f"{class_name}_{i}.jpg", "JPEG")
     return root
 
 
@@ -31,7 +31,7 @@ def test_dalle_paintings_without_split_folders_is_split_by_ratio(tmp_path):
     root = tmp_path / "flat"
     for class_name in ("artificial", "human"):
         for i in range(10):
-            write_image(root / class_name / f"{i}.jpg", "JPEG", seed=i)
+            write_image(root / class_name / f"{i}.jpg", "JPEG")
     dataset = deepart_hf.build_dataset("dalle_paintings", root, split_ratio="8:1:1")
     assert {s: len(d) for s, d in dataset.items()} == {"train": 16, "validation": 2, "test": 2}
 
@@ -41,7 +41,7 @@ def test_genres_have_a_mixed_config_and_one_per_genre(tmp_path):
     for genre in ("avatar", "castle", "sports car"):
         for class_name in ("ai", "human"):
             for i in range(5):
-                write_image(root / genre / class_name / f"{i}.png", seed=i)
+                write_image(root / genre / class_name / f"{i}.png")
     result = deepart_hf.build("genres", root, split_ratio="3:1:1")
     assert list(result.configs) == ["mixed", "avatar", "castle", "sports_car"]
     mixed = result.configs["mixed"]
@@ -57,7 +57,7 @@ def test_genres_publish_mixed_as_the_default_config(tmp_path):
     root = tmp_path / "genres"
     for class_name in ("ai", "human"):
         for i in range(3):
-            write_image(root / "castle" / class_name / f"{i}.png", seed=i)
+            write_image(root / "castle" / class_name / f"{i}.png")
     out = deepart_hf.publish(deepart_hf.build("genres", root, split_ratio="1:1:1"), tmp_path / "out").path
     card = (out / "README.md").read_text()
     assert "config_name: mixed" in card and "default: true" in card and "path: castle/train-*" in card
@@ -72,7 +72,7 @@ def test_own_folders_with_a_label_map(tmp_path):
     root = tmp_path / "mine"
     for folder in ("real", "fake"):
         for i in range(4):
-            write_image(root / folder / "nested" / f"{i}.webp", "WEBP", seed=i)
+            write_image(root / folder / "nested" / f"{i}.webp", "WEBP")
     dataset = deepart_hf.build_dataset("folder", root, label_map={"real": "human", "fake": "ai"}, split_ratio="1:1:2")
     rows = [r for d in dataset.values() for r in d.remove_columns("image")]
     assert {(r["image_id"].split("/")[0], r["label"]) for r in rows} == {("real", 0), ("fake", 1)}
@@ -88,8 +88,8 @@ def test_own_folders_with_unknown_names_suggest_a_label_map(tmp_path):
 def test_bad_files_are_skipped_and_listed_unless_strict(tmp_path):
     root = tmp_path / "mine"
     for i in range(4):
-        write_image(root / "human" / f"{i}.png", seed=i)
-        write_image(root / "ai" / f"{i}.jpg", "JPEG", seed=i)
+        write_image(root / "human" / f"{i}.png")
+        write_image(root / "ai" / f"{i}.jpg", "JPEG")
     (root / "human" / "notes.txt").write_text("not an image")
     good = (root / "ai" / "0.jpg").read_bytes()
     (root / "ai" / "truncated.jpg").write_bytes(good[: len(good) // 2])

@@ -9,7 +9,7 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from deepart_hf.constants import AI, HUMAN, LABELS
-from deepart_hf.data.schema import image_features
+from deepart_hf.data.schema import PIXEL_HASH_KEY, image_features
 from deepart_hf.data.sources import synthetic
 from deepart_hf.data.sources.base import SOURCES, SourceOptions
 from deepart_hf.errors import SourceError
@@ -63,7 +63,9 @@ def test_counts_labels_and_columns():
 def test_records_load_as_a_dataset_with_the_project_schema():
     collection = build(image_size=48)
     assert collection.features == image_features()
-    dataset = Dataset.from_list(collection.records, features=collection.features)
+    # Records also carry the pixel fingerprints the builder checks for duplicates; only the features are published.
+    assert all(r[PIXEL_HASH_KEY] for r in collection.records)
+    dataset = Dataset.from_list([{k: r[k] for k in collection.features} for r in collection.records], features=collection.features)
     assert dataset.features["label"].names == LABELS
     row = dataset[len(dataset) - 1]
     assert row["label"] == AI and (row["width"], row["height"]) == (48, 48)

@@ -13,6 +13,7 @@ from typing import Callable, Protocol
 from datasets import Features
 
 from ..report import BuildReport
+from ..tree import SourceTree
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Collection:
     default_split_ratio: str | None = None
     # Extra views computed from the split records: {"pairs": (features, {split: rows})}, one per genre.
     derive_configs: Callable[[dict[str, list[dict]], BuildReport], dict[str, tuple[Features, dict[str, list[dict]]]]] | None = None
+    # The files the source was read from: the builder lists what the source did not read, then closes it.
+    tree: SourceTree | None = None
 
 
 @dataclass
@@ -61,6 +64,8 @@ class SourceOptions:
     image_size: int = 128
     seed: int = 42
     workers: int | None = None
+    near_duplicates: bool = False  # also fingerprint images for near copies (difference hash)
+    metadata_columns: str | None = None  # "Source=ours,..." selection and renaming of --metadata columns
 
 
 class CollectFn(Protocol):
@@ -73,16 +78,19 @@ class SourceSpec:
     collect: CollectFn
     needs_source: bool = True
     description: str = ""
+    # Does this folder of a tree have the source's layout? Used to name the right --source when a script
+    # is pointed one or two levels too high.
+    matches: Callable[[SourceTree, str], bool] | None = None
 
 
 SOURCES: dict[str, SourceSpec] = {}
 
 
-def register_source(name: str, *, needs_source: bool = True, description: str = ""):
+def register_source(name: str, *, needs_source: bool = True, description: str = "", matches=None):
     """Decorator: make ``collect`` buildable as ``build_dataset(name, ...)``."""
 
     def wrap(collect: CollectFn) -> CollectFn:
-        SOURCES[name] = SourceSpec(name, collect, needs_source, description)
+        SOURCES[name] = SourceSpec(name, collect, needs_source, description, matches)
         return collect
 
     return wrap

@@ -1,60 +1,72 @@
 """A user's own collection: ``<label>/...`` folders, named human/ai or mapped with ``--label-map``.
 
 ``read_labelled_folders`` is also how the Dall.E/Paintings and genre sources read their layouts: each
-is a set of folders whose name says the label, plus some fixed columns (a split, a genre).
+is a set of folders whose name says the label, plus some fixed columns (a split, a genre). Sidecar files
+(``<stem>.txt``, ``<stem>.json``) beside an image become columns of its row (``deepart_hf.data.sidecars``).
+The source may be a folder, a ``.zip``, or a folder of zips, one per label (``deepart_hf.data.tree``).
 """
+
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ...constants import LABEL2ID, LABELS
-from ...errors import SourceError
-from ..images import list_files, read_images, require_dir
-from ..schema import image_features
+from ...errors import LayoutError, SourceError
+from ..images import read_images
+from ..schema import CORE_COLUMNS, image_features, string_columns
+from ..sidecars import pair_sidecars, read_sidecars
+from ..tree import ARCHIVE_SUFFIX, SourceTree
 from .base import BuildReport, CardInfo, Collection, SourceOptions, register_source
 
 
 @dataclass
 class LabelledFolder:
-    path: Path
+    path: str  # the folder inside the source tree
     label: int
     source: str  # who made these images, for the `source` column
     extra: dict = field(default_factory=dict)  # fixed column values for every image in the folder
 
 
-def read_labelled_folders(root: Path, folders: list[LabelledFolder], report: BuildReport, options: SourceOptions) -> list[dict]:
-    """One record per readable image of ``folders``; unreadable files go to the report."""
-    files_by_folder = []
+def read_labelled_folders(
+    tree: SourceTree, folders: list[LabelledFolder], report: BuildReport, options: SourceOptions
+) -> tuple[list[dict], dict]:
+    """(one record per readable image of ``folders``, the sidecar columns' features); unreadable files go to the report."""
+    files_by_folder, sidecars = [], {}
     for folder in folders:
-        files = list_files(folder.path)
+        files = tree.files(folder.path)
         if not files:
-            raise SourceError(f"{folder.path} is empty")
+            raise SourceError(f"{tree.describe(folder.path)} is empty")
+        files, found = pair_sidecars(files)
         files_by_folder.append(files)
+        sidecars.update(found)
     all_files = [f for files in files_by_folder for f in files]
-    images = {image.relpath: image for image in read_images(root, all_files, report, strict=options.strict, workers=options.workers)}
-    records = []
+    images = {image.relpath: image for image in read_images(tree, all_files, report, strict=options.strict, workers=options.workers, near=options.near_duplicates)}
+    taken = set(CORE_COLUMNS) | {key for folder in folders for key in folder.extra}
+    dropped_keys: set[str] = set()
+    records, sidecar_columns = [], {}
     for folder, files in zip(folders, files_by_folder):
-        for path in files:
-            image = images.get(path.relative_to(root).as_posix())
+        for rel in files:
+            image = images.get(rel)
             if image is None:
                 continue
-            records.append(
-                {
-                    "image": image.as_feature(),
-                    "label": folder.label,
-                    "image_id": image.relpath,
-                    "source": folder.source,
-                    "file_format": image.file_format,
-                    "width": image.width,
-                    "height": image.height,
-                    **folder.extra,
-                }
-            )
+            columns = read_sidecars(tree, sidecars.get(rel, []), taken, dropped_keys)
+            sidecar_columns.update(dict.fromkeys(columns))
+            records.append(image.record(folder.label, folder.source, **folder.extra, **columns))
+    for rel in (r for found in sidecars.values() for r in found):
+        tree.claim(rel)  # a sidecar of an unreadable image was accounted for with it
+    for record in records:
+        for column in sidecar_columns:
+            record.setdefault(column, None)
+    if dropped_keys:
+        report.notes.append(f"sidecar JSON fields that are lists or objects were left out: {', '.join(sorted(dropped_keys))}")
+    if sidecar_columns:
+        report.notes.append(f"columns from sidecar files: {', '.join(sidecar_columns)}")
     if not records:
-        raise SourceError(f"no readable images in {root} ({len(report.skipped)} file(s) skipped)")
-    return records
+        raise SourceError(f"no readable images in {tree.describe()} ({len(report.skipped)} file(s) skipped)")
+    return records, string_columns(sidecar_columns)
 
 
 def parse_label_map(text: str | None) -> dict[str, str] | None:
@@ -70,47 +82,67 @@ def parse_label_map(text: str | None) -> dict[str, str] | None:
     return mapping
 
 
-def label_of_folder(name: str, label_map: dict[str, str] | None) -> int | None:
+def label_of_folder(name: str, label_map: dict[str, str] | None, names: dict[str, int] | None = None) -> int | None:
+    """The label a folder's name says: ``label_map`` when given, else ``names`` (default: human/ai), case-insensitive."""
     if label_map is not None:
-        return LABEL2ID[label_map[name]] if name in label_map else None
-    return LABEL2ID.get(name.lower())
+        # A zip read as a folder is named by its stem; the archive's own name maps it too.
+        label = label_map.get(name, label_map.get(name + ARCHIVE_SUFFIX))
+        return None if label is None else LABEL2ID[label]
+    return (names or LABEL2ID).get(name.lower())
 
 
-def subfolders(root: Path, report: BuildReport) -> list[Path]:
-    """Sub-folders of root; loose files beside them are reported, not silently ignored."""
-    entries = sorted(root.iterdir())
-    for loose in (e for e in entries if e.is_file()):
-        report.skip(loose.relative_to(root).as_posix(), "not inside a class folder")
-    return [e for e in entries if e.is_dir()]
+def label_in_name(name: str) -> int | None:
+    """The one label that is a word of ``name`` (``unseen_AI_images`` -> ai); None when none or both are."""
+    words = {w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])", name) if w}
+    found = [LABEL2ID[label] for label in LABELS if label in words]
+    return found[0] if len(found) == 1 else None
 
 
-@register_source("folder", description="your own <label>/... folders (human/ai, or mapped with --label-map)")
+def label_folders(tree: SourceTree, folder: str, label_map: dict[str, str] | None, report: BuildReport | None = None) -> tuple[list[tuple[str, int]], list[str]]:
+    """([(sub-folder, label)], [sub-folders that name no label]) of ``folder``.
+
+    Without ``--label-map``, a folder whose name has one label as a word (MIE's ``unseen_AI_images``) is
+    read as that label, and the report says so.
+    """
+    found, unknown = [], []
+    for name in tree.subfolders(folder):
+        label = label_of_folder(name, label_map)
+        if label is None and label_map is None and (label := label_in_name(name)) is not None and report is not None:
+            report.notes.append(f"folder {name}/ read as {LABELS[label]!r} (its name has that word; --label-map overrides)")
+        (unknown.append(name) if label is None else found.append((name, label)))
+    return found, unknown
+
+
+def matches(tree: SourceTree, folder: str) -> bool:
+    return bool(label_folders(tree, folder, None)[0])
+
+
+@register_source("folder", description="your own <label>/... folders (human/ai, or mapped with --label-map)", matches=matches)
 def collect(source: Path | None, options: SourceOptions) -> Collection:
-    root = require_dir(Path(source), "source folder")
+    tree = SourceTree.open(source, "source folder")
     report = BuildReport(source="folder")
-    folders, unknown = [], []
-    for path in subfolders(root, report):
-        label = label_of_folder(path.name, options.label_map)
-        if label is None:
-            unknown.append(path.name)
-        else:
-            folders.append(LabelledFolder(path, label, source=f"{LABELS[label]} ({path.name}/)"))
-    if unknown:
-        hint = "map them with --label-map, e.g. --label-map real=human,fake=ai" if options.label_map is None else "add them to --label-map"
-        raise SourceError(f"{root}: folder(s) {', '.join(sorted(unknown))} are not a label ({', '.join(LABELS)}); {hint}")
-    if not folders:
-        raise SourceError(f"{root} has no label folders; expected {'/ and '.join(LABELS)}/ (or --label-map)")
+    found, unknown = label_folders(tree, "", options.label_map, report)
+    hint = "map them with --label-map, e.g. --label-map real=human,fake=ai" if options.label_map is None else "add them to --label-map"
+    if unknown and found:
+        raise SourceError(f"{tree.describe()}: folder(s) {', '.join(sorted(unknown))} are not a label ({', '.join(LABELS)}); {hint}")
+    if not found:
+        named = f"; folder(s) {', '.join(sorted(unknown))} are not a label ({hint})" if unknown else ""
+        raise LayoutError(f"{tree.describe()} has no label folders; expected {'/ and '.join(LABELS)}/ (or --label-map){named}")
+    folders = [LabelledFolder(name, label, source=f"{LABELS[label]} ({name}/)") for name, label in found]
     present = {f.label for f in folders}
     if len(present) < len(LABELS):
         report.notes.append(f"only class {LABELS[present.pop()]!r} present")
+    records, sidecar_columns = read_labelled_folders(tree, folders, report, options)
+    name = PurePosixPath(tree.location.name).stem if tree.location.suffix.lower() == ARCHIVE_SUFFIX else tree.location.name
     return Collection(
         name="folder",
-        records=read_labelled_folders(root, folders, report, options),
-        features=image_features(),
+        records=records,
+        features=image_features(sidecar_columns),
         card=CardInfo(
-            pretty_name=f"{root.name}: human vs AI images",
-            summary=f"Images from the folder `{root.name}`, one sub-folder per class, published with deepart-hf.",
+            pretty_name=f"{name}: human vs AI images",
+            summary=f"Images from `{tree.location.name}`, one sub-folder per class, published with deepart-hf.",
             caveats=["Built from a local folder: check where the images come from and their licences before sharing."],
         ),
         report=report,
+        tree=tree,
     )

@@ -36,7 +36,8 @@ from tqdm.auto import tqdm
 
 from ...constants import AI, HUMAN, LABELS
 from ...errors import SourceError
-from ..schema import image_features
+from ..images import pixel_hash
+from ..schema import PIXEL_HASH_KEY, image_features
 from .base import BuildReport, CardInfo, Collection, SourceOptions, register_source
 
 HUMAN_SOURCE = "synthetic-procedural"
@@ -194,15 +195,17 @@ def collect(source: Path | None, options: SourceOptions) -> Collection:
     for label, index in tqdm(jobs, desc="painting synthetic images", unit="img", leave=False):
         name = LABELS[label]
         image_id = f"{name}/{name}-{index:05d}.png"
+        pixels = render_painting(options.seed, index, label, size)
         records.append(
             {
-                "image": {"bytes": png_bytes(render_painting(options.seed, index, label, size)), "path": image_id},
+                "image": {"bytes": png_bytes(pixels), "path": image_id},
                 "label": label,
                 "image_id": image_id,
                 "source": SOURCE_BY_LABEL[label],
                 "file_format": "PNG",
                 "width": size,
                 "height": size,
+                PIXEL_HASH_KEY: pixel_hash(Image.fromarray(pixels)),
             }
         )
     report = BuildReport(source="synthetic")

@@ -24,10 +24,12 @@ from deepart_hf.constants import AI, HUMAN, LABELS
 
 # The benchmark whose table this metric reproduces (the same entry as the DeepArt dataset card).
 _CITATION = """\
-@article{deepart,
-  title  = {DeepArt: A Benchmark to Advance Fidelity Research in AI-Generated Content},
-  author = {Roy, Swalpa Kumar and others},
-  note   = {Dataset: https://github.com/rickwang28574/DeepArt}
+@article{wang2023deepart,
+  title   = {DeepArt: A Benchmark to Advance Fidelity Research in AI-Generated Content},
+  author  = {Wang, Wentao and Huang, Xuanyao and Wang, Tianyang and Roy, Swalpa Kumar},
+  journal = {arXiv preprint arXiv:2312.10407},
+  year    = {2023},
+  note    = {Dataset: https://github.com/rickwang28574/DeepArt}
 }
 """
 
