@@ -100,6 +100,26 @@ def require_dir(path: Path, what: str) -> Path:
     return path
 
 
+def default_workers() -> int:
+    return min(8, (os.cpu_count() or 1) + 2)
+
+
+def read_image_file(root: Path, path: Path) -> ImageFile | str:
+    """One file, read and checked by a full decode: an ``ImageFile``, or the reason it cannot be used."""
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        return f"not an image file (extension {path.suffix or 'none'!r})"
+    try:
+        data = path.read_bytes()
+        if not data:
+            return "empty file"
+        file_format, width, height = probe_bytes(data)
+    except BadImage as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+    return ImageFile(path.relative_to(root).as_posix(), data, file_format, width, height)
+
+
 def read_images(
     root: Path,
     files: list[Path],
@@ -115,21 +135,10 @@ def read_images(
     """
 
     def load(path: Path) -> ImageFile | tuple[Path, str]:
-        rel = path.relative_to(root).as_posix()
-        if path.suffix.lower() not in IMAGE_EXTENSIONS:
-            return path, f"not an image file (extension {path.suffix or 'none'!r})"
-        try:
-            data = path.read_bytes()
-            if not data:
-                return path, "empty file"
-            file_format, width, height = probe_bytes(data)
-        except BadImage as exc:
-            return path, str(exc)
-        except OSError as exc:
-            return path, f"cannot read ({exc.strerror or exc})"
-        return ImageFile(rel, data, file_format, width, height)
+        item = read_image_file(root, path)
+        return item if isinstance(item, ImageFile) else (path, item)
 
-    workers = workers or min(8, (os.cpu_count() or 1) + 2)
+    workers = workers or default_workers()
     results: list[ImageFile] = []
     bad: list[tuple[Path, str]] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:

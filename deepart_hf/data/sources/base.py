@@ -48,6 +48,10 @@ class Collection:
     default_split_ratio: str | None = None
     # Extra views computed from the split records: {"pairs": (features, {split: rows})}, one per genre.
     derive_configs: Callable[[dict[str, list[dict]], BuildReport], dict[str, tuple[Features, dict[str, list[dict]]]]] | None = None
+    # A source too large for memory: its records hold metadata only (with the file's size under ``nbytes``, to
+    # plan shards), and this reads one record's image into a full row, or says why it cannot (``str``), when the
+    # builder writes that row. Then no more than one batch of images is ever held (``data.publish``).
+    read_row: Callable[[dict], dict | str] | None = None
 
 
 @dataclass
@@ -61,6 +65,7 @@ class SourceOptions:
     image_size: int = 128
     seed: int = 42
     workers: int | None = None
+    extra: dict = field(default_factory=dict)  # options only one source knows (dani: resolutions, generators, ...)
 
 
 class CollectFn(Protocol):
