@@ -14,6 +14,7 @@ from ..hub import push_folder
 from ..models import describe_model
 from ..models.preprocessing import describe_preprocessing, preprocess_mode
 from ..training.arguments import Arguments
+from ..training.streaming import example_ids
 from .metrics import load_detector_metric, log_odds_from_logits, predictions_from_logits
 from .model_card import dataset_label, render_model_card
 from .plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
@@ -27,8 +28,6 @@ CHECKPOINT_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "unfrozen/**", "runs/*
 
 def evaluate_and_report(args: Arguments, trainer, model, processor, test, history: list[dict]) -> dict:
     """Predict the test split; write metrics, predictions, plots and (after training) the model card."""
-    raw = test.with_format(None)
-    ids = raw["image_id"] if "image_id" in raw.column_names else [str(i) for i in range(len(raw))]
     output = trainer.predict(test, metric_key_prefix="test")
     logits = np.asarray(output.predictions)
     log_odds = log_odds_from_logits(logits)
@@ -40,7 +39,7 @@ def evaluate_and_report(args: Arguments, trainer, model, processor, test, histor
 
     out = Path(args.training.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_predictions_csv(out / "predictions.csv", ids, references, predictions, log_odds)
+    write_predictions_csv(out / "predictions.csv", example_ids(test), references, predictions, log_odds)
     title = f"{Path(args.model.model_name_or_path or args.model.model).name} on {dataset_label(args)}"
     plot_confusion_matrix(metrics["confusion_matrix"], out / "confusion_matrix.png", title=title)
     plot_roc_curve(references, log_odds, out / "roc_curve.png", title=title)

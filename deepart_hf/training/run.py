@@ -26,6 +26,7 @@ from ..models.crop_detector import CropImageProcessor
 from ..models.preprocessing import PixelValues, collate, preprocess_mode, processor_geometry
 from .arguments import Arguments, identity_differences, parse_range, run_identity
 from .augment import BlurJpeg, TrainTransform, pre_resize
+from .streaming import prepare_streams
 from .trainer import DetectorTrainer
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def run(args: Arguments) -> dict:
     training = replace(args.training, push_to_hub=False)
     set_seed(training.seed)  # before the model is built: its random initial weights are part of the run
     model, processor = build_model(args)
-    train, evaluation, test, fingerprint = prepare_data(args, training, processor)
+    train, evaluation, test, fingerprint = (prepare_streams if args.data.streaming else prepare_data)(args, training, processor)  # issue 11
     if args.run.eval_only:
         claim_output_dir(args, training, fingerprint, resumable=False)
         trainer, history = make_trainer(args, replace(training, eval_strategy="no"), model, processor, None, None), []
