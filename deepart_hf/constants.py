@@ -4,6 +4,8 @@ LABELS = ["human", "ai"]
 LABEL2ID = {name: i for i, name in enumerate(LABELS)}
 ID2LABEL = dict(enumerate(LABELS))
 HUMAN, AI = LABEL2ID["human"], LABEL2ID["ai"]
+# The class of a generator label (a ``generator`` ClassLabel) that means "not generated": P(ai) = 1 - P(real).
+REAL_GENERATOR = "real"
 
 DEFAULT_SPLIT_RATIO = "1:1:8"  # the DeepArt paper's train:validation:test
 SPLITS = ("train", "validation", "test")

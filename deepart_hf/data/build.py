@@ -9,6 +9,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from datasets import Dataset, DatasetDict, Features
 from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
@@ -26,6 +27,20 @@ LAYOUT_SEARCH_DEPTH = 2
 
 
 @dataclass
+class StreamedSplits:
+    """A build whose images are read only when written (``Collection.read_row``): rows of metadata per split.
+
+    ``publish`` writes them shard by shard and fills in ``written`` (the rows that were readable), so memory
+    holds one batch of images whatever the size of the dataset."""
+
+    features: Features
+    records: dict[str, list[dict]]
+    read_row: Callable[[dict], dict | str]
+    strict: bool = False
+    written: dict[str, list[dict]] | None = None  # per split, the small columns of every written row
+
+
+@dataclass
 class Build:
     """Everything one build produced: every configuration, and what the card needs to say about it."""
 
@@ -37,13 +52,20 @@ class Build:
     split_plan: SplitPlan
     source_path: Path | None = None
     caveats: list[str] = field(default_factory=list)  # the source's known caveats and those measured on its data
+    streamed: StreamedSplits | None = None  # set instead of ``configs`` for a source read while it is written
 
     @property
     def dataset(self) -> DatasetDict:
+        if self.streamed is not None:
+            raise DeepArtError(f"dataset {self.name!r} is read while it is written: publish it, then load the folder")
         return self.configs[self.default_config]
 
     def label_counts(self, config: str | None = None) -> dict[str, dict[str, int]]:
-        """{split: {label name: count}} of an image-classification configuration."""
+        """{split: {label name: count}} of an image-classification configuration (of a streamed build: the
+        rows written, once published, else the rows planned)."""
+        if self.streamed is not None:
+            rows = self.streamed.written or self.streamed.records
+            return {split: {name: sum(r["label"] == i for r in split_rows) for i, name in enumerate(LABELS)} for split, split_rows in rows.items()}
         dataset = self.configs[config or self.default_config]
         return {
             split: {name: labels.count(index) for index, name in enumerate(LABELS)}
@@ -130,6 +152,7 @@ def build(
     near_duplicates: bool = False,
     validation_share: float | None = None,
     metadata_columns: str | None = None,
+    extra: dict | None = None,
 ) -> Build:
     """Read source ``name`` from ``source`` and return all its configurations, split and typed.
 
@@ -152,6 +175,7 @@ def build(
         workers=workers,
         near_duplicates=near_duplicates,
         metadata_columns=metadata_columns,
+        extra=dict(extra or {}),
     )
     collection = _collect(spec, Path(source) if source is not None else None, options)
     if collection.tree is not None:
@@ -161,6 +185,18 @@ def build(
     plan = _plan(collection, split_ratio, seed, linked, validation_share)
     plan = resolve_leaks(plan, collection.records, collection.group_by, linked, collection.report, strict=strict)
     split_records = {split: [collection.records[i] for i in plan.indices[split]] for split in SPLITS}
+    if collection.read_row is not None:
+        return Build(
+            name=name,
+            configs={},
+            default_config=collection.default_config,
+            card=collection.card,
+            report=collection.report,
+            split_plan=plan,
+            source_path=Path(source) if source is not None else None,
+            caveats=list(collection.card.caveats),  # those measured on the data are added as it is written
+            streamed=StreamedSplits(collection.features, split_records, collection.read_row, strict=strict),
+        )
     configs = {
         collection.default_config: DatasetDict(
             {split: _to_dataset(rows, collection.features) for split, rows in split_records.items()}
@@ -184,6 +220,8 @@ def build(
 def build_dataset(name: str, source: str | Path | None = None, *, config: str | None = None, **options) -> DatasetDict:
     """Build one configuration of a dataset in memory, e.g. ``build_dataset("deepart", source="DeepArt")``."""
     result = build(name, source, **options)
+    if result.streamed is not None:
+        return result.dataset  # says why a streamed build has no in-memory dataset
     config = config or result.default_config
     if config not in result.configs:
         raise DeepArtError(f"dataset {name!r} has no configuration {config!r}; it has {', '.join(result.configs)}")

@@ -67,6 +67,19 @@ class SyntheticArguments:
     image_size: int = field(default=128, metadata={"help": "side of each square image in pixels"})
 
 
+@dataclass
+class DaniArguments:
+    """Options of the D-ANI source only; they reach it as ``SourceOptions.extra``."""
+
+    resolutions: Optional[str] = field(default=None, metadata={"help": "keep only these resolution folders, e.g. 512 or 224,256,512 (default: all)"})
+    generators: Optional[str] = field(default=None, metadata={"help": "keep only these generators, e.g. SD_XL,Dalle3 (default: all; the photographs are always read)"})
+    tasks: Optional[str] = field(default=None, metadata={"help": "keep only these prompt kinds: T2I, I2I, TI2I (default: all)"})
+    max_per_generator: Optional[int] = field(default=None, metadata={"help": "at most N images per generator, the same COCO images for every generator (seeded)"})
+    real_per_generated: Optional[float] = field(
+        default=None, metadata={"help": "keep R photographs per generated image kept (e.g. 1 for a balanced set; default: every photograph)"}
+    )
+
+
 def _folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -109,11 +122,15 @@ def skipped_listing(report) -> str:
     return "\nSkipped:\n" + "\n".join(lines)
 
 
-def run_dataset_script(name: str, *argument_classes: type, argv: list[str] | None = None) -> int:
-    """Parse the script's arguments, build, publish, print the summary. Returns the exit status."""
-    parser = HfArgumentParser((OutputArguments, *argument_classes))
+def run_dataset_script(name: str, *argument_classes: type, argv: list[str] | None = None, source_arguments: type | None = None) -> int:
+    """Parse the script's arguments, build, publish, print the summary. Returns the exit status.
+
+    ``source_arguments``: a dataclass of options only this source reads, passed through as ``SourceOptions.extra``.
+    """
+    parser = HfArgumentParser((OutputArguments, *argument_classes, *([source_arguments] if source_arguments else [])))
     parsed = parser.parse_args_into_dataclasses(args=argv)
     args = {f.name: getattr(obj, f.name) for obj in parsed for f in fields(obj)}
+    extra = {f.name: args[f.name] for f in fields(source_arguments)} if source_arguments else None
     command = " ".join(["python", f"dataset_scripts/{name}.py", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     try:
         started = time.perf_counter()
@@ -130,6 +147,7 @@ def run_dataset_script(name: str, *argument_classes: type, argv: list[str] | Non
             near_duplicates=args["near_duplicates"],
             validation_share=args["validation_share"],
             **{key: args[key] for key in ("n_per_class", "image_size", "metadata_columns") if key in args},
+            extra=extra,
         )
         published = publish(
             result,
@@ -138,6 +156,7 @@ def run_dataset_script(name: str, *argument_classes: type, argv: list[str] | Non
             private=args["private"],
             overwrite=args["overwrite"],
             build_command=command,
+            workers=args["workers"],
         )
     except DeepArtError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -165,6 +165,35 @@ def upright_rgb(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
+def require_dir(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise SourceError(f"{what} not found: {path}")
+    if not path.is_dir():
+        raise SourceError(f"{what} is not a folder: {path}")
+    return path
+
+
+def default_workers() -> int:
+    return min(8, (os.cpu_count() or 1) + 2)
+
+
+def read_image_file(root: Path, path: Path) -> ImageFile | str:
+    """One file on disk, read and checked by a full decode: an ``ImageFile``, or the reason it cannot be used
+    (for sources that read files one at a time while writing, such as D-ANI's)."""
+    if not is_image_name(path.name):
+        return f"not an image file (extension {path.suffix or 'none'!r})"
+    try:
+        data = path.read_bytes()
+        if not data:
+            return "empty file"
+        probe = probe_bytes(data)
+    except BadImage as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+    return ImageFile(path.relative_to(root).as_posix(), data, probe)
+
+
 def read_images(
     tree: SourceTree,
     files: Iterable[str],
@@ -196,7 +225,7 @@ def read_images(
             return rel, f"cannot read ({exc.strerror or exc})"
         return ImageFile(rel, data, probe)
 
-    workers = workers or min(8, (os.cpu_count() or 1) + 2)
+    workers = workers or default_workers()
     results: list[ImageFile] = []
     bad: list[tuple[str, str]] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:

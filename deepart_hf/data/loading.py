@@ -86,8 +86,9 @@ def _published_parquet_files(folder: Path, config: str | None, where: str) -> di
     return files
 
 
-def load_splits(dataset: str, config: str | None = None) -> DatasetDict:
-    """load_dataset on a folder or Hub id, every failure as one line."""
+def load_splits(dataset: str, config: str | None = None, *, streaming: bool = False) -> DatasetDict:
+    """load_dataset on a folder or Hub id, every failure as one line (``streaming``: an IterableDatasetDict,
+    nothing downloaded or cached ahead)."""
     where = f"dataset {dataset!r}" + (f" (configuration {config!r})" if config else "")
     is_folder = Path(dataset).is_dir()
     if not is_folder and Path(dataset).suffix == "" and dataset.count("/") != 1:
@@ -96,9 +97,9 @@ def load_splits(dataset: str, config: str | None = None) -> DatasetDict:
         if is_folder:
             files = _published_parquet_files(Path(dataset), config, where)
             if files is not None:
-                return load_dataset("parquet", data_files=files)
-            return load_dataset(str(Path(dataset).resolve()), config)
-        return load_dataset(dataset, config)
+                return load_dataset("parquet", data_files=files, streaming=streaming)
+            return load_dataset(str(Path(dataset).resolve()), config, streaming=streaming)
+        return load_dataset(dataset, config, streaming=streaming)
     except DeepArtError:
         raise
     except ValueError as exc:

@@ -12,10 +12,13 @@ import json
 import os
 import shutil
 import tempfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasets import DatasetDict, DatasetInfo, SplitDict, SplitInfo
+from datasets import ClassLabel, DatasetDict, DatasetInfo, Features, SplitDict, SplitInfo
+from datasets.arrow_writer import ParquetWriter
 from datasets.info import DatasetInfosDict
 from datasets.table import embed_table_storage
 from datasets.utils.metadata import MetadataConfigs
@@ -24,15 +27,20 @@ from tqdm.auto import tqdm
 
 from ..cards import markdown_table, template_path
 from ..constants import LABELS
-from ..errors import PublishError
+from ..errors import PublishError, SourceError
 from ..hub import push_folder
-from .build import Build, datasets_progress_off
+from .build import Build, StreamedSplits, datasets_progress_off
 from .caveats import measured_caveats
+from .images import default_workers
 from .schema import CARD_METADATA_KEY, COLUMN_DESCRIPTIONS
 from .sources import BuildReport, CardInfo
 from .splits import SplitPlan
 
 MAX_SHARD_BYTES = 500 * 1024 * 1024  # datasets' own default for push_to_hub
+# A streamed build reads this many images ahead of the Parquet writer: with one row group, all it holds.
+READ_AHEAD = 64
+# The columns of each written row a streamed build keeps, for the card's counts and the measured caveats.
+SUMMARY_COLUMNS = ("label", "file_format", "width", "height", "source")
 GENERIC_CARD = CardInfo(pretty_name="Human vs AI images", summary="Images labelled human-made or AI-generated.")
 
 
@@ -40,6 +48,27 @@ GENERIC_CARD = CardInfo(pretty_name="Human vs AI images", summary="Images labell
 class Published:
     path: Path
     repo_url: str | None = None
+
+
+@dataclass
+class ConfigSummary:
+    """What the card and the dataset info say of one configuration: its features, and counts per split."""
+
+    features: Features
+    rows: dict[str, int]  # split -> rows, empty splits included
+    class_counts: dict[str, dict[str, Counter]]  # ClassLabel column -> split -> Counter of class ids
+
+    @classmethod
+    def of_rows(cls, features: Features, rows: dict[str, list[dict]]) -> "ConfigSummary":
+        columns = [name for name, feature in features.items() if isinstance(feature, ClassLabel)]
+        counts = {c: {split: Counter(row[c] for row in split_rows) for split, split_rows in rows.items()} for c in columns}
+        return cls(features, {split: len(split_rows) for split, split_rows in rows.items()}, counts)
+
+    @classmethod
+    def of(cls, dataset: DatasetDict) -> "ConfigSummary":
+        features = next(iter(dataset.values())).features
+        columns = [name for name, feature in features.items() if isinstance(feature, ClassLabel)]
+        return cls.of_rows(features, {split: ds.select_columns(columns).to_list() if columns else [{}] * len(ds) for split, ds in dataset.items()})
 
 
 def check_output_folder(out: str | Path, *, overwrite: bool, source: str | Path | None = None) -> Path:
@@ -80,33 +109,86 @@ def _write_shards(dataset: DatasetDict, folder: Path, directory: str) -> dict[st
     return written
 
 
-def _dataset_info(dataset: DatasetDict, folder: Path, files: dict[str, list[str]]) -> DatasetInfo:
+def _write_streamed(streamed: StreamedSplits, folder: Path, directory: str, report: BuildReport, workers: int | None) -> tuple[dict[str, list[str]], ConfigSummary]:
+    """Read and write a streamed build shard by shard: never more than ``READ_AHEAD`` images in memory.
+
+    Shards are planned from the files' sizes before anything is read, so their names (``-of-N``) are known up
+    front; unreadable files are left out and recorded in ``report``. Fills in ``streamed.written``."""
+    (folder / directory).mkdir(parents=True, exist_ok=True)
+    written: dict[str, list[dict]] = {}
+    files: dict[str, list[str]] = {}
+    summary_columns = [c for c in streamed.features if c in SUMMARY_COLUMNS or isinstance(streamed.features[c], ClassLabel)]
+    total = sum(len(records) for records in streamed.records.values())
+    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool, tqdm(total=total, desc="writing parquet", unit="img", leave=False) as bar:
+        for split, records in streamed.records.items():
+            written[split] = []
+            if not records:
+                continue  # as in _write_shards: load_dataset refuses a split with no data
+            shards = _plan_shards(records)
+            files[split] = []
+            for index, shard in enumerate(shards):
+                name = f"{directory}/{split}-{index:05d}-of-{len(shards):05d}.parquet"
+                with ParquetWriter(features=streamed.features, path=str(folder / name)) as writer:
+                    for start in range(0, len(shard), READ_AHEAD):
+                        batch = shard[start : start + READ_AHEAD]
+                        for record, row in zip(batch, pool.map(streamed.read_row, batch)):
+                            bar.update()
+                            if isinstance(row, str):
+                                if streamed.strict:
+                                    raise SourceError(f"--strict: cannot use {record['image_id']}: {row}")
+                                report.skip(record["image_id"], row)
+                                continue
+                            writer.write(streamed.features.encode_example(row))
+                            written[split].append({c: row[c] for c in summary_columns})
+                    writer.finalize()
+                files[split].append(name)
+    streamed.written = written
+    return files, ConfigSummary.of_rows(streamed.features, written)
+
+
+def _plan_shards(records: list[dict]) -> list[list[dict]]:
+    """Contiguous runs of records of about equal bytes (the files' sizes), as many as ``_write_shards`` would make."""
+    sizes = [record["nbytes"] for record in records]
+    count = max(1, sum(sizes) // MAX_SHARD_BYTES + 1)
+    target = sum(sizes) / count
+    shards: list[list[dict]] = [[] for _ in range(count)]
+    before = 0
+    for record, size in zip(records, sizes):
+        shards[min(count - 1, int(before // target) if target else 0)].append(record)
+        before += size
+    return [shard for shard in shards if shard] or [records]
+
+
+def _dataset_info(summary: ConfigSummary, folder: Path, files: dict[str, list[str]]) -> DatasetInfo:
     splits = SplitDict()
-    for split, ds in dataset.items():
+    for split, rows in summary.rows.items():
         if split not in files:
             continue
-        splits.add(SplitInfo(name=split, num_bytes=sum((folder / f).stat().st_size for f in files[split]), num_examples=len(ds)))
-    first = next(iter(dataset.values()))
+        splits.add(SplitInfo(name=split, num_bytes=sum((folder / f).stat().st_size for f in files[split]), num_examples=rows))
     size = sum(s.num_bytes for s in splits.values())
-    return DatasetInfo(features=first.features, splits=splits, download_size=size, dataset_size=size)
+    return DatasetInfo(features=summary.features, splits=splits, download_size=size, dataset_size=size)
 
 
-def _count_table(dataset: DatasetDict) -> str:
-    splits = list(dataset)
-    features = next(iter(dataset.values())).features
-    if "label" in features:
-        rows = []
-        for index, name in enumerate(features["label"].names):
-            rows.append([name, *(dataset[s]["label"].count(index) for s in splits)])
-        rows.append(["**total**", *(len(dataset[s]) for s in splits)])
-        return markdown_table(["label", *splits], rows)
-    return markdown_table(["rows", *splits], [["rows", *(len(dataset[s]) for s in splits)]])
+def _count_table(summary: ConfigSummary) -> str:
+    """The label counts per split, then one table for each other ClassLabel column (a generator)."""
+    splits = list(summary.rows)
+    totals = ["**total**", *(summary.rows[s] for s in splits)]
+    if "label" not in summary.class_counts:
+        return markdown_table(["rows", *splits], [["rows", *totals[1:]]])
+    tables = []
+    for column in ["label", *(c for c in summary.class_counts if c != "label")]:
+        counts = summary.class_counts[column]
+        rows = [[name, *(counts[s][index] for s in splits)] for index, name in enumerate(summary.features[column].names)]
+        if column != "label":
+            rows = [row for row in rows if any(row[1:])]  # a class with no rows here says nothing
+        tables.append(markdown_table([column, *splits], [*rows, totals]))
+    return "\n\n".join(tables)
 
 
-def _column_rows(configs: dict[str, DatasetDict]) -> list[dict]:
+def _column_rows(configs: dict[str, ConfigSummary]) -> list[dict]:
     seen: dict[str, dict] = {}
-    for dataset in configs.values():
-        for name, feature in next(iter(dataset.values())).features.items():
+    for summary in configs.values():
+        for name, feature in summary.features.items():
             kind = type(feature).__name__
             if kind == "Value":
                 kind = feature.dtype
@@ -129,7 +211,7 @@ def _report_summary(report: BuildReport) -> str:
 
 
 def render_card(
-    configs: dict[str, DatasetDict],
+    configs: dict[str, ConfigSummary],
     default_config: str,
     files: dict[str, dict[str, list[str]]],
     infos: dict[str, DatasetInfo],
@@ -145,7 +227,7 @@ def render_card(
         license=card.license,
         task_categories=["image-classification"],
         tags=["deepart-hf", *card.tags],
-        size_categories=[_size_category(sum(len(s) for s in configs[default_config].values()))],
+        size_categories=[_size_category(sum(configs[default_config].rows.values()))],
         # Read back by every model card trained on this dataset, whatever its folder or repo is called.
         **{CARD_METADATA_KEY: {"caveats": list(caveats)}},
     )
@@ -169,7 +251,7 @@ def render_card(
         default_config=default_config,
         configs=list(configs),
         labels=LABELS,
-        count_tables={config: _count_table(ds) for config, ds in configs.items()},
+        count_tables={config: _count_table(summary) for config, summary in configs.items()},
         split_description=plan.describe() if plan else "as given to `publish`",
         split_note=_split_note(plan),
         columns=_column_rows(configs),
@@ -230,14 +312,16 @@ def publish(
     card: CardInfo | None = None,
     build_command: str = "deepart_hf.publish(...)",
     token: str | None = None,
+    workers: int | None = None,
 ) -> Published:
     """Write ``dataset`` (a ``Build`` or a plain DatasetDict) as a Hub dataset repository.
 
     With ``out=None`` it goes to a temporary folder that is pushed and then removed. The folder is
     complete before any push starts, so an offline push loses nothing.
     """
+    streamed = None
     if isinstance(dataset, Build):
-        configs, default_config = dataset.configs, dataset.default_config
+        configs, default_config, streamed = dataset.configs, dataset.default_config, dataset.streamed
         card, report, plan, source = card or dataset.card, dataset.report, dataset.split_plan, dataset.source_path
         caveats = dataset.caveats if card is dataset.card else card.caveats
     else:
@@ -254,15 +338,20 @@ def publish(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name if out else 'dataset'}.tmp-", dir=parent))
     try:
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the dataset folder should not be
-        files, infos = {}, {}
+        files, infos, summaries = {}, {}, {}
+        if streamed is not None:
+            files[default_config], summaries[default_config] = _write_streamed(streamed, tmp, data_dir(default_config, default_config), report, workers)
+            caveats = [*caveats, *measured_caveats([row for rows in streamed.written.values() for row in rows])]
         with datasets_progress_off():
             for config, ds in tqdm(configs.items(), desc="writing parquet", unit="config", leave=False):
                 files[config] = _write_shards(ds, tmp, data_dir(config, default_config))
-                if not files[config]:
-                    raise PublishError(f"configuration {config!r} has no rows in any split: nothing to publish")
-                infos[config] = _dataset_info(ds, tmp, files[config])
+                summaries[config] = ConfigSummary.of(ds)
+        for config in summaries:
+            if not files[config]:
+                raise PublishError(f"configuration {config!r} has no rows in any split: nothing to publish")
+            infos[config] = _dataset_info(summaries[config], tmp, files[config])
         repo_id = push_to_hub or (out.name if out else "dataset")
-        render_card(configs, default_config, files, infos, card, report, plan, repo_id, build_command, caveats).save(tmp / "README.md")
+        render_card(summaries, default_config, files, infos, card, report, plan, repo_id, build_command, caveats).save(tmp / "README.md")
         (tmp / "build_report.json").write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if keep_local:
             _atomic_replace_dir(tmp, out, overwrite)

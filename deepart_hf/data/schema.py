@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datasets import ClassLabel, Features, Image, Value
 
-from ..constants import LABELS
+from ..constants import LABELS, REAL_GENERATOR
 
 LABEL_FEATURE = ClassLabel(names=LABELS)
 
@@ -62,6 +62,21 @@ UPSTREAM_SPLIT_KEY = "_upstream_split"
 def string_columns(names) -> dict:
     """Columns that come from side files (sidecars, metadata tables) whose names the data chooses: all strings."""
     return {name: Value("string") for name in names}
+# D-ANI's generator folders, in a fixed order so that a generator's id never changes between builds (whatever
+# --generators keeps): the photographs first, then GANs, Stable Diffusion versions in release order, Versatile
+# Diffusion, DALL-E 2 and 3.
+DANI_GENERATORS = (REAL_GENERATOR, "DFGAN", "GALIP", "SD_V14", "SD_V15", "SD_V21", "SD_XL", "Versatile", "Dalle2", "Dalle3")
+DANI_TASKS = ("T2I", "I2I", "TI2I")
+DANI_ORIGINAL_TASK = "original"  # the `task` of a COCO photograph: it was not generated
+
+DANI_COLUMNS = {
+    "generator": ClassLabel(names=list(DANI_GENERATORS)),
+    "task": Value("string"),
+    "resolution": Value("int32"),
+    "coco_id": Value("int64"),
+    "caption_id": Value("int64"),
+    "caption": Value("string"),
+}
 
 
 def image_features(extra: dict | None = None) -> Features:
@@ -121,6 +136,12 @@ COLUMN_DESCRIPTIONS = {
     "commentary": "commentary on the poem",
     "genre": "subject genre of the image",
     CAPTION_COLUMN: "text of the `.txt` file beside the image",
+    "generator": f"the generator that made the image, `{REAL_GENERATOR}` for a photograph",
+    "task": "how it was prompted: T2I (caption), I2I (photograph), TI2I (both); `original` for the photograph",
+    "resolution": "the resolution folder of the raw layout (224, 256, 512, 1024)",
+    "coco_id": "COCO val2017 image id: the photograph and everything generated from it share it",
+    "caption_id": "COCO caption id of the prompt (null for a photograph)",
+    "caption": "the COCO caption used as prompt (null for a photograph)",
     "human_image": "the human painting",
     "ai_image": "its AI re-creation",
     "human_file_format": "format of the human painting's bytes",

@@ -24,21 +24,24 @@ def _save_figure(figure: Figure, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def plot_confusion_matrix(cm, path: str | os.PathLike, title: str = "Confusion matrix") -> Path:
-    """Counts and row-normalised percentages (share of each true class), coloured by the percentage."""
+def plot_confusion_matrix(cm, path: str | os.PathLike, title: str = "Confusion matrix", labels=tuple(LABELS)) -> Path:
+    """Counts and row-normalised percentages (share of each true class), coloured by the percentage; K x K for
+    the K ``labels`` (human/ai, or the generators of an attribution)."""
+    labels = list(labels)
     counts = np.asarray(cm, dtype=np.int64)
-    if counts.shape != (len(LABELS), len(LABELS)):
-        raise ValueError(f"confusion matrix must be {len(LABELS)}x{len(LABELS)}, got shape {counts.shape}")
+    if counts.shape != (len(labels), len(labels)):
+        raise ValueError(f"confusion matrix must be {len(labels)}x{len(labels)}, got shape {counts.shape}")
     row_totals = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         row_shares = np.where(row_totals > 0, counts / row_totals, np.nan)
 
-    figure = Figure(figsize=(4.5, 4))
+    side = max(4.0, 0.9 * len(labels) + 2.5)
+    figure = Figure(figsize=(side + 0.5, side))
     axes = figure.add_subplot()
     image = axes.imshow(np.nan_to_num(row_shares), cmap="Blues", vmin=0.0, vmax=1.0)
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="share of true class")
-    for true in range(len(LABELS)):
-        for pred in range(len(LABELS)):
+    for true in range(len(labels)):
+        for pred in range(len(labels)):
             share = row_shares[true, pred]
             share_text = "n/a" if math.isnan(share) else f"{share:.1%}"
             axes.text(
@@ -49,8 +52,8 @@ def plot_confusion_matrix(cm, path: str | os.PathLike, title: str = "Confusion m
                 va="center",
                 color="white" if not math.isnan(share) and share > 0.5 else "black",
             )
-    axes.set_xticks(range(len(LABELS)), LABELS)
-    axes.set_yticks(range(len(LABELS)), LABELS)
+    axes.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center")
+    axes.set_yticks(range(len(labels)), labels)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title(title)

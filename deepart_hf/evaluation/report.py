@@ -18,6 +18,7 @@ from ..models import describe_model
 from ..models.calibration import Calibration
 from ..models.preprocessing import describe_preprocessing, preprocess_mode
 from ..training.arguments import Arguments
+from ..training.streaming import example_ids
 from .calibration import describe_calibration
 from .intervals import metric_intervals
 from .metrics import load_detector_metric, log_odds_from_logits
@@ -37,8 +38,6 @@ def evaluate_and_report(args: Arguments, trainer, model, processor, splits, hist
     """Predict the test split at the saved decision threshold; write metrics, predictions, plots, the validity
     report (intervals, calibration, robustness, per dataset) and, after training, the model card."""
     test = splits.test
-    raw = test.with_format(None)
-    ids = raw["image_id"] if "image_id" in raw.column_names else [str(i) for i in range(len(raw))]
     output = trainer.predict(test, metric_key_prefix="test")
     log_odds = log_odds_from_logits(np.asarray(output.predictions))
     references = np.asarray(output.label_ids).astype(int)
@@ -50,7 +49,7 @@ def evaluate_and_report(args: Arguments, trainer, model, processor, splits, hist
 
     out = Path(args.training.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_predictions_csv(out / "predictions.csv", ids, references, predictions, log_odds)
+    write_predictions_csv(out / "predictions.csv", example_ids(test), references, predictions, log_odds)
     title = f"{Path(args.model.model_name_or_path or args.model.model).name} on {dataset_label(args)}"
     plot_confusion_matrix(metrics["confusion_matrix"], out / "confusion_matrix.png", title=title)
     plot_roc_curve(references, log_odds, out / "roc_curve.png", title=title)
@@ -60,10 +59,14 @@ def evaluate_and_report(args: Arguments, trainer, model, processor, splits, hist
     # The validity report: the same scores with intervals, then the perturbations through the saved artifact.
     perturbations = select_perturbations(args.run.robustness)
     detector = Detector(model, processor, batch_size=args.training.per_device_eval_batch_size, device=str(trainer.args.device))
+    if splits.raw_test is None and perturbations:
+        logger.warning("a streamed test split is read once: the validity report has no perturbations")
+        perturbations = ()
     perturbed = score_split(detector, splits.raw_test, perturbations, description="robustness checks", score_clean=False)[2] if perturbations else {}
     validity = validity_report(detector, references, log_odds, perturbed, perturbations, n_resamples=args.run.n_resamples)
-    if DATASET_COLUMN in raw.column_names:
-        validity["per_dataset"] = per_dataset_metrics(raw[DATASET_COLUMN], references, log_odds, calibration.threshold_log_odds, args.run.n_resamples)
+    if splits.raw_test is not None and DATASET_COLUMN in splits.raw_test.column_names:
+        validity["per_dataset"] = per_dataset_metrics(splits.raw_test[DATASET_COLUMN], references, log_odds,
+                                                      calibration.threshold_log_odds, args.run.n_resamples)
     written = write_report(validity, references, log_odds, out, title=f"Validity report: {title}")
     validity["files"] = written
 

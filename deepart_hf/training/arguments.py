@@ -75,6 +75,14 @@ class DataArguments:
     max_eval_samples: Optional[int] = field(default=None, metadata={"help": "use only N validation and N test images, drawn with seed 0"})
     synthetic_n_per_class: int = field(default=200, metadata={"help": "size of the default synthetic set, per class"})
     synthetic_image_size: int = field(default=128, metadata={"help": "side of the synthetic images"})
+    # --- streamed and foreign datasets (issue 11; deepart_hf/data/streaming.py) ---
+    streaming: bool = field(default=False, metadata={"help": "stream --dataset (Hub id or folder) instead of downloading it; needs --max_steps"})
+    shuffle_buffer: int = field(default=1000, metadata={"help": "--streaming: rows in the shuffle buffer of the training stream"})
+    image_column: str = field(default="image", metadata={"help": "column holding the images (a dataset not built by deepart-hf)"})
+    label_column: str = field(default="label", metadata={"help": "column holding the target: human/ai, or with --task attribution any ClassLabel"})
+    label_map: Optional[str] = field(
+        default=None, metadata={"help": "map --label_column values to human/ai, e.g. real=human,fake=ai or real=human,*=ai (* = every other value)"}
+    )
 
 
 @dataclass
@@ -122,6 +130,9 @@ RUN_DEFAULTS = {
     "dataloader_pin_memory": torch.cuda.is_available(),
     "seed": 42,
 }
+
+# Added for --streaming before the protocol's and the user's flags (a fraction below 1 counts in --max_steps).
+STREAMING_DEFAULTS = ["--eval_strategy", "steps", "--eval_steps", "0.25", "--save_strategy", "steps", "--save_steps", "0.25"]
 
 # TrainingArguments that change what a run learns; the rest (logging, saving, workers) may differ on resume.
 TRAINING_HYPERPARAMETERS = (
@@ -242,6 +253,8 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
     layers = [token for key, value in defaults.items() for token in (f"--{key}", str(value))]
     if protocol:
         layers += get_protocol(protocol).argv()
+    if data.streaming:  # a stream has no epochs to evaluate and save at: do both a few times within --max_steps
+        layers += STREAMING_DEFAULTS
     if output.output_dir is None:
         layers += ["--output_dir", "(not given)"]  # replaced below, once the run's identity is known
     model, data, run, training = _parser(ModelArguments, DataArguments, RunArguments, TrainingArguments).parse_args_into_dataclasses(

@@ -238,3 +238,13 @@ def pre_resize(dataset: Dataset, processor: BaseImageProcessor, *, num_proc: int
         new_fingerprint=hashlib.sha256(recipe.encode()).hexdigest()[:32],
         desc="decoding and resizing images once",
     )
+
+
+def training_augmentation(data) -> Augmentation | None:
+    """The augmentation a run's ``DataArguments`` ask for: ``--augment`` plus ``--blur_jpeg_prob``."""
+    from .arguments import parse_range
+
+    blur_jpeg = None
+    if data.blur_jpeg_prob > 0:
+        blur_jpeg = BlurJpeg(data.blur_jpeg_prob, parse_range(data.blur_sigma, "blur_sigma"), parse_range(data.jpeg_quality, "jpeg_quality", int))
+    return parse_augment(data.augment, blur_jpeg)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
-from datasets import Dataset
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -26,8 +25,10 @@ from ..files import write_json
 from ..models import create_model, freeze_backbone, load_trained, unfreeze_all
 from ..models.crop_detector import CropImageProcessor
 from ..models.preprocessing import PixelValues, collate, preprocess_mode, processor_geometry
-from .arguments import Arguments, identity_differences, parse_range, run_identity
-from .augment import BlurJpeg, TrainTransform, parse_augment, pre_resize
+from .arguments import Arguments, identity_differences, run_identity
+from .augment import TrainTransform, pre_resize, training_augmentation
+from .splits import Splits
+from .streaming import prepare_streams
 from .trainer import DetectorTrainer
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def run(args: Arguments) -> dict:
     training = replace(args.training, push_to_hub=False)
     set_seed(training.seed)  # before the model is built: its random initial weights are part of the run
     model, processor = build_model(args)
-    splits = prepare_data(args, training, processor)
+    splits = prepare_streams(args, training, processor) if args.data.streaming else prepare_data(args, training, processor)
     if args.run.eval_only:
         claim_output_dir(args, training, splits.fingerprint, resumable=False)
         trainer, history = make_trainer(args, replace(training, eval_strategy="no"), model, processor, None, None), []
@@ -95,15 +96,6 @@ def build_model(args: Arguments):
 # --- data --------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Splits:
-    train: Dataset | None
-    evaluation: Dataset | None
-    test: Dataset  # with the model's transform set (and pre-resized in resize mode)
-    raw_test: Dataset  # the same images as stored, for the robustness checks, which must see full-size images
-    fingerprint: dict
-
-
 def prepare_data(args: Arguments, training: TrainingArguments, processor) -> Splits:
     """The splits with their transforms set. Several datasets are mixed for training and validation and kept
     apart in the test split by a ``dataset`` column, so each source is reported on its own."""
@@ -132,11 +124,7 @@ def prepare_data(args: Arguments, training: TrainingArguments, processor) -> Spl
             if train is not None and not data.blur_jpeg_prob:
                 train = pre_resize(train, processor)
     if train is not None:
-        blur_jpeg = None
-        if data.blur_jpeg_prob > 0:
-            sigma, quality = parse_range(data.blur_sigma, "blur_sigma"), parse_range(data.jpeg_quality, "jpeg_quality", int)
-            blur_jpeg = BlurJpeg(data.blur_jpeg_prob, sigma, quality)
-        train.set_transform(TrainTransform(processor, parse_augment(data.augment, blur_jpeg)))  # --augment: issue 8
+        train.set_transform(TrainTransform(processor, training_augmentation(data)))
     for split in (evaluation, test):
         if split is not None:
             split.set_transform(PixelValues(processor))

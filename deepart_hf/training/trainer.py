@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 
+from accelerate.data_loader import prepare_data_loader
 from torch.optim.lr_scheduler import StepLR
+from torch.utils.data import DataLoader
 from transformers import Trainer
 from transformers.trainer_callback import ProgressCallback
 
@@ -54,6 +56,20 @@ class DetectorTrainer(Trainer):
         self.step_lr_gamma = step_lr_gamma
         if self.pop_callback(ProgressCallback) is not None:
             self.add_callback(StageProgress(stage))
+
+    def get_train_dataloader(self) -> DataLoader:
+        """A stream that ``split_dataset_by_node`` already split: accelerate would split it once more (by shard,
+        or by batch) and each process would see a part of its part, so it is prepared for this process alone."""
+        if getattr(self.train_dataset, "_distributed", None) is None:
+            return super().get_train_dataloader()
+        loader = DataLoader(
+            self.train_dataset,
+            batch_size=self._train_batch_size,
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+        )
+        return prepare_data_loader(loader, self.args.device, num_processes=1, process_index=0, put_on_device=True, dispatch_batches=False)
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.step_lr_epochs is None:

@@ -51,6 +51,10 @@ class Collection:
     derive_configs: Callable[[dict[str, list[dict]], BuildReport], dict[str, tuple[Features, dict[str, list[dict]]]]] | None = None
     # The files the source was read from: the builder lists what the source did not read, then closes it.
     tree: SourceTree | None = None
+    # A source too large for memory: its records hold metadata only (with the file's size under ``nbytes``, to
+    # plan shards), and this reads one record's image into a full row, or says why it cannot (``str``), when the
+    # builder writes that row. Then no more than one batch of images is ever held (``data.publish``).
+    read_row: Callable[[dict], dict | str] | None = None
 
 
 @dataclass
@@ -66,6 +70,7 @@ class SourceOptions:
     workers: int | None = None
     near_duplicates: bool = False  # also fingerprint images for near copies (difference hash)
     metadata_columns: str | None = None  # "Source=ours,..." selection and renaming of --metadata columns
+    extra: dict = field(default_factory=dict)  # options only one source knows (dani: resolutions, generators, ...)
 
 
 class CollectFn(Protocol):

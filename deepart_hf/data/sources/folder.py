@@ -77,7 +77,7 @@ def parse_label_map(text: str | None) -> dict[str, str] | None:
     for item in text.split(","):
         folder, sep, label = (part.strip() for part in item.partition("="))
         if not sep or not folder or label not in LABEL2ID:
-            raise SourceError(f"invalid --label-map entry {item!r}: expected FOLDER=LABEL with LABEL one of {', '.join(LABELS)}")
+            raise SourceError(f"invalid --label-map entry {item!r}: expected NAME=LABEL (a folder or column value) with LABEL one of {', '.join(LABELS)}")
         mapping[folder] = label
     return mapping
 
