@@ -14,7 +14,11 @@ import sys
 from .errors import DeepArtError
 
 # name -> (module, one-line help). The module's docstring is the subcommand's description.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "fidelity": ("deepart_hf.research.fidelity_study", "per-image fidelity features, human vs AI: tests, effect sizes, format control"),
+    "baselines": ("deepart_hf.research.baselines", "classical classifiers (SVM, trees, forest, KNN, logistic) on pixels or fidelity features"),
+    "few-shot": ("deepart_hf.research.few_shot", "accuracy and AUROC against training images per class, with the classical baselines"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,14 +26,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, help=help_text, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        # no abbreviations: a subcommand that passes other tools' flags on (few-shot) must not take --seed for --seeds
+        sub = commands.add_parser(name, help=help_text, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
         module.add_arguments(sub)
         sub.set_defaults(run=module.main)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # A subcommand that hands flags on to another tool (few-shot -> train.py) declares `passes_extra_args`.
+    if extra and not getattr(args, "passes_extra_args", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra_args = extra
     try:
         return int(args.run(args) or 0)
     except DeepArtError as error:

@@ -24,6 +24,9 @@ def _save_figure(figure: Figure, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
+save_figure = _save_figure  # public name for the other stages' figures (research/), which save the same way
+
+
 def plot_confusion_matrix(cm, path: str | os.PathLike, title: str = "Confusion matrix") -> Path:
     """Counts and row-normalised percentages (share of each true class), coloured by the percentage."""
     counts = np.asarray(cm, dtype=np.int64)
