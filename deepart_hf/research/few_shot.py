@@ -36,7 +36,7 @@ from ..errors import DeepArtError
 from ..evaluation.detector_metric.detector_metric import detection_metrics
 from ..files import atomic_destination, write_json
 from . import plots
-from .baselines import DEFAULT_PIXELS, FEATURE_SETS, check_memory, feature_reader, log_odds, make_models
+from .baselines import DEFAULT_MAX_MEMORY_GB, DEFAULT_PIXELS, FEATURE_SETS, check_memory, feature_reader, log_odds, make_models
 from .data import GROUP_COLUMN, classification_images
 from .fidelity_study import check_output_dir
 
@@ -166,7 +166,8 @@ def run_few_shot(
     test_labels = np.array([image.label for image in test_images])
     baseline_x = None
     if baseline_features:
-        check_memory(baseline_features, len(train_images) + len(test_images), pixels, float("inf") if baseline_features != "pixels" else 8.0)
+        # the few-shot baselines keep the test matrix too, since every (k, seed) scores it again
+        check_memory(baseline_features, len(train_images) + len(test_images), pixels, DEFAULT_MAX_MEMORY_GB)
         read = feature_reader(baseline_features, pixels, workers)
         baseline_x = (read(train_images, "train"), read(test_images, "test"))
 
