@@ -36,7 +36,15 @@ from ..errors import DeepArtError
 from ..evaluation.detector_metric.detector_metric import detection_metrics
 from ..files import atomic_destination, write_json
 from . import plots
-from .baselines import DEFAULT_MAX_MEMORY_GB, DEFAULT_PIXELS, FEATURE_SETS, check_memory, feature_reader, log_odds, make_models
+from .baselines import (
+    DEFAULT_MAX_MEMORY_GB,
+    DEFAULT_PIXELS,
+    FEATURE_SETS,
+    check_memory,
+    feature_reader,
+    log_odds,
+    make_models,
+)
 from .data import GROUP_COLUMN, classification_images
 from .fidelity_study import check_output_dir
 
