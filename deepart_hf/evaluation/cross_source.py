@@ -106,7 +106,7 @@ def cross_source_markdown(report: dict) -> str:
 def plot_cross_source(report: dict, path) -> Path:
     from matplotlib.figure import Figure
 
-    from .plots import _save_figure
+    from .plots import save_figure
 
     figure = Figure(figsize=(5 * len(HEATMAP_METRICS), 1.2 + 0.6 * len(report["trained_on"])))
     for index, (key, title) in enumerate(HEATMAP_METRICS):
@@ -125,4 +125,4 @@ def plot_cross_source(report: dict, path) -> Path:
         axes.set_ylabel("trained on")
         axes.set_title(title)
         figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
-    return _save_figure(figure, path)
+    return save_figure(figure, path)

@@ -16,7 +16,7 @@ from ..files import atomic_destination
 from .detector_metric.detector_metric import FPR_BUDGETS, roc_curve_points, tpr_at_fpr
 
 
-def _save_figure(figure: Figure, path: str | os.PathLike) -> Path:
+def save_figure(figure: Figure, path: str | os.PathLike) -> Path:
     # A bare Figure with an Agg canvas leaves pyplot's global state and backend untouched.
     FigureCanvasAgg(figure)
     with atomic_destination(path) as temporary:
@@ -57,7 +57,7 @@ def plot_confusion_matrix(cm, path: str | os.PathLike, title: str = "Confusion m
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title(title)
-    return _save_figure(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_roc_curve(references, scores, path: str | os.PathLike, title: str = "ROC curve") -> Path:
@@ -79,7 +79,7 @@ def plot_roc_curve(references, scores, path: str | os.PathLike, title: str = "RO
     if len(present) < len(LABELS):
         only = f"only {present[0]} images" if present else "no images"
         axes.text(0.5, 0.5, f"ROC undefined:\n{only} in this set", ha="center", va="center", fontsize=12)
-        return _save_figure(figure, path)
+        return save_figure(figure, path)
 
     fpr, tpr, _ = roc_curve_points(references, scores)
     auroc = auc(fpr, tpr)
@@ -97,7 +97,7 @@ def plot_roc_curve(references, scores, path: str | os.PathLike, title: str = "RO
             label=f"TPR at FPR <= {budget:.0%}: {tpr_at_fpr(fpr, tpr, budget):.3f}",
         )
     axes.legend(loc="lower right", fontsize=8)
-    return _save_figure(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_training_curves(log_history: list[dict], path: str | os.PathLike) -> Path:
@@ -138,7 +138,7 @@ def plot_training_curves(log_history: list[dict], path: str | os.PathLike) -> Pa
             axes.text(0.5, 0.5, f"no {ylabel} logged", ha="center", va="center", transform=axes.transAxes)
     accuracy_axes.set_ylim(0.0, 1.02)
     figure.suptitle("Training curves")
-    return _save_figure(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_robustness(clean: dict, entries: list[dict], path: str | os.PathLike, title: str = "Robustness") -> Path:
@@ -163,7 +163,7 @@ def plot_robustness(clean: dict, entries: list[dict], path: str | os.PathLike, t
     axes.set_xlabel(entries[0]["name"] if entries else "")
     axes.set_title(title, fontsize=10)
     axes.legend(fontsize=8, loc="lower left")
-    return _save_figure(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_reliability(references, log_odds_before, log_odds_after, path: str | os.PathLike, bins: int = 10) -> Path:
@@ -182,4 +182,4 @@ def plot_reliability(references, log_odds_before, log_odds_after, path: str | os
     axes.set_ylabel("observed share of ai images")
     axes.set_title("Reliability (test split)")
     axes.legend(fontsize=8)
-    return _save_figure(figure, path)
+    return save_figure(figure, path)

@@ -31,3 +31,16 @@ def results_markdown(metrics: dict) -> str:
 
 def counts_line(metrics: dict) -> str:
     return f"n = {metrics.get('n')} ({metrics.get('n_human')} {ID2LABEL[HUMAN]}, {metrics.get('n_ai')} {ID2LABEL[AI]})"
+
+
+def percent_interval(entry: dict | None) -> str:
+    """``{"value", "low", "high"}`` (from ``intervals.metric_intervals``) as "93.75 [85.00, 97.30]"."""
+    if not entry or entry.get("value") is None:
+        return "n/a"
+    return f"{percent(entry['value'])} [{percent(entry['low'])}, {percent(entry['high'])}]"
+
+
+def comparison_markdown(results: dict[str, dict], name_header: str = "model") -> str:
+    """One row per named result of ``metric_intervals``: the results table's columns, each with its 95% interval."""
+    rows = [[name, *(percent_interval(metrics.get(key)) for key, _ in RESULT_COLUMNS)] for name, metrics in results.items()]
+    return markdown_table([name_header, *(header for _, header in RESULT_COLUMNS)], rows)
