@@ -14,7 +14,10 @@ import sys
 from .errors import DeepArtError
 
 # name -> (module, one-line help). The module's docstring is the subcommand's description.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "predict": ("deepart_hf.inference.predict", "score image files, folders, globs or zip archives with a trained detector"),
+    "demo": ("deepart_hf.inference.demo", "a Gradio web demo of a trained detector"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

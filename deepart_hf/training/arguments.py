@@ -75,6 +75,7 @@ class RunArguments:
     step_lr_epochs: Optional[float] = field(default=None, metadata={"help": "StepLR: multiply the learning rate by --step_lr_gamma every N epochs"})
     step_lr_gamma: float = 0.1
     list_models: bool = field(default=False, metadata={"help": "print the model registry and exit"})
+    push_space: Optional[str] = field(default=None, metadata={"help": "also upload the run and its demo (app.py) as a Gradio Space ORG/NAME"})
 
 
 @dataclass
@@ -109,7 +110,7 @@ TRAINING_HYPERPARAMETERS = (
     "bf16", "fp16", "label_smoothing_factor", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon",
 )  # fmt: skip
 # Project arguments that do not change a run's result.
-NOT_IDENTITY = {"overwrite_output_dir", "list_models"}
+NOT_IDENTITY = {"overwrite_output_dir", "list_models", "push_space"}
 
 
 @dataclass
