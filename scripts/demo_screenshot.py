@@ -66,10 +66,14 @@ def browser(width: int = 1400, height: int = 1800):
 
 
 def upload(driver, path: Path) -> None:
-    """Choose ``path`` in the image box's file input, as a person picking a file does."""
+    """Choose ``path`` in the image box's file input, as a person picking a file does (the page renders its
+    components with JavaScript after loading, so the input is waited for)."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
-    driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(Path(path).resolve()))
+    field = WebDriverWait(driver, TIMEOUT_S).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#upload input[type=file]")))
+    field.send_keys(str(Path(path).resolve()))
 
 
 def wait_for_verdict(driver, containing: str, previous: str | None = None) -> str:
@@ -80,6 +84,18 @@ def wait_for_verdict(driver, containing: str, previous: str | None = None) -> st
     def ready(driver):
         text = driver.find_element(By.ID, "verdict").get_attribute("innerText")
         return text if containing in text and text != previous else False
+
+    return WebDriverWait(driver, TIMEOUT_S, poll_frequency=0.5).until(ready)
+
+
+def wait_for_page_text(driver, containing: str) -> str:
+    """The page's text once it contains ``containing`` (Gradio's own messages appear as toasts)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def ready(driver):
+        text = driver.find_element(By.TAG_NAME, "body").get_attribute("innerText")
+        return text if containing in text else False
 
     return WebDriverWait(driver, TIMEOUT_S, poll_frequency=0.5).until(ready)
 
