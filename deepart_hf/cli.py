@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fidelity": ("deepart_hf.research.fidelity_study", "per-image fidelity features, human vs AI: tests, effect sizes, format control"),
     "baselines": ("deepart_hf.research.baselines", "classical classifiers (SVM, trees, forest, KNN, logistic) on pixels or fidelity features"),
     "few-shot": ("deepart_hf.research.few_shot", "accuracy and AUROC against training images per class, with the classical baselines"),
+    "predict": ("deepart_hf.inference.predict", "score image files, folders, globs or zip archives with a trained detector"),
+    "demo": ("deepart_hf.inference.demo", "a Gradio web demo of a trained detector"),
 }
 
 

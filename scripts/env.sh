@@ -6,7 +6,7 @@ if [ ! -f "$VENV/.deepart-hf-installed" ] || [ pyproject.toml -nt "$VENV/.deepar
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    "$VENV/bin/python" -m pip install -q -e ".[test,demo]"
     touch "$VENV/.deepart-hf-installed"
 fi
 export MPLBACKEND=Agg

@@ -98,8 +98,10 @@ def open_image(data: bytes | None = None, path: str | os.PathLike | None = None)
         image.load()  # a truncated or corrupt file fails here, not later
     except UnidentifiedImageError:
         raise BadImage("not an image Pillow can read") from None
+    except Image.DecompressionBombError as exc:
+        raise BadImage(f"too large to decode safely ({exc})") from None
     # Pillow reports damaged files as any of these; a missing file is an OSError too
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError) as exc:
         raise BadImage(f"corrupt or truncated image ({exc})") from None
     return image
 
@@ -159,10 +161,36 @@ def decode_image(value: dict) -> Image.Image:
 
 
 def upright_rgb(image: Image.Image) -> Image.Image:
-    """EXIF orientation applied, converted to RGB: what ``datasets`` and the transformers pipeline do too."""
+    """EXIF orientation applied, converted to RGB: what ``datasets`` and the transformers pipeline do too.
+
+    Two modes take a detour: Pillow's RGB conversion clips high-bit-depth grey (16-bit PNG and TIFF open as
+    ``I;16`` or ``I``) at 255, which turns the image almost white, so it is rescaled to 8 bits first; and a palette
+    image with transparency goes through RGBA, which gives the same pixels without Pillow's warning.
+    """
     if image.getexif().get(Image.ExifTags.Base.Orientation) is not None:
         image = ImageOps.exif_transpose(image)
+    if image.mode in HIGH_BIT_DEPTH_MODES:
+        image = _eight_bit_grey(image)
+    elif image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
     return image if image.mode == "RGB" else image.convert("RGB")
+
+
+HIGH_BIT_DEPTH_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
+
+
+def _eight_bit_grey(image: Image.Image) -> Image.Image:
+    pixels = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16") or (image.mode == "I" and pixels.max(initial=0) > 255):
+        pixels = pixels / 257  # 65535 -> 255
+    elif image.mode == "F" and pixels.max(initial=0) <= 1:
+        pixels = pixels * 255  # floating-point images are usually scaled to [0, 1]
+    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), mode="L")
+
+
+def list_files(root: Path) -> list[Path]:
+    """Every regular file under root, sorted so builds are deterministic."""
+    return sorted(p for p in root.rglob("*") if p.is_file())
 
 
 def require_dir(path: Path, what: str) -> Path:

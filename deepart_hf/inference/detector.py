@@ -3,13 +3,21 @@
 ``load_detector(path_or_id)`` reads the model and the processor it was saved with, and ``predict`` runs them
 exactly as evaluation does (the same decoding, the same processor, the same float64 log-odds, the calibration
 saved in the config), so a file's score is the same whichever tool computes it.
+
+``predict`` is for images the caller already trusts and raises on a bad one; ``predict_rows`` is for files
+people bring (paths, folders, globs, zip archives): one ``Row`` per file, with its error when it cannot be read,
+decoded and preprocessed in threads while the model scores the previous batch. ``deepart-hf predict`` and the
+demo are built on it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+import zipfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +26,20 @@ from PIL import Image
 from transformers import BaseImageProcessor, PreTrainedModel
 
 from ..constants import AI, ID2LABEL
-from ..data.images import decode_image, upright_rgb
+from ..data.images import BadImage, decode_image, open_image, upright_rgb
+from ..errors import DeepArtError
 from ..evaluation.metrics import log_odds_from_logits, probabilities_from_log_odds
 from ..models import load_trained
 from ..models.calibration import Calibration
 from ..models.preprocessing import describe_preprocessing
+from .inputs import InputFile, expand_inputs
 
 ImageLike = Image.Image | str | os.PathLike | bytes | dict
+
+UNCERTAIN, ERROR = "uncertain", "error"
+# What a person reads beside the number: a score is evidence, not a verdict.
+DECISION_WORDS = {ID2LABEL[AI]: "likely AI-generated", ID2LABEL[1 - AI]: "likely human-made", UNCERTAIN: "uncertain"}
+DEFAULT_UNCERTAIN = 0.1  # half-width of the "uncertain" band around the threshold, in P(ai)
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,29 @@ class Prediction:
     @property
     def label(self) -> str:
         return ID2LABEL[AI] if self.log_odds_ai >= self.threshold_log_odds else ID2LABEL[1 - AI]
+
+    def decision(self, uncertain: float = 0.0) -> str:
+        """``label``, or "uncertain" when P(ai) lies within ``uncertain`` of the threshold's P(ai)."""
+        threshold = float(probabilities_from_log_odds(self.threshold_log_odds))
+        return UNCERTAIN if abs(self.prob_ai - threshold) < uncertain else self.label
+
+
+@dataclass(frozen=True)
+class Row:
+    """One input file's line in ``deepart-hf predict``'s table: its score and decision, or why it has none."""
+
+    file: str
+    prob_ai: float | None = None
+    log_odds_ai: float | None = None
+    decision: str = ERROR
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 class Detector:
@@ -69,9 +107,84 @@ class Detector:
 
     def predict(self, images: Iterable[ImageLike]) -> list[Prediction]:
         """One ``Prediction`` per image (PIL images, paths, bytes, or ``datasets`` image values)."""
-        log_odds = self.log_odds(images)
+        return self.predict_log_odds(self.log_odds(images))
+
+    # --- files people bring: predict_rows (deepart-hf predict, the demo) ---------------------------------------
+
+    def predict_rows(
+        self,
+        inputs: Iterable[ImageLike | InputFile] | str | os.PathLike,
+        *,
+        uncertain: float = 0.0,
+        workers: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Row]:
+        """One ``Row`` per file, in order: paths (folders and zip archives expanded, globs matched), images, bytes.
+
+        A file that cannot be read or decoded gets a row with its error instead of stopping the others.
+        Decoding and preprocessing run in ``workers`` threads (Pillow and torch release the GIL) at most two
+        batches ahead of the model; ``progress(n)`` is called after each batch of n files.
+        """
+        items = _input_files([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)
+        rows: list[Row] = []
+        for batch in self._prepared_batches(items, workers):
+            ready = [(item, pixels) for item, pixels in batch if isinstance(pixels, torch.Tensor)]
+            scores = iter(self.predict_pixels(torch.stack([p for _, p in ready])) if ready else [])
+            for item, pixels in batch:
+                if isinstance(pixels, torch.Tensor):
+                    prediction = next(scores)
+                    rows.append(Row(item.name, prediction.prob_ai, prediction.log_odds_ai, prediction.decision(uncertain)))
+                else:
+                    rows.append(Row(item.name, error=pixels))
+            if progress:
+                progress(len(batch))
+        return rows
+
+    def predict_pixels(self, pixel_values: torch.Tensor) -> list[Prediction]:
+        """Predictions for a batch of the processor's ``pixel_values``, calibrated exactly as ``predict`` does."""
+        with torch.inference_mode():
+            logits = self.model(pixel_values=pixel_values.to(self.device)).logits
+        return self.predict_log_odds(log_odds_from_logits(logits.float().cpu().numpy()))
+
+    def predict_log_odds(self, log_odds: np.ndarray) -> list[Prediction]:
+        """Predictions from log-odds the model already gave (the temperature is in its weights), at the saved threshold."""
         threshold = self.calibration.threshold_log_odds
         return [Prediction(float(p), float(s), threshold) for p, s in zip(probabilities_from_log_odds(log_odds), log_odds)]
+
+    def _prepare(self, item: InputFile) -> torch.Tensor | str:
+        """One file -> its ``pixel_values`` (as the processor makes them for a batch), or the error as text."""
+        if item.error is not None:
+            return item.error
+        try:
+            image = read_image(item)
+        except BadImage as exc:
+            return str(exc)
+        except MemoryError:
+            return "too large to decode in the memory available"
+        try:
+            return self.processor(images=[image], return_tensors="pt")["pixel_values"][0]
+        except (ValueError, RuntimeError, MemoryError) as exc:  # e.g. an image too large for a tensor
+            return f"cannot preprocess a {image.width}x{image.height} image ({exc})"
+
+    def _prepared_batches(self, items: list[InputFile], workers: int | None) -> Iterator[list[tuple[InputFile, torch.Tensor | str]]]:
+        workers = workers or min(8, (os.cpu_count() or 1) + 2)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending: deque = deque()
+            queue = iter(items)
+            # two batches in flight: enough to keep the model busy, bounded memory for any number of files
+            for item in (next(queue, None) for _ in range(2 * self.batch_size)):
+                if item is not None:
+                    pending.append((item, pool.submit(self._prepare, item)))
+            batch = []
+            while pending:
+                item, future = pending.popleft()
+                batch.append((item, future.result()))
+                following = next(queue, None)
+                if following is not None:
+                    pending.append((following, pool.submit(self._prepare, following)))
+                if len(batch) == self.batch_size or not pending:
+                    yield batch
+                    batch = []
 
 
 def as_image(image: ImageLike) -> Image.Image:
@@ -85,10 +198,45 @@ def as_image(image: ImageLike) -> Image.Image:
     return decode_image({"bytes": None, "path": str(Path(image))})
 
 
+def read_image(item: InputFile) -> Image.Image:
+    """An input file as RGB pixels through the project's one decoder; ``BadImage`` says why it cannot be."""
+    try:
+        data = item.read()
+    except (OSError, zipfile.BadZipFile, RuntimeError) as exc:  # zip members: CRC errors, encryption
+        raise BadImage(f"cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    if isinstance(data, Image.Image):
+        return upright_rgb(data)
+    if not data:
+        raise BadImage("empty file")
+    return upright_rgb(open_image(data))
+
+
+def _input_files(inputs: Iterable) -> list[InputFile]:
+    files: list[InputFile] = []
+    for index, value in enumerate(inputs):
+        if isinstance(value, InputFile):
+            files.append(value)
+        elif isinstance(value, (str, os.PathLike)):
+            files += expand_inputs([value]).files
+        elif isinstance(value, Image.Image):
+            files.append(InputFile(f"<image {index}>", read=lambda value=value: value))
+        elif isinstance(value, bytes):
+            files.append(InputFile(f"<bytes {index}>", read=lambda value=value: value))
+        elif isinstance(value, dict):
+            files.append(InputFile(str(value.get("path") or f"<image {index}>"), read=_value_reader(value)))
+        else:
+            raise DeepArtError(f"cannot score a {type(value).__name__}: pass paths, PIL images, bytes or datasets image values")
+    return files
+
+
+def _value_reader(value: dict) -> Callable[[], bytes]:
+    return lambda: value["bytes"] if value.get("bytes") is not None else Path(value["path"]).read_bytes()
+
+
 def load_detector(path_or_id: str | os.PathLike, **options) -> Detector:
     """A saved detector (run folder or Hub id), with the preprocessing it was saved with."""
     model, processor = load_trained(str(path_or_id))
     return Detector(model, processor, **options)
 
 
-__all__ = ["Detector", "Prediction", "as_image", "load_detector"]
+__all__ = ["DECISION_WORDS", "DEFAULT_UNCERTAIN", "Detector", "Prediction", "Row", "as_image", "load_detector", "read_image"]

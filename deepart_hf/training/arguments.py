@@ -104,6 +104,7 @@ class RunArguments:
                                  "jpeg, blur, downscale, format, color"}
     )
     n_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples behind each 95% interval"})
+    push_space: Optional[str] = field(default=None, metadata={"help": "also upload the run and its demo (app.py) as a Gradio Space ORG/NAME"})
 
 
 @dataclass
@@ -141,7 +142,7 @@ TRAINING_HYPERPARAMETERS = (
     "bf16", "fp16", "label_smoothing_factor", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon",
 )  # fmt: skip
 # Project arguments that do not change a run's result.
-NOT_IDENTITY = {"overwrite_output_dir", "list_models", "robustness", "n_resamples"}
+NOT_IDENTITY = {"overwrite_output_dir", "list_models", "robustness", "n_resamples", "push_space"}
 
 
 @dataclass

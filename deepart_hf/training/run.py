@@ -58,9 +58,28 @@ def run(args: Arguments) -> dict:
         if calibration is not None:
             trainer.save_model(training.output_dir)
     metrics = evaluate_and_report(args, trainer, model, processor, splits, history)
+    # --- the run's demo (issue 10): app.py, requirements.txt and examples; its code goes with every push ---
+    if not args.run.eval_only and trainer.is_world_process_zero():
+        write_run_demo(args, training, splits)
+    # --- end of the run's demo ---
     if args.training.push_to_hub and trainer.is_world_process_zero():
         push_run(args, training.output_dir)
+        from ..inference.space import push_demo_code
+
+        push_demo_code(args.training.hub_model_id or Path(training.output_dir).name, token=args.training.hub_token)
+    if args.run.push_space and trainer.is_world_process_zero():
+        from ..inference.space import push_space
+
+        push_space(training.output_dir, args.run.push_space, token=args.training.hub_token, private=bool(getattr(args.training, "hub_private_repo", False)))
     return metrics
+
+
+def write_run_demo(args: Arguments, training: TrainingArguments, splits: Splits) -> None:
+    """The demo files beside the model, with example images from the test split as stored (not pre-resized;
+    none for a stream)."""
+    from ..inference.space import write_space_files
+
+    write_space_files(training.output_dir, splits.raw_test)
 
 
 # --- model -------------------------------------------------------------------------------------------------------

@@ -1,0 +1,136 @@
+"""Score image files with a trained detector: one row per file (prob_ai and a decision), and a summary.
+
+    deepart-hf predict --model outputs/run painting.png scans/ 'inbox/**/*.jpg' batch.zip
+    deepart-hf predict --model ORG/detector photos/ --output results.csv --uncertain 0.05
+
+Inputs are files, folders (recursive: the files whose extension is an image format), glob patterns and .zip
+archives (read in place). Any image Pillow reads works, in any size and mode. The decision is "ai" or "human"
+at the detector's calibrated threshold, or "uncertain" when P(ai) lies within --uncertain of it. A file that
+cannot be read gets a row with its error and the others go on; the exit code is 1 when any file failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..console import setup_console
+from ..errors import DeepArtError
+from ..files import atomic_destination, write_json
+from .detector import DEFAULT_UNCERTAIN, ERROR, Detector, Row, load_detector
+from .inputs import expand_inputs
+
+OUTPUT_FORMATS = (".csv", ".jsonl", ".json")
+COLUMNS = ["file", "prob_ai", "log_odds_ai", "decision", "error"]
+FAILED = 1  # exit code when at least one file could not be scored
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="a trained detector: run folder or Hub id")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders, glob patterns or .zip archives")
+    parser.add_argument("--uncertain", type=float, default=DEFAULT_UNCERTAIN, metavar="W",
+                        help=f"call a file 'uncertain' when P(ai) is within W of the threshold (default {DEFAULT_UNCERTAIN}; 0 = always decide)")
+    parser.add_argument("--output", type=Path, help="also write every row to this file: .csv, .jsonl or .json")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    parser.add_argument("--batch_size", type=int, default=16, help="images per forward pass (default 16)")
+    parser.add_argument("--workers", type=int, default=None, help="decoding threads (default: cores + 2, at most 8)")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--quiet", action="store_true", help="print the summary only, not the table")
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_console()
+    check_arguments(args)
+    expanded = expand_inputs(args.paths)
+    if not expanded.files:
+        raise DeepArtError(f"no image files in {' '.join(args.paths)} ({expanded.skipped} other files skipped)")
+    detector = load_detector(args.model, batch_size=args.batch_size, device=args.device)
+    rows = score(detector, expanded.files, args.uncertain, args.workers)
+    if not args.quiet:
+        print(format_table(rows))
+    print(summary_line(rows, detector, args.uncertain, expanded.skipped))
+    if args.output:
+        write_rows(args.output, rows, detector, args.model, args.uncertain)
+        print(f"Wrote {len(rows)} rows to {args.output}")
+    return FAILED if any(row.failed for row in rows) else 0
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Everything that can be refused before the model loads and the images are read."""
+    if not 0 <= args.uncertain < 1:
+        raise DeepArtError(f"--uncertain must be in [0, 1), got {args.uncertain}")
+    if args.batch_size < 1:
+        raise DeepArtError(f"--batch_size must be at least 1, got {args.batch_size}")
+    if args.output:
+        if args.output.suffix.lower() not in OUTPUT_FORMATS:
+            raise DeepArtError(f"--output {args.output}: use a {', '.join(OUTPUT_FORMATS)} file")
+        if args.output.exists() and not args.overwrite:
+            raise DeepArtError(f"--output {args.output} exists; pass --overwrite to replace it")
+
+
+def score(detector: Detector, files: list, uncertain: float, workers: int | None) -> list[Row]:
+    # one batch needs no progress bar; tqdm's own TQDM_DISABLE and non-terminal checks apply beyond that
+    with tqdm(total=len(files), desc="scoring", unit="img", leave=False, disable=len(files) <= detector.batch_size) as bar:
+        return detector.predict_rows(files, uncertain=uncertain, workers=workers, progress=bar.update)
+
+
+def format_table(rows: list[Row]) -> str:
+    width = min(max([len("file"), *(len(row.file) for row in rows)]), max(20, shutil.get_terminal_size().columns - 28))
+    lines = [f"{'file':<{width}}  {'prob_ai':>8}  decision", f"{'-' * width}  {'-' * 8}  {'-' * 9}"]
+    for row in rows:
+        name = row.file if len(row.file) <= width else "…" + row.file[-(width - 1) :]
+        probability = "" if row.prob_ai is None else f"{row.prob_ai:.4f}"
+        decision = f"{ERROR}: {row.error}" if row.failed else row.decision
+        lines.append(f"{name:<{width}}  {probability:>8}  {decision}")
+    return "\n".join(lines)
+
+
+def summary_line(rows: list[Row], detector: Detector, uncertain: float, skipped: int) -> str:
+    counts = Counter(row.decision for row in rows)
+    calibration = detector.calibration
+    kind = f"calibrated ({calibration.method})" if calibration.is_calibrated else "uncalibrated argmax"
+    parts = [f"{len(rows)} files: {counts['ai']} ai, {counts['human']} human, {counts['uncertain']} uncertain, {counts[ERROR]} failed"]
+    parts.append(f"threshold P(ai) = {calibration.threshold:.3f}, {kind}" + (f", uncertain within ±{uncertain:g}" if uncertain else ""))
+    line = f"{parts[0]} ({parts[1]})"
+    return line + (f"; {skipped} non-image files in folders or archives skipped" if skipped else "")
+
+
+def write_rows(path: Path, rows: list[Row], detector: Detector, model: str, uncertain: float) -> None:
+    suffix = path.suffix.lower()
+    records = [row.as_dict() for row in rows]
+    if suffix == ".json":
+        calibration = detector.calibration
+        write_json(path, {
+            "model": model,
+            "threshold_prob_ai": calibration.threshold,
+            "threshold_log_odds": calibration.threshold_log_odds,
+            "temperature": calibration.temperature,
+            "uncertain": uncertain,
+            "rows": records,
+        })
+        return
+    with atomic_destination(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
+        if suffix == ".jsonl":
+            handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+        else:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            # repr keeps every digit, so the file reads back to exactly the scores printed by evaluation
+            writer.writerows({**r, "prob_ai": _exact(r["prob_ai"]), "log_odds_ai": _exact(r["log_odds_ai"])} for r in records)
+
+
+def _exact(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+if __name__ == "__main__":
+    from ..cli import main as cli_main
+
+    sys.exit(cli_main(["predict", *sys.argv[1:]]))
