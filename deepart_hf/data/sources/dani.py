@@ -29,8 +29,8 @@ from ...constants import AI, HUMAN
 from ...errors import SourceError
 from ..images import ImageFile, read_image_file, require_dir
 from ..schema import DANI_COLUMNS, DANI_GENERATORS, DANI_ORIGINAL_TASK, DANI_TASKS, image_features
+from ..tree import is_hidden
 from .base import BuildReport, CardInfo, Collection, SourceOptions, register_source
-from .folder import subfolders
 
 ORIGINALS_FOLDER = "ORG"
 CAPTIONS_FILE = "captions.json"
@@ -125,6 +125,14 @@ def _files(folder: Path, root: Path, report: BuildReport) -> list[Path]:
     for extra in (e for e in entries if not e.is_file()):
         report.skip(extra.relative_to(root).as_posix() + "/", "unexpected folder in the D-ANI layout")
     return [e for e in entries if e.is_file()]
+
+
+def subfolders(root: Path, report: BuildReport) -> list[Path]:
+    """Sub-folders of root; loose files beside them are reported, never silently ignored (system files are)."""
+    entries = sorted(entry for entry in root.iterdir() if not is_hidden(entry.name))
+    for loose in (entry for entry in entries if entry.is_file()):
+        report.skip(loose.relative_to(root).as_posix(), "not inside a class folder")
+    return [entry for entry in entries if entry.is_dir()]
 
 
 def _record(path: Path, root: Path, **columns) -> dict:
