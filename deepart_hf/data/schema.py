@@ -66,6 +66,13 @@ def string_columns(names) -> dict:
 # --generators keeps): the photographs first, then GANs, Stable Diffusion versions in release order, Versatile
 # Diffusion, DALL-E 2 and 3.
 DANI_GENERATORS = (REAL_GENERATOR, "DFGAN", "GALIP", "SD_V14", "SD_V15", "SD_V21", "SD_XL", "Versatile", "Dalle2", "Dalle3")
+
+
+def synthetic_generator_names(generators: int) -> tuple[str, ...]:
+    """The synthetic set's ``generator`` classes: ``real``, then one up-sampler per grating period 2, 3, ..."""
+    return (REAL_GENERATOR, *(f"upsampler-p{period}" for period in range(2, generators + 2))) if generators else ()
+
+
 DANI_TASKS = ("T2I", "I2I", "TI2I")
 DANI_ORIGINAL_TASK = "original"  # the `task` of a COCO photograph: it was not generated
 
@@ -136,7 +143,7 @@ COLUMN_DESCRIPTIONS = {
     "commentary": "commentary on the poem",
     "genre": "subject genre of the image",
     CAPTION_COLUMN: "text of the `.txt` file beside the image",
-    "generator": f"the generator that made the image, `{REAL_GENERATOR}` for a photograph",
+    "generator": f"the generator that made the image, `{REAL_GENERATOR}` when none did (a photograph, a human-made image)",
     "task": "how it was prompted: T2I (caption), I2I (photograph), TI2I (both); `original` for the photograph",
     "resolution": "the resolution folder of the raw layout (224, 256, 512, 1024)",
     "coco_id": "COCO val2017 image id: the photograph and everything generated from it share it",
