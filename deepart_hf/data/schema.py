@@ -111,17 +111,18 @@ def deepart_pairs_features(extra: dict | None = None) -> Features:
     )
 
 
-def check_classification_features(features: Features, where: str) -> None:
-    """Raise a clear error unless a dataset can train a human/ai detector."""
+def check_classification_features(features: Features, where: str, classes: list[str] | None = None) -> None:
+    """Raise a clear error unless a dataset can train a human/ai detector (``classes``: a classifier of these)."""
     from ..errors import DeepArtError
 
+    classes = list(classes) if classes is not None else LABELS
     if "image" not in features or "label" not in features:
         missing = [c for c in ("image", "label") if c not in features]
         raise DeepArtError(f"{where} has no {' or '.join(repr(m) for m in missing)} column (columns: {', '.join(features)})")
     label = features["label"]
-    if not isinstance(label, ClassLabel) or list(label.names) != LABELS:
+    if not isinstance(label, ClassLabel) or list(label.names) != classes:
         names = getattr(label, "names", label)
-        raise DeepArtError(f"{where}: column 'label' must be ClassLabel{LABELS}, found {names}")
+        raise DeepArtError(f"{where}: column 'label' must be ClassLabel{classes}, found {names}")
 
 # What each column means, for dataset cards (one place, like the types above).
 COLUMN_DESCRIPTIONS = {
