@@ -126,3 +126,15 @@ def test_attribution_needs_a_classlabel_column(attribution_run, tmp_path, capsys
     assert "column 'source' is Value, not a ClassLabel" in capsys.readouterr().err
     assert train.main([*argv[:2], "--label_map", "real=human", *argv[4:]]) == 2
     assert "drop it" in capsys.readouterr().err
+
+
+def test_streamed_attribution_maps_the_generator_column_to_the_head(attribution_run, tmp_path):
+    _, data = attribution_run
+    out = tmp_path / "streamed"
+    argv = ["--task", "attribution", "--streaming", "--max_steps", "1", "--dataset", str(data), "--model", "resnet10t",
+            "--from_scratch", "--preprocess", "crop", "--image_size", "32", "--output_dir", str(out), *FAST_TRAINING]
+    assert train.main(argv) == 0
+    rows = read_rows(out / "predictions.csv")
+    stored = load_splits(str(data))["test"]
+    truth = {row["image_id"]: CLASSES[row["generator"]] for row in stored.select_columns(["image_id", "generator"])}
+    assert len(rows) == 8 and all(row["label"] == truth[row["id"]] for row in rows)
