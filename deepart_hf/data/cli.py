@@ -68,6 +68,16 @@ class SyntheticArguments:
 
 
 @dataclass
+class SyntheticGeneratorArguments:
+    """The synthetic source's own option; it reaches it as ``SourceOptions.extra``."""
+
+    generators: int = field(
+        default=0, metadata={"help": "N > 0: N 'generators' with gratings of period 2..N+1 and a `generator` column "
+                             "(real + upsampler-pK) for --task attribution; 0: one 'ai' class"}
+    )
+
+
+@dataclass
 class DaniArguments:
     """Options of the D-ANI source only; they reach it as ``SourceOptions.extra``."""
 

@@ -25,19 +25,21 @@ logger = logging.getLogger(__name__)
 SYNTHETIC_ROOT = Path("data")
 
 
-def synthetic_dataset_path(n_per_class: int, image_size: int, seed: int) -> Path:
-    return SYNTHETIC_ROOT / f"synthetic-n{n_per_class}-s{image_size}-seed{seed}"
+def synthetic_dataset_path(n_per_class: int, image_size: int, seed: int, generators: int = 0) -> Path:
+    return SYNTHETIC_ROOT / (f"synthetic-n{n_per_class}-s{image_size}-seed{seed}" + (f"-g{generators}" if generators else ""))
 
 
-def ensure_synthetic(n_per_class: int, image_size: int, seed: int) -> Path:
-    """Build the embedded default once; later runs reuse the folder (builds are deterministic)."""
+def ensure_synthetic(n_per_class: int, image_size: int, seed: int, generators: int = 0) -> Path:
+    """Build the embedded default once; later runs reuse the folder (builds are deterministic). ``generators``:
+    the multi-generator set that ``train.py --task attribution`` defaults to."""
     from .build import build
     from .publish import publish
 
-    path = synthetic_dataset_path(n_per_class, image_size, seed)
+    path = synthetic_dataset_path(n_per_class, image_size, seed, generators)
     if not (path / "README.md").is_file():
-        result = build("synthetic", n_per_class=n_per_class, image_size=image_size, seed=seed)
-        publish(result, path, overwrite=path.exists(), build_command=f"train.py (synthetic, {n_per_class} per class, {image_size} px, seed {seed})")
+        result = build("synthetic", n_per_class=n_per_class, image_size=image_size, seed=seed, extra={"generators": generators})
+        kind = f", {generators} generators" if generators else ""
+        publish(result, path, overwrite=path.exists(), build_command=f"train.py (synthetic{kind}, {n_per_class} per class, {image_size} px, seed {seed})")
     return path
 
 
@@ -111,12 +113,13 @@ def load_splits(dataset: str, config: str | None = None, *, streaming: bool = Fa
         raise DeepArtError(f"{where} cannot be loaded ({type(exc).__name__}: {message})") from None
 
 
-def checked_split(splits: DatasetDict, name: str, where: str, max_samples: int | None = None) -> Dataset:
-    """The split ``name``, with undecoded images (transforms decode them and name a bad file)."""
+def checked_split(splits: DatasetDict, name: str, where: str, max_samples: int | None = None, classes: list[str] | None = None) -> Dataset:
+    """The split ``name``, with undecoded images (transforms decode them and name a bad file); ``label`` must be
+    ClassLabel(``classes``), human/ai by default."""
     if name not in splits:
         raise DeepArtError(f"{where} has no {name!r} split (it has {', '.join(splits) or 'none'})")
     split = splits[name]
-    check_classification_features(split.features, f"{where}, split {name!r}")
+    check_classification_features(split.features, f"{where}, split {name!r}", classes)
     if len(split) == 0:
         raise DeepArtError(f"{where}: split {name!r} is empty")
     if max_samples is not None:

@@ -66,6 +66,13 @@ def string_columns(names) -> dict:
 # --generators keeps): the photographs first, then GANs, Stable Diffusion versions in release order, Versatile
 # Diffusion, DALL-E 2 and 3.
 DANI_GENERATORS = (REAL_GENERATOR, "DFGAN", "GALIP", "SD_V14", "SD_V15", "SD_V21", "SD_XL", "Versatile", "Dalle2", "Dalle3")
+
+
+def synthetic_generator_names(generators: int) -> tuple[str, ...]:
+    """The synthetic set's ``generator`` classes: ``real``, then one up-sampler per grating period 2, 3, ..."""
+    return (REAL_GENERATOR, *(f"upsampler-p{period}" for period in range(2, generators + 2))) if generators else ()
+
+
 DANI_TASKS = ("T2I", "I2I", "TI2I")
 DANI_ORIGINAL_TASK = "original"  # the `task` of a COCO photograph: it was not generated
 
@@ -104,17 +111,18 @@ def deepart_pairs_features(extra: dict | None = None) -> Features:
     )
 
 
-def check_classification_features(features: Features, where: str) -> None:
-    """Raise a clear error unless a dataset can train a human/ai detector."""
+def check_classification_features(features: Features, where: str, classes: list[str] | None = None) -> None:
+    """Raise a clear error unless a dataset can train a human/ai detector (``classes``: a classifier of these)."""
     from ..errors import DeepArtError
 
+    classes = list(classes) if classes is not None else LABELS
     if "image" not in features or "label" not in features:
         missing = [c for c in ("image", "label") if c not in features]
         raise DeepArtError(f"{where} has no {' or '.join(repr(m) for m in missing)} column (columns: {', '.join(features)})")
     label = features["label"]
-    if not isinstance(label, ClassLabel) or list(label.names) != LABELS:
+    if not isinstance(label, ClassLabel) or list(label.names) != classes:
         names = getattr(label, "names", label)
-        raise DeepArtError(f"{where}: column 'label' must be ClassLabel{LABELS}, found {names}")
+        raise DeepArtError(f"{where}: column 'label' must be ClassLabel{classes}, found {names}")
 
 # What each column means, for dataset cards (one place, like the types above).
 COLUMN_DESCRIPTIONS = {
@@ -136,7 +144,7 @@ COLUMN_DESCRIPTIONS = {
     "commentary": "commentary on the poem",
     "genre": "subject genre of the image",
     CAPTION_COLUMN: "text of the `.txt` file beside the image",
-    "generator": f"the generator that made the image, `{REAL_GENERATOR}` for a photograph",
+    "generator": f"the generator that made the image, `{REAL_GENERATOR}` when none did (a photograph, a human-made image)",
     "task": "how it was prompted: T2I (caption), I2I (photograph), TI2I (both); `original` for the photograph",
     "resolution": "the resolution folder of the raw layout (224, 256, 512, 1024)",
     "coco_id": "COCO val2017 image id: the photograph and everything generated from it share it",

@@ -12,6 +12,8 @@ Decisions:
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.metrics import confusion_matrix, f1_score
@@ -58,3 +60,61 @@ def attribution_metrics(logits, references, names, detector_metric=None) -> dict
         metric = detector_metric or load_detector_metric()
         results["detection"] = metric.compute(predictions=(log_odds > 0).astype(np.int64), references=is_ai, scores=log_odds)
     return results
+
+
+# What the Trainer logs after each evaluation of an attribution model (with ``real``, also the detection AUROC).
+ATTRIBUTION_HEADLINE_METRICS = ("accuracy", "macro_f1")
+
+
+def make_attribution_compute_metrics(names, detector_metric=None):
+    """A ``compute_metrics`` for ``transformers.Trainer`` with a K-class head whose classes are ``names``: the
+    headline numbers, plus ``ai_auroc`` (P(ai) = 1 - P(real) ranking real against generated) when defined."""
+    names = list(names)
+    if REAL_GENERATOR in names and detector_metric is None:
+        from .metrics import load_detector_metric
+
+        detector_metric = load_detector_metric()
+
+    def compute_metrics(eval_prediction) -> dict[str, float]:
+        logits = eval_prediction.predictions
+        if isinstance(logits, (tuple, list)):  # models that return extra outputs hand the Trainer a tuple
+            logits = logits[0]
+        if eval_prediction.label_ids is None:
+            raise ValueError("compute_metrics needs label ids; the evaluation dataset has no labels")
+        results = attribution_metrics(logits, np.asarray(eval_prediction.label_ids).reshape(-1), names, detector_metric)
+        headline = {key: results[key] for key in ATTRIBUTION_HEADLINE_METRICS}
+        auroc = (results.get("detection") or {}).get("auroc")
+        return {**headline, **({"ai_auroc": auroc} if auroc is not None else {})}
+
+    return compute_metrics
+
+
+def class_probability_column(name: str) -> str:
+    return f"prob_{name}"
+
+
+def write_attribution_predictions_csv(path, ids, references, logits, names):
+    """One row per image: id, true and predicted class (names), prob_ai = 1 - P(real) and its log-odds (when
+    ``real`` is a class), then every class's probability as ``prob_<class>`` (float64, written exactly)."""
+    from scipy.special import softmax
+
+    from ..files import atomic_destination
+    from .metrics import probabilities_from_log_odds
+
+    names = list(names)
+    logits = np.asarray(logits, dtype=np.float64)
+    references = np.asarray(references, dtype=np.int64)
+    if not len(ids) == len(references) == len(logits):
+        raise ValueError(f"ids, references and logits must have the same length, got {len(ids)}, {len(references)}, {len(logits)}")
+    probabilities = softmax(logits, axis=1)
+    detection = REAL_GENERATOR in names
+    log_odds = attribution_log_odds_ai(logits, names) if detection else None
+    columns = ["id", "label", "predicted", *(["prob_ai", "log_odds_ai"] if detection else []), *map(class_probability_column, names)]
+    with atomic_destination(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row, (image_id, reference, probs) in enumerate(zip(ids, references, probabilities)):
+            scores = [probabilities_from_log_odds(log_odds[row]), log_odds[row]] if detection else []
+            # repr of a float is the shortest text that reads back to exactly the same float64
+            writer.writerow([image_id, names[reference], names[int(logits[row].argmax())], *(repr(float(v)) for v in [*scores, *probs])])
+    return path

@@ -24,6 +24,7 @@ MODEL_INDEX_METRICS = [
     ("auroc", "AUROC"),
     ("average_precision", "Average precision"),
 ]
+ATTRIBUTION_INDEX_METRICS = [("accuracy", "Attribution accuracy"), ("macro_f1", "Attribution macro-F1")]
 # timm knows these only after `import deepart_hf` registers them.
 ARCHITECTURES_REGISTERED_BY_DEEPART_HF = {"googlenet"}
 
@@ -37,19 +38,24 @@ def dataset_label(args: Arguments) -> str:
 
 
 def render_model_card(args: Arguments, model, processor, metrics: dict, summary: dict, *, has_curves: bool,
-                      validity: dict | None = None) -> ModelCard:
+                      validity: dict | None = None, attribution: str | None = None) -> ModelCard:
+    """``attribution``: an attribution model's classes and results (markdown), which open the card; ``metrics``
+    are then its human-vs-AI metrics (P(ai) = 1 - P(real))."""
     described = summary["model"]
     repo_id = args.training.hub_model_id or Path(args.training.output_dir).name
     dataset = args.datasets[0][0]
     dataset_is_hub = not Path(dataset).exists()
     protocol = get_protocol(args.protocol_name) if args.protocol_name else None
+    # an attribution model is indexed by what it was trained for: naming the generator (summary["test"])
+    indexed, index_metrics = (summary["test"], ATTRIBUTION_INDEX_METRICS) if attribution else (metrics, MODEL_INDEX_METRICS)
     card_data = ModelCardData(
         model_name=repo_id.split("/")[-1],
         base_model=described["base_model"] if described["base_model"] != FROM_SCRATCH else None,
         datasets=[dataset] if dataset_is_hub else None,
         library_name="transformers",
         pipeline_tag="image-classification",
-        tags=["image-classification", "ai-generated-image-detection", "deepart-hf", described.get("architecture", "")],
+        tags=["image-classification", "ai-generated-image-detection", "deepart-hf", *(["generator-attribution"] if attribution else []),
+              described.get("architecture", "")],
         eval_results=[
             EvalResult(
                 task_type="image-classification",
@@ -59,10 +65,10 @@ def render_model_card(args: Arguments, model, processor, metrics: dict, summary:
                 dataset_split=args.data.test_split,
                 metric_type=key,
                 metric_name=name,
-                metric_value=round(float(metrics[key]), 4),
+                metric_value=round(float(indexed[key]), 4),
             )
-            for key, name in MODEL_INDEX_METRICS
-            if metrics.get(key) is not None
+            for key, name in index_metrics
+            if indexed.get(key) is not None
         ],
     )
     trainable, total = summary["parameters"]["trainable"], summary["parameters"]["total"]
@@ -71,7 +77,7 @@ def render_model_card(args: Arguments, model, processor, metrics: dict, summary:
         template_path=str(template_path("model.md")),
         model_name=repo_id.split("/")[-1],
         repo_id=repo_id,
-        usage=usage_code(repo_id, processor, described.get("architecture")),
+        usage=usage_code(repo_id, processor, described.get("architecture"), classes=summary.get("classes") if attribution else None),
         architecture=described.get("architecture"),
         family=described.get("family"),
         initial_weights="random (trained from scratch)" if described["base_model"] == FROM_SCRATCH else described["base_model"],
@@ -97,6 +103,7 @@ def render_model_card(args: Arguments, model, processor, metrics: dict, summary:
         validity=report_markdown(validity, "Validity report").split("\n", 2)[2] if validity else None,
         per_dataset=per_dataset_markdown(validity.get("per_dataset")) if validity and validity.get("per_dataset") else None,
         robustness_plots=[name for name in (validity or {}).get("files", []) if name.endswith(".png")],
+        attribution=attribution,
     )
 
 
@@ -119,8 +126,8 @@ def dataset_caveats(args: Arguments) -> list[str]:
     return caveats
 
 
-def usage_code(repo_id: str, processor, architecture: str | None) -> str:
-    """How to run the saved detector, for this kind of model."""
+def usage_code(repo_id: str, processor, architecture: str | None, classes: list[str] | None = None) -> str:
+    """How to run the saved detector, for this kind of model (``classes``: an attribution model's)."""
     lines = []
     if architecture in ARCHITECTURES_REGISTERED_BY_DEEPART_HF:
         lines += [f"import deepart_hf  # registers {architecture} with timm before loading"]
@@ -133,11 +140,14 @@ def usage_code(repo_id: str, processor, architecture: str | None) -> str:
         ]
     else:
         lines += [f'detector = pipeline("image-classification", model="{repo_id}")']
+    labels = classes or ["ai", "human"]
     lines += [
-        "detector(\"painting.png\")  # [{'label': 'ai', 'score': ...}, {'label': 'human', 'score': ...}]",
+        f"detector(\"painting.png\")  # [{{'label': '{labels[-1]}', 'score': ...}}, {{'label': '{labels[0]}', 'score': ...}}, ...]"
+        if classes else "detector(\"painting.png\")  # [{'label': 'ai', 'score': ...}, {'label': 'human', 'score': ...}]",
         "",
         "# The same probabilities, in batches, from deepart-hf:",
         "import deepart_hf",
         f'print([p.prob_ai for p in deepart_hf.load_detector("{repo_id}").predict(["painting.png"])])',
+        *([f'print([(p.generator, p.class_probs) for p in deepart_hf.load_detector("{repo_id}").predict(["painting.png"])])'] if classes else []),
     ]
     return "\n".join(line for i, line in enumerate(lines) if line or i)

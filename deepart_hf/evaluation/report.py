@@ -37,6 +37,10 @@ CHECKPOINT_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "unfrozen/**", "runs/*
 def evaluate_and_report(args: Arguments, trainer, model, processor, splits, history: list[dict]) -> dict:
     """Predict the test split at the saved decision threshold; write metrics, predictions, plots, the validity
     report (intervals, calibration, robustness, per dataset) and, after training, the model card."""
+    if args.run.task == "attribution":  # --- generator attribution (issue 11): its own metrics and files ---
+        from .attribution_report import evaluate_attribution_and_report
+
+        return evaluate_attribution_and_report(args, trainer, model, processor, splits, history)
     test = splits.test
     output = trainer.predict(test, metric_key_prefix="test")
     log_odds = log_odds_from_logits(np.asarray(output.predictions))

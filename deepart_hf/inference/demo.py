@@ -1,5 +1,6 @@
 """A web demo of a trained detector (Gradio): drop or paste an image, see P(ai) and P(human), the decision at
-the calibrated threshold in words, and for crop models a heat map of P(ai) per crop over the image.
+the calibrated threshold in words, and for crop models a heat map of P(ai) per crop over the image. With a
+generator-attribution model the label shows every class's probability (``real`` and each generator) instead.
 
     deepart-hf demo --model outputs/run              # http://127.0.0.1:7860
     deepart-hf demo --model ORG/detector --share     # a public gradio.live link for 72 hours
@@ -37,7 +38,8 @@ EXAMPLES_FOLDER = "examples"
 FIGURE_FILES = ("evaluation.json", "metrics.json")
 # What a person needs from a run's figures, in this order: (key, name)
 KEY_METRICS = [("accuracy", "accuracy"), ("human_accuracy", "accuracy on human images"), ("ai_accuracy", "accuracy on AI images"),
-               ("auroc", "AUROC"), ("tpr_at_1_fpr", "AI images caught at 1% false alarms (TPR@1%FPR)")]
+               ("auroc", "AUROC"), ("tpr_at_1_fpr", "AI images caught at 1% false alarms (TPR@1%FPR)"),
+               ("macro_f1", "macro-F1 over the generators (attribution)")]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
 
 @dataclass
 class Analysis:
-    probabilities: dict[str, float] | None  # {"ai": P(ai), "human": P(human)}, for gr.Label
+    probabilities: dict[str, float] | None  # {"ai": P(ai), "human": P(human)}, or each generator's, for gr.Label
     verdict: str  # markdown: the decision in words, or the error
     heatmap: Image.Image | None = None
     prediction: Prediction | None = None
@@ -80,9 +82,12 @@ def analyse(detector: Detector, path: str | os.PathLike | None, uncertain: float
     row = detector.predict_rows([image], uncertain=uncertain, workers=1)[0]
     if row.failed:
         return Analysis(None, f"### Cannot score `{name}`\n{row.error}.")
-    prediction = Prediction(row.prob_ai, row.log_odds_ai, detector.calibration.threshold_log_odds)
-    probabilities = {ID2LABEL[AI]: row.prob_ai, ID2LABEL[HUMAN]: 1.0 - row.prob_ai}
-    return Analysis(probabilities, verdict_markdown(detector, row.prob_ai, row.decision, uncertain), crop_heatmap(detector, image), prediction)
+    prediction = Prediction(row.prob_ai, row.log_odds_ai, detector.calibration.threshold_log_odds, row.class_probs)
+    probabilities = row.class_probs or {ID2LABEL[AI]: row.prob_ai, ID2LABEL[HUMAN]: 1.0 - row.prob_ai}
+    verdict = verdict_markdown(detector, row.prob_ai, row.decision, uncertain)
+    if row.generator:
+        verdict += f"\n\nMost probable source: **{row.generator}** (P = {row.generator_prob:.3f}), P(ai) = 1 − P(real)."
+    return Analysis(probabilities, verdict, crop_heatmap(detector, image), prediction)
 
 
 def verdict_markdown(detector: Detector, prob_ai: float, decision: str, uncertain: float) -> str:
@@ -276,7 +281,7 @@ def build_demo(model: str | os.PathLike | Detector, *, examples: list[Path] | No
             with gr.Column(scale=3):
                 upload = gr.Image(type="filepath", sources=["upload", "clipboard"], label="image", height=340, elem_id="upload")
                 upload.preprocess = types.MethodType(_uploaded_file, upload)
-                probabilities = gr.Label(num_top_classes=2, label="probabilities", elem_id="probabilities")
+                probabilities = gr.Label(num_top_classes=len(detector.labels), label="probabilities", elem_id="probabilities")
                 verdict = gr.Markdown(elem_id="verdict")
                 heatmap = gr.Image(label="where the evidence is (P(ai) per crop)", visible=False, interactive=False, height=420, elem_id="heatmap")
                 paths = example_files(folder, examples)

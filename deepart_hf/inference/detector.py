@@ -4,6 +4,9 @@
 exactly as evaluation does (the same decoding, the same processor, the same float64 log-odds, the calibration
 saved in the config), so a file's score is the same whichever tool computes it.
 
+A generator-attribution model (``train.py --task attribution``: classes ``real`` and the generators) is a
+detector too: P(ai) = 1 - P(real), and each ``Prediction`` also carries every class's probability.
+
 ``predict`` is for images the caller already trusts and raises on a bad one; ``predict_rows`` is for files
 people bring (paths, folders, globs, zip archives): one ``Row`` per file, with its error when it cannot be read,
 decoded and preprocessed in threads while the model scores the previous batch. ``deepart-hf predict`` and the
@@ -17,19 +20,21 @@ import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+from scipy.special import softmax
 from transformers import BaseImageProcessor, PreTrainedModel
 
 from ..constants import AI, ID2LABEL
 from ..data.images import BadImage, decode_image, open_image, upright_rgb
 from ..errors import DeepArtError
+from ..evaluation.attribution import attribution_log_odds_ai
 from ..evaluation.metrics import log_odds_from_logits, probabilities_from_log_odds
-from ..models import load_trained
+from ..models import is_attribution_labels, load_trained, model_labels
 from ..models.calibration import Calibration
 from ..models.preprocessing import describe_preprocessing
 from .inputs import InputFile, expand_inputs
@@ -45,11 +50,18 @@ DEFAULT_UNCERTAIN = 0.1  # half-width of the "uncertain" band around the thresho
 @dataclass(frozen=True)
 class Prediction:
     """One image's result (the saved model's probabilities are calibrated already). ``prob_ai`` is P(ai);
-    ``log_odds_ai`` = log(P(ai) / P(human)), the exact score; ``label`` the decision at the saved threshold."""
+    ``log_odds_ai`` = log(P(ai) / P(human)), the exact score; ``label`` the decision at the saved threshold.
+    ``class_probs``: an attribution model's probability of each class (``real`` and each generator), else None."""
 
     prob_ai: float
     log_odds_ai: float
     threshold_log_odds: float = 0.0
+    class_probs: dict[str, float] | None = None
+
+    @property
+    def generator(self) -> str | None:
+        """An attribution model's most probable class (``real`` or a generator); None for a human/ai detector."""
+        return max(self.class_probs, key=self.class_probs.get) if self.class_probs else None
 
     @property
     def label(self) -> str:
@@ -70,6 +82,9 @@ class Row:
     log_odds_ai: float | None = None
     decision: str = ERROR
     error: str | None = None
+    generator: str | None = None  # an attribution model's most probable class, its probability, and every class's
+    generator_prob: float | None = None
+    class_probs: dict[str, float] | None = None
 
     @property
     def failed(self) -> bool:
@@ -89,25 +104,44 @@ class Detector:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device)
         self.calibration = Calibration.from_config(model.config)
+        self.labels = model_labels(model.config)
+        # a generator-attribution model: P(ai) = 1 - P(real), and every class's probability goes with it
+        self.is_attribution = is_attribution_labels(self.labels)
 
     def __repr__(self) -> str:
         return f"Detector({type(self.model).__name__}, {describe_preprocessing(self.processor)})"
 
-    def log_odds(self, images: Iterable[ImageLike]) -> np.ndarray:
-        """log(P(ai) / P(human)) per image, float64 (calibrated: the temperature is in the saved weights)."""
+    def logits(self, images: Iterable[ImageLike]) -> np.ndarray:
+        """The model's (N, classes) logits, float64."""
         images = list(images)
-        scores = []
+        logits = []
         for start in range(0, len(images), self.batch_size):
             batch = [as_image(image) for image in images[start : start + self.batch_size]]
             pixel_values = self.processor(images=batch, return_tensors="pt")["pixel_values"].to(self.device)
             with torch.inference_mode():
-                logits = self.model(pixel_values=pixel_values).logits
-            scores.append(log_odds_from_logits(logits.float().cpu().numpy()))
-        return np.concatenate(scores) if scores else np.zeros(0)
+                logits.append(self.model(pixel_values=pixel_values).logits.float().cpu().numpy().astype(np.float64))
+        return np.concatenate(logits) if logits else np.zeros((0, len(self.labels)))
+
+    def log_odds(self, images: Iterable[ImageLike]) -> np.ndarray:
+        """log(P(ai) / P(human)) per image, float64 (calibrated: the temperature is in the saved weights)."""
+        return self.log_odds_from_logits(self.logits(images))
+
+    def log_odds_from_logits(self, logits: np.ndarray) -> np.ndarray:
+        if self.is_attribution:
+            return attribution_log_odds_ai(logits, self.labels)
+        return log_odds_from_logits(logits)
 
     def predict(self, images: Iterable[ImageLike]) -> list[Prediction]:
         """One ``Prediction`` per image (PIL images, paths, bytes, or ``datasets`` image values)."""
-        return self.predict_log_odds(self.log_odds(images))
+        return self.predict_logits(self.logits(images))
+
+    def predict_logits(self, logits: np.ndarray) -> list[Prediction]:
+        """Predictions from the model's logits: P(ai) at the saved threshold, and an attribution model's classes."""
+        predictions = self.predict_log_odds(self.log_odds_from_logits(logits))
+        if not self.is_attribution:
+            return predictions
+        probabilities = softmax(np.asarray(logits, dtype=np.float64), axis=1)
+        return [replace(p, class_probs=dict(zip(self.labels, map(float, row)))) for p, row in zip(predictions, probabilities)]
 
     # --- files people bring: predict_rows (deepart-hf predict, the demo) ---------------------------------------
 
@@ -133,7 +167,10 @@ class Detector:
             for item, pixels in batch:
                 if isinstance(pixels, torch.Tensor):
                     prediction = next(scores)
-                    rows.append(Row(item.name, prediction.prob_ai, prediction.log_odds_ai, prediction.decision(uncertain)))
+                    generator = prediction.generator
+                    rows.append(Row(item.name, prediction.prob_ai, prediction.log_odds_ai, prediction.decision(uncertain),
+                                    generator=generator, generator_prob=prediction.class_probs[generator] if generator else None,
+                                    class_probs=prediction.class_probs))
                 else:
                     rows.append(Row(item.name, error=pixels))
             if progress:
@@ -144,7 +181,7 @@ class Detector:
         """Predictions for a batch of the processor's ``pixel_values``, calibrated exactly as ``predict`` does."""
         with torch.inference_mode():
             logits = self.model(pixel_values=pixel_values.to(self.device)).logits
-        return self.predict_log_odds(log_odds_from_logits(logits.float().cpu().numpy()))
+        return self.predict_logits(logits.float().cpu().numpy().astype(np.float64))
 
     def predict_log_odds(self, log_odds: np.ndarray) -> list[Prediction]:
         """Predictions from log-odds the model already gave (the temperature is in its weights), at the saved threshold."""
@@ -235,7 +272,7 @@ def _value_reader(value: dict) -> Callable[[], bytes]:
 
 def load_detector(path_or_id: str | os.PathLike, **options) -> Detector:
     """A saved detector (run folder or Hub id), with the preprocessing it was saved with."""
-    model, processor = load_trained(str(path_or_id))
+    model, processor = load_trained(str(path_or_id), attribution=True)
     return Detector(model, processor, **options)
 
 

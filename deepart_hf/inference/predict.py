@@ -5,7 +5,9 @@
 
 Inputs are files, folders (recursive: the files whose extension is an image format), glob patterns and .zip
 archives (read in place). Any image Pillow reads works, in any size and mode. The decision is "ai" or "human"
-at the detector's calibrated threshold, or "uncertain" when P(ai) lies within --uncertain of it. A file that
+at the detector's calibrated threshold, or "uncertain" when P(ai) lies within --uncertain of it. A generator-
+attribution model (``train.py --task attribution``) also names each file's most probable class (``real`` or a
+generator) and its probability; --output .json/.jsonl carry every class's probability. A file that
 cannot be read gets a row with its error and the others go on; the exit code is 1 when any file failed.
 """
 
@@ -29,6 +31,7 @@ from .inputs import expand_inputs
 
 OUTPUT_FORMATS = (".csv", ".jsonl", ".json")
 COLUMNS = ["file", "prob_ai", "log_odds_ai", "decision", "error"]
+ATTRIBUTION_COLUMNS = ["generator", "generator_prob"]  # after COLUMNS, for an attribution model
 FAILED = 1  # exit code when at least one file could not be scored
 
 
@@ -54,7 +57,7 @@ def main(args: argparse.Namespace) -> int:
     detector = load_detector(args.model, batch_size=args.batch_size, device=args.device)
     rows = score(detector, expanded.files, args.uncertain, args.workers)
     if not args.quiet:
-        print(format_table(rows))
+        print(format_table(rows, generators=detector.is_attribution))
     print(summary_line(rows, detector, args.uncertain, expanded.skipped))
     if args.output:
         write_rows(args.output, rows, detector, args.model, args.uncertain)
@@ -81,14 +84,18 @@ def score(detector: Detector, files: list, uncertain: float, workers: int | None
         return detector.predict_rows(files, uncertain=uncertain, workers=workers, progress=bar.update)
 
 
-def format_table(rows: list[Row]) -> str:
-    width = min(max([len("file"), *(len(row.file) for row in rows)]), max(20, shutil.get_terminal_size().columns - 28))
-    lines = [f"{'file':<{width}}  {'prob_ai':>8}  decision", f"{'-' * width}  {'-' * 8}  {'-' * 9}"]
+def format_table(rows: list[Row], generators: bool = False) -> str:
+    """The rows as text; ``generators``: with an attribution model's most probable class and its probability."""
+    gwidth = max([len("generator"), *(len(row.generator or "") + 9 for row in rows)]) if generators else 0
+    width = min(max([len("file"), *(len(row.file) for row in rows)]), max(20, shutil.get_terminal_size().columns - 28 - gwidth))
+    head = f"  {'generator':<{gwidth}}" if generators else ""
+    lines = [f"{'file':<{width}}  {'prob_ai':>8}{head}  decision", f"{'-' * width}  {'-' * 8}{'  ' + '-' * gwidth if generators else ''}  {'-' * 9}"]
     for row in rows:
         name = row.file if len(row.file) <= width else "…" + row.file[-(width - 1) :]
         probability = "" if row.prob_ai is None else f"{row.prob_ai:.4f}"
         decision = f"{ERROR}: {row.error}" if row.failed else row.decision
-        lines.append(f"{name:<{width}}  {probability:>8}  {decision}")
+        generator = f"  {(f'{row.generator} ({row.generator_prob:.3f})' if row.generator else ''):<{gwidth}}" if generators else ""
+        lines.append(f"{name:<{width}}  {probability:>8}{generator}  {decision}")
     return "\n".join(lines)
 
 
@@ -104,7 +111,8 @@ def summary_line(rows: list[Row], detector: Detector, uncertain: float, skipped:
 
 def write_rows(path: Path, rows: list[Row], detector: Detector, model: str, uncertain: float) -> None:
     suffix = path.suffix.lower()
-    records = [row.as_dict() for row in rows]
+    extra = ATTRIBUTION_COLUMNS + ["class_probs"] if detector.is_attribution else []
+    records = [{key: value for key, value in row.as_dict().items() if key in COLUMNS + extra} for row in rows]
     if suffix == ".json":
         calibration = detector.calibration
         write_json(path, {
@@ -120,10 +128,11 @@ def write_rows(path: Path, rows: list[Row], detector: Detector, model: str, unce
         if suffix == ".jsonl":
             handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
         else:
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS + extra[:len(ATTRIBUTION_COLUMNS)], extrasaction="ignore")
             writer.writeheader()
             # repr keeps every digit, so the file reads back to exactly the scores printed by evaluation
-            writer.writerows({**r, "prob_ai": _exact(r["prob_ai"]), "log_odds_ai": _exact(r["log_odds_ai"])} for r in records)
+            exact = ["prob_ai", "log_odds_ai", *(["generator_prob"] if extra else [])]
+            writer.writerows({**r, **{key: _exact(r[key]) for key in exact}} for r in records)
 
 
 def _exact(value: float | None) -> str:

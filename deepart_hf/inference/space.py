@@ -64,15 +64,19 @@ def write_space_files(run_dir: str | Path, test: Dataset | None = None) -> list[
 
 
 def write_examples(folder: Path, test: Dataset) -> list[Path]:
-    """The first EXAMPLES_PER_CLASS test images of each class, their original bytes, named by class."""
-    stored = test.cast_column("image", Image(decode=False))
-    written, taken = [], {label: 0 for label in ID2LABEL}
+    """The first EXAMPLES_PER_CLASS test images of each class (human/ai, or an attribution run's generators),
+    their original bytes, named by class."""
+    # the stored rows, not what a transform set for evaluation makes of them (pixel values and "labels")
+    stored = test.with_format(None).cast_column("image", Image(decode=False))
+    feature = stored.features["label"]
+    names = dict(enumerate(feature.names)) if hasattr(feature, "names") else ID2LABEL
+    written, taken = [], {label: 0 for label in names}
     for index, label in enumerate(stored["label"]):
         if taken[label] >= EXAMPLES_PER_CLASS:
             continue
         value = stored[index]["image"]
         data = value["bytes"] if value.get("bytes") is not None else Path(value["path"]).read_bytes()
-        path = folder / f"{ID2LABEL[label]}-{Path(value.get('path') or f'{index}.png').name}"
+        path = folder / f"{names[label]}-{Path(value.get('path') or f'{index}.png').name}"
         with atomic_destination(path) as temporary:
             temporary.write_bytes(data)
         written.append(path)

@@ -10,7 +10,15 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassi
 
 from .clip_linear import CLIPLinearConfig, CLIPLinearForImageClassification
 from .crop_detector import MODEL_TYPE, CropDetector, CropDetectorConfig, CropImageProcessor
-from .factory import BASE_MODEL_ATTR, FROM_SCRATCH, create_model, load_trained, to_crop_detector
+from .factory import (
+    BASE_MODEL_ATTR,
+    FROM_SCRATCH,
+    create_model,
+    is_attribution_labels,
+    load_trained,
+    model_labels,
+    to_crop_detector,
+)
 from .heads import classifier_head, describe_model, freeze_backbone, unfreeze_all
 from .highpass_cnn import HighPassCNNConfig, HighPassCNNForImageClassification
 from .registry import MODELS, ModelSpec, list_models, register_model
@@ -49,8 +57,10 @@ __all__ = [
     "create_model",
     "describe_model",
     "freeze_backbone",
+    "is_attribution_labels",
     "list_models",
     "load_trained",
+    "model_labels",
     "register_model",
     "to_crop_detector",
     "unfreeze_all",

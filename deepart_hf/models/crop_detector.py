@@ -168,7 +168,13 @@ class CropDetector(PreTrainedModel):
 
     def __init__(self, config: CropDetectorConfig):
         super().__init__(config)
-        self.detector = AutoModelForImageClassification.from_config(config.detector_config)
+        detector_config = config.detector_config
+        if {int(k): v for k, v in detector_config.id2label.items()} != {int(k): v for k, v in config.id2label.items()}:
+            # A saved nested config does not always keep its labels (a timm wrapper's come back as the 2 defaults);
+            # the wrapper's are the model's, and size the head of an attribution model's K classes.
+            detector_config.id2label = {int(k): v for k, v in config.id2label.items()}
+            detector_config.label2id = dict(config.label2id)
+        self.detector = AutoModelForImageClassification.from_config(detector_config)
         self.post_init()
 
     def _init_weights(self, module):

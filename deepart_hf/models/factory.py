@@ -1,4 +1,5 @@
-"""The factory: a registered name, a folder or a Hub id -> a 2-class (human/ai) detector and its image processor.
+"""The factory: a registered name, a folder or a Hub id -> a 2-class (human/ai) detector and its image processor,
+or, given ``labels`` (generator attribution), a K-class model with those class names.
 
 Two families share one interface, and every model trains with Trainer, saves with save_pretrained and runs in
 ``pipeline("image-classification")``:
@@ -14,7 +15,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.error import URLError
 from urllib.parse import urlparse
@@ -42,7 +43,7 @@ from transformers import (
 from transformers.image_utils import PILImageResampling
 from transformers.initialization import no_init_weights
 
-from ..constants import ID2LABEL, LABEL2ID, LABELS
+from ..constants import ID2LABEL, LABEL2ID, LABELS, REAL_GENERATOR
 from ..errors import DeepArtError, OfflineError
 from .clip_linear import CLIPLinearConfig, CLIPLinearForImageClassification
 from .crop_detector import CropDetector, CropDetectorConfig, CropImageProcessor
@@ -119,8 +120,12 @@ def create_model(
     image_size: int | None = None,
     preprocess: str | None = None,
     eval_crops: int = 1,
+    labels: Sequence[str] | None = None,
 ) -> tuple[PreTrainedModel, BaseImageProcessor]:
     """A 2-class (human/ai) detector and the image processor that is saved with it.
+
+    ``labels``: the class names of a K-class head instead (generator attribution: a ``generator`` ClassLabel's
+    names, ``real`` first), saved as the config's ``id2label``/``label2id``.
 
     ``name_or_path`` is a registered name (see ``list_models()``), a local folder, or a Hub id of any
     image-classification model; pretrained ImageNet heads are replaced by a fresh 2-class head. ``image_size``
@@ -142,16 +147,17 @@ def create_model(
         raise DeepArtError(f"--eval_crops must be at least 1, got {eval_crops}")
     if eval_crops > 1 and preprocess != "crop":
         raise DeepArtError("--eval_crops above 1 needs --preprocess crop (a resized image has only one view)")
+    label_kwargs = _label_kwargs(labels)
     if spec is not None and spec.family == "highpass":
-        return _create_highpass(spec, image_size or spec.default_image_size, eval_crops)
-    model, processor = _create_whole_image_model(name_or_path, from_scratch=from_scratch, image_size=image_size)
+        return _create_highpass(spec, image_size or spec.default_image_size, eval_crops, label_kwargs)
+    model, processor = _create_whole_image_model(name_or_path, from_scratch=from_scratch, image_size=image_size, label_kwargs=label_kwargs)
     if preprocess == "crop":
         return to_crop_detector(model, processor, eval_crops)
     return model, processor
 
 
 def _create_whole_image_model(
-    name_or_path: str, *, from_scratch: bool, image_size: int | None
+    name_or_path: str, *, from_scratch: bool, image_size: int | None, label_kwargs: dict[str, Any]
 ) -> tuple[PreTrainedModel, BaseImageProcessor]:
     spec = MODELS.get(name_or_path)
     if spec is None:
@@ -164,7 +170,7 @@ def _create_whole_image_model(
             raise DeepArtError(
                 f"--from_scratch needs a registered model name ({', '.join(MODELS)}), not {name_or_path!r}"
             )
-        return _load_pretrained(name_or_path, name_or_path, image_size)
+        return _load_pretrained(name_or_path, name_or_path, image_size, label_kwargs)
 
     if not from_scratch and spec.pretrained_id is None:
         raise DeepArtError(
@@ -176,11 +182,11 @@ def _create_whole_image_model(
 
     if spec.family == "vit":
         if from_scratch:
-            return _vit_from_scratch(spec, image_size)
-        return _load_pretrained(spec.name, spec.pretrained_id, image_size)
+            return _vit_from_scratch(spec, image_size, label_kwargs)
+        return _load_pretrained(spec.name, spec.pretrained_id, image_size, label_kwargs)
     if spec.family == "clip":
-        return _create_clip(spec, pretrained=not from_scratch, image_size=image_size)
-    return _create_timm(spec, pretrained=not from_scratch, image_size=image_size)
+        return _create_clip(spec, pretrained=not from_scratch, image_size=image_size, label_kwargs=label_kwargs)
+    return _create_timm(spec, pretrained=not from_scratch, image_size=image_size, label_kwargs=label_kwargs)
 
 
 def to_crop_detector(
@@ -188,7 +194,8 @@ def to_crop_detector(
 ) -> tuple[CropDetector, CropImageProcessor]:
     """The same weights inside a ``CropDetector``, with a processor cutting crops of the model's input size."""
     size, mean, std = processor_geometry(processor)
-    config = CropDetectorConfig(detector_config=model.config, **_label_kwargs())
+    # the wrapped model's classes (human/ai, or an attribution model's generators)
+    config = CropDetectorConfig(detector_config=model.config, **_label_kwargs(model_labels(model.config)))
     setattr(config, BASE_MODEL_ATTR, getattr(model.config, BASE_MODEL_ATTR, None))
     with no_init_weights():  # every weight is overwritten just below
         wrapped = CropDetector(config)
@@ -196,12 +203,23 @@ def to_crop_detector(
     return wrapped, CropImageProcessor(crop_size=size, eval_crops=eval_crops, image_mean=list(mean), image_std=list(std))
 
 
-def _label_kwargs() -> dict[str, Any]:
-    return {"num_labels": len(LABELS), "id2label": dict(ID2LABEL), "label2id": dict(LABEL2ID)}
+def _label_kwargs(labels: Sequence[str] | None = None) -> dict[str, Any]:
+    if labels is None:
+        return {"num_labels": len(LABELS), "id2label": dict(ID2LABEL), "label2id": dict(LABEL2ID)}
+    labels = [str(name) for name in labels]
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        raise DeepArtError(f"a classifier needs at least 2 distinct class names, got {labels}")
+    return {"num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {name: i for i, name in enumerate(labels)}}
 
 
-def _vit_from_scratch(spec: ModelSpec, image_size: int) -> tuple[PreTrainedModel, BaseImageProcessor]:
-    config = ViTConfig(**spec.vit_config, image_size=image_size, **_label_kwargs())
+def model_labels(config) -> list[str]:
+    """A config's class names in id order."""
+    names = {int(i): label for i, label in config.id2label.items()}
+    return [names[i] for i in sorted(names)]
+
+
+def _vit_from_scratch(spec: ModelSpec, image_size: int, label_kwargs: dict[str, Any]) -> tuple[PreTrainedModel, BaseImageProcessor]:
+    config = ViTConfig(**spec.vit_config, image_size=image_size, **label_kwargs)
     setattr(config, BASE_MODEL_ATTR, None)
     # Bicubic, as the timm CNNs resize: the processor is what training and every later use share.
     processor = ViTImageProcessor(size={"height": image_size, "width": image_size}, resample=PILImageResampling.BICUBIC)
@@ -209,13 +227,13 @@ def _vit_from_scratch(spec: ModelSpec, image_size: int) -> tuple[PreTrainedModel
 
 
 def _load_pretrained(
-    name: str, path_or_id: str, image_size: int | None
+    name: str, path_or_id: str, image_size: int | None, label_kwargs: dict[str, Any]
 ) -> tuple[PreTrainedModel, BaseImageProcessor]:
     model = _fetch_pretrained(
         name,
         path_or_id,
         lambda: AutoModelForImageClassification.from_pretrained(
-            path_or_id, **_label_kwargs(), ignore_mismatched_sizes=True
+            path_or_id, **label_kwargs, ignore_mismatched_sizes=True
         ),
     )
     processor = _fetch_pretrained(name, path_or_id, lambda: AutoImageProcessor.from_pretrained(path_or_id))
@@ -275,7 +293,7 @@ _IMAGENET_HEAD_KEYS = {"num_classes", "label_offset", "label_names", "label_desc
 _IMAGENET_WEIGHTS_KEYS = {"tag", "license", "description", "origin_url", "paper_name", "paper_ids", "notes"}
 
 
-def _create_timm(spec: ModelSpec, *, pretrained: bool, image_size: int) -> tuple[PreTrainedModel, BaseImageProcessor]:
+def _create_timm(spec: ModelSpec, *, pretrained: bool, image_size: int, label_kwargs: dict[str, Any]) -> tuple[PreTrainedModel, BaseImageProcessor]:
     # timm builds the network (downloading and head-swapping ImageNet weights when asked) with its own
     # per-architecture init. Built directly, TimmWrapperForImageClassification would re-draw every conv from
     # N(0, 0.02) and reset BatchNorm gammas: signals then shrink layer by layer in a plain deep CNN like VGG,
@@ -284,15 +302,15 @@ def _create_timm(spec: ModelSpec, *, pretrained: bool, image_size: int) -> tuple
         native = _fetch_pretrained(
             spec.name,
             spec.pretrained_id,
-            lambda: timm.create_model(spec.name, pretrained=True, num_classes=len(LABELS)),
+            lambda: timm.create_model(spec.name, pretrained=True, num_classes=label_kwargs["num_labels"]),
         )
     else:
-        native = timm.create_model(spec.name, num_classes=len(LABELS))
+        native = timm.create_model(spec.name, num_classes=label_kwargs["num_labels"])
     stale = _IMAGENET_HEAD_KEYS if pretrained else _IMAGENET_HEAD_KEYS | _IMAGENET_WEIGHTS_KEYS
     pretrained_cfg = timm.models.filter_pretrained_cfg(native.pretrained_cfg, remove_source=True)
     pretrained_cfg = _whole_image_cfg({k: v for k, v in pretrained_cfg.items() if k not in stale}, image_size)
 
-    config = TimmWrapperConfig(architecture=spec.name, pretrained_cfg=pretrained_cfg, **_label_kwargs())
+    config = TimmWrapperConfig(architecture=spec.name, pretrained_cfg=pretrained_cfg, **label_kwargs)
     setattr(config, BASE_MODEL_ATTR, spec.pretrained_id if pretrained else None)
     with no_init_weights():  # every weight is overwritten just below
         model = TimmWrapperForImageClassification(config)
@@ -303,7 +321,7 @@ def _create_timm(spec: ModelSpec, *, pretrained: bool, image_size: int) -> tuple
 # --- detectors that generalise (issue 8) ------------------------------------------------------------------------
 
 
-def _create_clip(spec: ModelSpec, *, pretrained: bool, image_size: int) -> tuple[PreTrainedModel, BaseImageProcessor]:
+def _create_clip(spec: ModelSpec, *, pretrained: bool, image_size: int, label_kwargs: dict[str, Any]) -> tuple[PreTrainedModel, BaseImageProcessor]:
     """UniversalFakeDetect: CLIP's image encoder (pretrained, or a from-scratch config) and a new linear head.
 
     The processor is CLIP's own (shortest side to the input size, bicubic, then a centre crop), the one the
@@ -324,7 +342,7 @@ def _create_clip(spec: ModelSpec, *, pretrained: bool, image_size: int) -> tuple
             size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
         )
         vision_config = CLIPVisionConfig(**spec.model_config, image_size=image_size)
-    config = CLIPLinearConfig(vision_config=vision_config, **_label_kwargs())
+    config = CLIPLinearConfig(vision_config=vision_config, **label_kwargs)
     setattr(config, BASE_MODEL_ATTR, spec.pretrained_id if pretrained else None)
     model = CLIPLinearForImageClassification(config)
     if clip is not None:
@@ -332,25 +350,32 @@ def _create_clip(spec: ModelSpec, *, pretrained: bool, image_size: int) -> tuple
     return model, processor
 
 
-def _create_highpass(spec: ModelSpec, image_size: int, eval_crops: int) -> tuple[PreTrainedModel, CropImageProcessor]:
+def _create_highpass(spec: ModelSpec, image_size: int, eval_crops: int, label_kwargs: dict[str, Any]) -> tuple[PreTrainedModel, CropImageProcessor]:
     """SAFE or NPR from scratch, with native crops in [0, 1] (mean 0, std 1: the papers do not normalise)."""
     if image_size < spec.min_image_size:
         raise DeepArtError(f"{spec.name!r} needs --image_size of at least {spec.min_image_size}, got {image_size}")
-    config = HighPassCNNConfig(**spec.model_config, **_label_kwargs())
+    config = HighPassCNNConfig(**spec.model_config, **label_kwargs)
     setattr(config, BASE_MODEL_ATTR, None)
     processor = CropImageProcessor(crop_size=image_size, eval_crops=eval_crops, image_mean=[0.0] * 3, image_std=[1.0] * 3)
     return HighPassCNNForImageClassification(config), processor
 
 
-def load_trained(path_or_id: str) -> tuple[PreTrainedModel, BaseImageProcessor]:
-    """A trained human/ai detector (a saved folder or a Hub id) and its processor, for evaluation."""
+def load_trained(path_or_id: str, *, attribution: bool = False) -> tuple[PreTrainedModel, BaseImageProcessor]:
+    """A trained human/ai detector (a saved folder or a Hub id) and its processor, for evaluation.
+
+    ``attribution``: also accept a generator-attribution model (more than two classes, one of them ``real``)."""
     if not _is_folder_or_hub_id(path_or_id):
         raise DeepArtError(f"no such model folder or Hub id: {path_or_id!r}")
     fetch = dict(source="the Hugging Face Hub", what="the model", hint="pass a local folder")
     model = _fetch(path_or_id, lambda: AutoModelForImageClassification.from_pretrained(path_or_id), **fetch)
-    labels = {int(i): label for i, label in model.config.id2label.items()}
-    if labels != ID2LABEL:
-        found = [labels[i] for i in sorted(labels)]
-        raise DeepArtError(f"{path_or_id!r} is not a human/ai detector: its labels are {found}, expected {LABELS}")
+    found = model_labels(model.config)
+    if found != LABELS and not (attribution and is_attribution_labels(found)):
+        expected = f"{LABELS}, or several classes one of them {REAL_GENERATOR!r} (an attribution model)" if attribution else str(LABELS)
+        raise DeepArtError(f"{path_or_id!r} is not a human/ai detector: its labels are {found}, expected {expected}")
     processor = _fetch(path_or_id, lambda: AutoImageProcessor.from_pretrained(path_or_id), **fetch)
     return model, processor
+
+
+def is_attribution_labels(labels: Sequence[str]) -> bool:
+    """Class names of a generator-attribution model: more than human/ai, one of them ``real``."""
+    return list(labels) != LABELS and REAL_GENERATOR in labels

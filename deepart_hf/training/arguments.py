@@ -27,6 +27,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from ..data.loading import synthetic_dataset_path
 from ..errors import DeepArtError
 from ..models.registry import MODELS
+from .attribution import ATTRIBUTION, DETECTION, TASKS, resolve_attribution_defaults, synthetic_generators
 from .protocols import PROTOCOLS, QUICK, get_protocol
 
 
@@ -105,6 +106,12 @@ class RunArguments:
     )
     n_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples behind each 95% interval"})
     push_space: Optional[str] = field(default=None, metadata={"help": "also upload the run and its demo (app.py) as a Gradio Space ORG/NAME"})
+    # --- generator attribution (issue 11; deepart_hf/training/attribution.py) ---
+    task: str = field(
+        default=DETECTION, metadata={"help": f"{DETECTION}: human/ai; {ATTRIBUTION}: one class per value of a ClassLabel column "
+                                     "(--label_column, default generator: real + each generator), P(ai) = 1 - P(real)",
+                                     "choices": TASKS}
+    )
 
 
 @dataclass
@@ -267,8 +274,9 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
         data.dataset = ",".join(part.strip() for value in data.dataset for part in value.split(",") if part.strip())
     _apply_model_defaults(model, data)
     synthetic = data.dataset is None
+    resolve_attribution_defaults(run, data, argv)
     if synthetic:
-        data.dataset = str(synthetic_dataset_path(data.synthetic_n_per_class, data.synthetic_image_size, training.seed))
+        data.dataset = str(synthetic_dataset_path(data.synthetic_n_per_class, data.synthetic_image_size, training.seed, synthetic_generators(run)))
     args = Arguments(model, data, run, training, protocol, synthetic)
     if output.output_dir is None:
         training.output_dir = default_output_dir(args)

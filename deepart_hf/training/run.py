@@ -17,15 +17,18 @@ from pathlib import Path
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from ..constants import LABELS
 from ..data.loading import checked_split, combine_datasets, ensure_synthetic, load_splits
 from ..errors import DeepArtError
+from ..evaluation.attribution import make_attribution_compute_metrics
 from ..evaluation.calibration import calibrate
 from ..evaluation.metrics import make_compute_metrics
 from ..files import write_json
-from ..models import create_model, freeze_backbone, load_trained, unfreeze_all
+from ..models import create_model, freeze_backbone, load_trained, model_labels, unfreeze_all
 from ..models.crop_detector import CropImageProcessor
 from ..models.preprocessing import PixelValues, collate, preprocess_mode, processor_geometry
 from .arguments import Arguments, identity_differences, run_identity
+from .attribution import as_target, attribution_classes, check_saved_classes, is_attribution, synthetic_generators
 from .augment import TrainTransform, pre_resize, training_augmentation
 from .splits import Splits
 from .streaming import prepare_streams
@@ -45,8 +48,12 @@ def run(args: Arguments) -> dict:
     # Our own push happens once, at the end, after everything is saved: the Trainer's would push every checkpoint.
     training = replace(args.training, push_to_hub=False)
     set_seed(training.seed)  # before the model is built: its random initial weights are part of the run
-    model, processor = build_model(args)
-    splits = prepare_streams(args, training, processor) if args.data.streaming else prepare_data(args, training, processor)
+    classes = attribution_classes(args, training) if is_attribution(args) else None  # issue 11: a K-class head
+    model, processor = build_model(args, classes)
+    if args.data.streaming:
+        splits = prepare_streams(args, training, processor, tuple(classes or LABELS))
+    else:
+        splits = prepare_data(args, training, processor, classes)
     if args.run.eval_only:
         claim_output_dir(args, training, splits.fingerprint, resumable=False)
         trainer, history = make_trainer(args, replace(training, eval_strategy="no"), model, processor, None, None), []
@@ -54,7 +61,7 @@ def run(args: Arguments) -> dict:
         resume = claim_output_dir(args, training, splits.fingerprint, resumable=True)
         trainer, history = train_model(args, training, model, processor, splits.train, splits.evaluation, resume)
         # Decide how to decide: temperature and threshold from the validation split, saved with the model.
-        calibration = calibrate(model, splits.evaluation, args.run.target_fpr, training.per_device_eval_batch_size) if splits.evaluation else None
+        calibration = calibrate(model, splits.evaluation, args.run.target_fpr, training.per_device_eval_batch_size) if splits.evaluation and not classes else None
         if calibration is not None:
             trainer.save_model(training.output_dir)
     metrics = evaluate_and_report(args, trainer, model, processor, splits, history)
@@ -85,8 +92,9 @@ def write_run_demo(args: Arguments, training: TrainingArguments, splits: Splits)
 # --- model -------------------------------------------------------------------------------------------------------
 
 
-def build_model(args: Arguments):
-    """A new detector from the registry, or a trained one with the preprocessing it was saved with."""
+def build_model(args: Arguments, classes: list[str] | None = None):
+    """A new detector from the registry, or a trained one with the preprocessing it was saved with
+    (``classes``: an attribution model of these classes)."""
     data = args.data
     if args.run.eval_only and not args.model.model_name_or_path:
         raise DeepArtError("--eval_only needs --model_name_or_path (a trained detector's folder or Hub id)")
@@ -97,8 +105,11 @@ def build_model(args: Arguments):
             image_size=data.image_size,
             preprocess=data.preprocess or "resize",
             eval_crops=data.eval_crops or 1,
+            labels=classes,
         )
-    model, processor = load_trained(args.model.model_name_or_path)
+    model, processor = load_trained(args.model.model_name_or_path, attribution=classes is not None)
+    if classes is not None:
+        check_saved_classes(model, classes, args.model.model_name_or_path)
     saved_mode, (saved_size, _, _) = preprocess_mode(processor), processor_geometry(processor)
     where = f"{args.model.model_name_or_path} was trained with"
     if data.preprocess and data.preprocess != saved_mode:
@@ -115,25 +126,28 @@ def build_model(args: Arguments):
 # --- data --------------------------------------------------------------------------------------------------------
 
 
-def prepare_data(args: Arguments, training: TrainingArguments, processor) -> Splits:
+def prepare_data(args: Arguments, training: TrainingArguments, processor, classes: list[str] | None = None) -> Splits:
     """The splits with their transforms set. Several datasets are mixed for training and validation and kept
-    apart in the test split by a ``dataset`` column, so each source is reported on its own."""
+    apart in the test split by a ``dataset`` column, so each source is reported on its own. ``classes``: an
+    attribution run's, whose --label_column becomes the ``label`` the transforms read."""
     data = args.data
     with training.main_process_first(desc="preparing the dataset"):
         if args.synthetic:
-            ensure_synthetic(data.synthetic_n_per_class, data.synthetic_image_size, training.seed)
+            ensure_synthetic(data.synthetic_n_per_class, data.synthetic_image_size, training.seed, synthetic_generators(args.run))
         parts = {name: [] for name in ("train", "evaluation", "test")}
         fingerprint = {}
         for dataset, config in args.datasets:
             where = f"dataset {dataset}" + (f" ({config})" if config else "")
             splits = load_splits(dataset, config)
+            if classes is not None:
+                splits = as_target(splits, data.label_column, where)
             name = Path(dataset.rstrip("/")).name + (f"@{config}" if config and len(args.datasets) > 1 else "")
             fingerprint.update({(f"{name}/{split}" if len(args.datasets) > 1 else split): s._fingerprint for split, s in splits.items()})
             if not args.run.eval_only:
-                parts["train"].append((name, checked_split(splits, data.train_split, where, data.max_train_samples)))
+                parts["train"].append((name, checked_split(splits, data.train_split, where, data.max_train_samples, classes)))
                 if data.eval_split:
-                    parts["evaluation"].append((name, checked_split(splits, data.eval_split, where, data.max_eval_samples)))
-            parts["test"].append((name, checked_split(splits, data.test_split, where, data.max_eval_samples)))
+                    parts["evaluation"].append((name, checked_split(splits, data.eval_split, where, data.max_eval_samples, classes)))
+            parts["test"].append((name, checked_split(splits, data.test_split, where, data.max_eval_samples, classes)))
         train, evaluation, test = (combine_datasets(parts[key]) if parts[key] else None for key in ("train", "evaluation", "test"))
         raw_test = test.with_format(None)  # its own object: set_transform below changes `test` in place
         if preprocess_mode(processor) == "resize":
@@ -266,7 +280,7 @@ def make_trainer(args: Arguments, training: TrainingArguments, model, processor,
         eval_dataset=evaluation,
         data_collator=collate,
         processing_class=processor,
-        compute_metrics=make_compute_metrics(),
+        compute_metrics=make_attribution_compute_metrics(model_labels(model.config)) if is_attribution(args) else make_compute_metrics(),
         step_lr_epochs=args.run.step_lr_epochs,
         step_lr_gamma=args.run.step_lr_gamma,
         stage=stage,

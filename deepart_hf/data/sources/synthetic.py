@@ -23,6 +23,12 @@ bilinear kernel has a zero. The four gains average to 1, so the mean is unchange
 the gratings add is hidden by grain whose level varies from image to image, so colours, layout and
 global statistics do not tell the classes apart: the grid is the only systematic difference. Each
 image picks its grid phase at random, so a detector cannot key on absolute position.
+
+Several "generators" (``generators=N``, for generator attribution): generator k leaves a grating of period
+``k + 1`` (2, 3, 4, ...) on the same bilinear-doubled scene, one phase of each period getting the gain
+``1 + imbalance`` and the others ``1 - imbalance / (period - 1)`` (the gains still average to 1). Period 2 is
+exactly the single "ai" class above. A ``generator`` ClassLabel column names them, ``real`` first, so
+``train.py --task attribution`` learns which trace an image carries, offline.
 """
 
 from __future__ import annotations
@@ -31,13 +37,14 @@ import io
 from pathlib import Path
 
 import numpy as np
+from datasets import ClassLabel
 from PIL import Image
 from tqdm.auto import tqdm
 
 from ...constants import AI, HUMAN, LABELS
 from ...errors import SourceError
 from ..images import pixel_hash
-from ..schema import PIXEL_HASH_KEY, image_features
+from ..schema import PIXEL_HASH_KEY, image_features, synthetic_generator_names
 from .base import BuildReport, CardInfo, Collection, SourceOptions, register_source
 
 HUMAN_SOURCE = "synthetic-procedural"
@@ -54,6 +61,7 @@ COLOUR_RANGE = (40.0, 200.0)
 # Scenes stay clear of 0 and 255 so that neither the grid's gain nor the grain clips: clipping would
 # make saturated pixels rarer in one class, a cue other than the trace.
 SCENE_RANGE = (28.0, 215.0)
+MAX_GENERATORS = 6  # periods 2..7: a longer period leaves too few cycles in a small image to be a trace
 MIN_IMAGE_SIZE = 8  # below this the scene is a few blurred pixels and the grid a handful of periods
 SPLIT_RATIO = "8:1:1"  # a generated set reproduces no paper, so it trains on most of its images
 
@@ -160,15 +168,33 @@ def upsample_2x(image: np.ndarray, imbalance: float) -> np.ndarray:
     return image
 
 
-def render_painting(seed: int, index: int, label: int, size: int) -> np.ndarray:
-    """One ``size`` x ``size`` RGB uint8 image, the same for the same (seed, index, label)."""
+def periodic_gains(size: int, period: int, imbalance: float, phases) -> np.ndarray:
+    """(size, size, 1) gains of a separable grating: ``1 + imbalance`` on one phase of ``period`` per axis,
+    ``1 - imbalance / (period - 1)`` on the others, so that each axis' gains average to 1."""
+    axes = []
+    for phase in phases:
+        gains = np.full(size, 1.0 - imbalance / (period - 1))
+        gains[(np.arange(size) - phase) % period == 0] = 1.0 + imbalance
+        axes.append(gains)
+    return (axes[0][:, None] * axes[1][None, :])[..., None]
+
+
+def render_painting(seed: int, index: int, label: int, size: int, period: int = 2) -> np.ndarray:
+    """One ``size`` x ``size`` RGB uint8 image, the same for the same (seed, index, label, period).
+
+    ``label`` is the class id the seed is drawn from (``HUMAN``, ``AI``, or a generator's id); a class other
+    than ``HUMAN`` carries a grating of ``period`` (2: the up-sampler's own, the binary set's ``ai``)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, label, index]))
     # One spare output pixel per axis, so the crop below can start at either grid phase.
     half = (size + 1) // 2 + 1
     scene = paint_scene(rng, half)
-    imbalance = rng.uniform(*AI_IMBALANCE_RANGE) if label == AI else 0.0
+    imbalance = rng.uniform(*AI_IMBALANCE_RANGE) if label != HUMAN else 0.0
     row, col = rng.integers(0, 2, 2)
-    image = upsample_2x(scene, imbalance)[row : row + size, col : col + size]
+    if period == 2:
+        image = upsample_2x(scene, imbalance)[row : row + size, col : col + size]
+    else:
+        image = upsample_2x(scene, 0.0)[row : row + size, col : col + size]
+        image = image * periodic_gains(size, period, imbalance, rng.integers(0, period, 2))
     image += rng.normal(0.0, rng.uniform(*GRAIN_SIGMA_RANGE), image.shape)
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
@@ -190,33 +216,41 @@ def collect(source: Path | None, options: SourceOptions) -> Collection:
         raise SourceError(f"n_per_class must be at least 1, got {per_class}")
     if size < MIN_IMAGE_SIZE:
         raise SourceError(f"image_size must be at least {MIN_IMAGE_SIZE} pixels, got {size}")
-    jobs = [(label, index) for label in (HUMAN, AI) for index in range(per_class)]
+    generators = int(options.extra.get("generators") or 0)
+    if not 0 <= generators <= MAX_GENERATORS:
+        raise SourceError(f"generators must be between 0 (one 'ai' class) and {MAX_GENERATORS}, got {generators}")
+    names = synthetic_generator_names(generators)
+    # (class id, label, period): the seed's class id is the generator's, so generator 1 (period 2) is the binary set's ai
+    classes = [(k, HUMAN if k == 0 else AI, max(2, k + 1)) for k in range(len(names))] if generators else [(HUMAN, HUMAN, 2), (AI, AI, 2)]
+    jobs = [(cls, label, period, index) for cls, label, period in classes for index in range(per_class)]
     records = []
-    for label, index in tqdm(jobs, desc="painting synthetic images", unit="img", leave=False):
-        name = LABELS[label]
+    for cls, label, period, index in tqdm(jobs, desc="painting synthetic images", unit="img", leave=False):
+        name = names[cls] if generators else LABELS[label]
         image_id = f"{name}/{name}-{index:05d}.png"
-        pixels = render_painting(options.seed, index, label, size)
-        records.append(
-            {
-                "image": {"bytes": png_bytes(pixels), "path": image_id},
-                "label": label,
-                "image_id": image_id,
-                "source": SOURCE_BY_LABEL[label],
-                "file_format": "PNG",
-                "width": size,
-                "height": size,
-                PIXEL_HASH_KEY: pixel_hash(Image.fromarray(pixels)),
-            }
-        )
+        pixels = render_painting(options.seed, index, cls, size, period)
+        record = {
+            "image": {"bytes": png_bytes(pixels), "path": image_id},
+            "label": label,
+            "image_id": image_id,
+            "source": SOURCE_BY_LABEL[label] + (f"-p{period}" if generators and label == AI else ""),
+            "file_format": "PNG",
+            "width": size,
+            "height": size,
+            PIXEL_HASH_KEY: pixel_hash(Image.fromarray(pixels)),
+        }
+        if generators:
+            record["generator"] = cls
+        records.append(record)
     report = BuildReport(source="synthetic")
-    report.notes.append(f"generated {per_class} images per class at {size}x{size} px with seed {options.seed}")
+    kinds = f"real and {generators} generators ({', '.join(names[1:])})" if generators else "class"
+    report.notes.append(f"generated {per_class} images per {kinds} at {size}x{size} px with seed {options.seed}")
     return Collection(
         name="synthetic",
         records=records,
-        features=image_features(),
+        features=image_features({"generator": ClassLabel(names=list(names))} if generators else None),
         card=CARD,
         report=report,
         group_by="image_id",
-        stratify_by=("label",),
+        stratify_by=("generator",) if generators else ("label",),
         default_split_ratio=SPLIT_RATIO,
     )
