@@ -26,20 +26,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand is listed; only ``chosen``'s module is imported and given its arguments (all of them
+    when none is chosen, for ``--help``)."""
     parser = argparse.ArgumentParser(prog="deepart-hf", description="Tools for detectors of AI-generated art.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, help=help_text, description=module.__doc__, allow_abbrev=False,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(sub)
-        sub.set_defaults(run=module.main, passes_flags_on=getattr(module, "PASSES_FLAGS_ON", False))
+        sub = commands.add_parser(name, help=help_text, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
+        if chosen in (None, name):
+            module = importlib.import_module(module_name)
+            sub.description = module.__doc__
+            module.add_arguments(sub)
+            sub.set_defaults(run=module.main, passes_flags_on=getattr(module, "PASSES_FLAGS_ON", False))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args, extra = parser.parse_known_args(argv)
     if extra and not args.passes_flags_on:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
