@@ -74,15 +74,25 @@ def log_loss(labels: np.ndarray, log_odds: np.ndarray) -> float:
     return float(-np.mean(log_expit(signed)))
 
 
+TEMPERATURE_BOUNDS = (1e-2, 1e2)
+
+
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The T that minimises the log-loss, searched on log T in [1/100, 100]."""
+    """The T that minimises the log-loss, searched on log T within TEMPERATURE_BOUNDS."""
     result = minimize_scalar(
         lambda log_t: log_loss(labels, tempered_log_odds(logits, math.exp(log_t))),
-        bounds=(math.log(1e-2), math.log(1e2)),
+        bounds=tuple(math.log(b) for b in TEMPERATURE_BOUNDS),
         method="bounded",
         options={"xatol": 1e-6},
     )
     return float(math.exp(result.x))
+
+
+def at_bound(temperature: float) -> bool:
+    """A fit that runs to the edge of the search has no optimum: a validation split the model separates
+    perfectly pulls T towards 0, one on which its scores carry no information pulls T towards infinity."""
+    low, high = TEMPERATURE_BOUNDS
+    return temperature <= low * 1.05 or temperature >= high / 1.05
 
 
 def threshold_for_fpr(labels: np.ndarray, log_odds: np.ndarray, target_fpr: float) -> tuple[float | None, str]:
@@ -120,7 +130,9 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, target_fpr: float = 
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) == 0 or len(np.unique(labels)) < 2:
         return Calibration(method="none: the validation split needs human and ai images to calibrate", target_fpr=target_fpr)
-    temperature = fit_temperature(logits, labels)
+    fitted = fit_temperature(logits, labels)
+    # Without an optimum the fitted T describes the split's size, not the model: keep the model's own scale.
+    temperature = 1.0 if at_bound(fitted) else fitted
     before, after = tempered_log_odds(logits, 1.0), tempered_log_odds(logits, temperature)
     threshold, how = threshold_for_fpr(labels, after, target_fpr)
     fallback = threshold is None
@@ -136,8 +148,10 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, target_fpr: float = 
     if not fallback:
         details["validation_fpr_at_threshold"] = float(np.mean(after[labels == HUMAN] >= threshold))
         details["validation_tpr_at_threshold"] = float(np.mean(after[labels == AI] >= threshold))
-    method = (f"fallback to the calibrated argmax (P(ai) >= 0.5): {how}" if fallback
-              else f"temperature scaling; {how}")
+    scaling = ("temperature kept at 1: the validation log-loss has no minimum "
+               f"(it keeps falling towards T = {fitted:.3g})" if temperature != fitted else "temperature scaling")
+    method = (f"{scaling}; fallback to the argmax (P(ai) >= 0.5): {how}" if fallback else f"{scaling}; {how}")
+    details["fitted_temperature"] = fitted
     return Calibration(temperature, 0.0 if fallback else threshold, target_fpr, method, details)
 
 

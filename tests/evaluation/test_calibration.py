@@ -57,7 +57,7 @@ def test_too_few_human_images_fall_back_to_argmax_and_say_so():
     labels[:] = [0] * 10 + [1] * 20
     calibration = fit_calibration(logits, labels, target_fpr=0.05)
     assert calibration.threshold_log_odds == 0.0
-    assert calibration.method.startswith("fallback") and "10 human validation images" in calibration.method
+    assert "fallback to the argmax" in calibration.method and "10 human validation images" in calibration.method
     assert calibration.is_calibrated and calibration.temperature > 0
 
 
@@ -91,3 +91,13 @@ def test_temperature_is_baked_into_the_head_and_stored_in_the_config():
     restored = Calibration.from_config(type(model.config).from_dict(model.config.to_dict()))
     assert (restored.temperature, restored.threshold_log_odds) == (2.5, 0.7)
     assert restored.threshold == pytest.approx(1 / (1 + math.exp(-0.7)))
+
+
+def test_a_perfectly_separated_validation_split_keeps_the_model_s_temperature():
+    """With no log-loss minimum the fit would run to its bound (T -> 0 here): that says the split is small and
+    separable, not how confident the model should be."""
+    logits = np.stack([np.zeros(40), np.r_[-np.linspace(1, 3, 20), np.linspace(1, 3, 20)]], axis=1)[:, None, :]
+    labels = np.repeat([0, 1], 20)
+    calibration = fit_calibration(logits, labels, target_fpr=0.05)
+    assert calibration.temperature == 1.0 and calibration.details["fitted_temperature"] < 0.011
+    assert calibration.method.startswith("temperature kept at 1")
