@@ -75,6 +75,9 @@ def log_loss(labels: np.ndarray, log_odds: np.ndarray) -> float:
 
 
 TEMPERATURE_BOUNDS = (1e-2, 1e2)
+# Below this many validation images of either class, one image decides the fitted T (the DeepArt sample's 4 + 4
+# gave T = 0.04, every probability 0 or 1): the model keeps its own scale.
+MIN_PER_CLASS_FOR_TEMPERATURE = 10
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -131,8 +134,9 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, target_fpr: float = 
     if len(labels) == 0 or len(np.unique(labels)) < 2:
         return Calibration(method="none: the validation split needs human and ai images to calibrate", target_fpr=target_fpr)
     fitted = fit_temperature(logits, labels)
-    # Without an optimum the fitted T describes the split's size, not the model: keep the model's own scale.
-    temperature = 1.0 if at_bound(fitted) else fitted
+    too_few = min(int((labels == HUMAN).sum()), int((labels == AI).sum())) < MIN_PER_CLASS_FOR_TEMPERATURE
+    # Without an optimum, or from a handful of images, the fitted T describes the split, not the model.
+    temperature = 1.0 if too_few or at_bound(fitted) else fitted
     before, after = tempered_log_odds(logits, 1.0), tempered_log_odds(logits, temperature)
     threshold, how = threshold_for_fpr(labels, after, target_fpr)
     fallback = threshold is None
@@ -148,8 +152,13 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, target_fpr: float = 
     if not fallback:
         details["validation_fpr_at_threshold"] = float(np.mean(after[labels == HUMAN] >= threshold))
         details["validation_tpr_at_threshold"] = float(np.mean(after[labels == AI] >= threshold))
-    scaling = ("temperature kept at 1: the validation log-loss has no minimum "
-               f"(it keeps falling towards T = {fitted:.3g})" if temperature != fitted else "temperature scaling")
+    if too_few:
+        scaling = (f"temperature kept at 1: fewer than {MIN_PER_CLASS_FOR_TEMPERATURE} validation images of a class "
+                   f"(the fit would give T = {fitted:.3g})")
+    elif temperature != fitted:
+        scaling = f"temperature kept at 1: the validation log-loss has no minimum (it keeps falling towards T = {fitted:.3g})"
+    else:
+        scaling = "temperature scaling"
     method = (f"{scaling}; fallback to the argmax (P(ai) >= 0.5): {how}" if fallback else f"{scaling}; {how}")
     details["fitted_temperature"] = fitted
     return Calibration(temperature, 0.0 if fallback else threshold, target_fpr, method, details)

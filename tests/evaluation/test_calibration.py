@@ -61,6 +61,13 @@ def test_too_few_human_images_fall_back_to_argmax_and_say_so():
     assert calibration.is_calibrated and calibration.temperature > 0
 
 
+def test_a_handful_of_validation_images_does_not_set_the_temperature():
+    logits, labels = calibrated_logits(16, seed=3)
+    labels[:] = [0] * 8 + [1] * 8
+    calibration = fit_calibration(logits * 5, labels)
+    assert calibration.temperature == 1.0 and "fewer than 10 validation images" in calibration.method
+
+
 def test_one_class_is_not_calibrated():
     logits, _ = calibrated_logits(10)
     calibration = fit_calibration(logits, np.ones(10, dtype=int))
