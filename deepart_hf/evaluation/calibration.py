@@ -188,5 +188,6 @@ def calibrate(model, validation, target_fpr: float = DEFAULT_TARGET_FPR, batch_s
 def describe_calibration(calibration: Calibration) -> str:
     if not calibration.is_calibrated:
         return "uncalibrated: argmax (P(ai) >= 0.5)"
-    return (f"temperature {calibration.temperature:.3g} (baked into the head); decision P(ai) >= {calibration.threshold:.4g} "
+    baked = " (baked into the head)" if calibration.temperature != 1.0 else ""
+    return (f"temperature {calibration.temperature:.3g}{baked}; decision P(ai) >= {calibration.threshold:.4g} "
             f"(log-odds {calibration.threshold_log_odds:.4g}); {calibration.method}")
