@@ -105,6 +105,11 @@ class RunArguments:
     )
     n_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples behind each 95% interval"})
     push_space: Optional[str] = field(default=None, metadata={"help": "also upload the run and its demo (app.py) as a Gradio Space ORG/NAME"})
+    # --- speed (issue 13) ---
+    pixel_cache: bool = field(
+        default=True, metadata={"help": "decode full-size images read every epoch (crop mode, blur/JPEG) once into a cache "
+                                "of pixels beside the datasets cache, reused by later runs on the same data"}
+    )
 
 
 @dataclass
@@ -142,7 +147,7 @@ TRAINING_HYPERPARAMETERS = (
     "bf16", "fp16", "label_smoothing_factor", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon",
 )  # fmt: skip
 # Project arguments that do not change a run's result.
-NOT_IDENTITY = {"overwrite_output_dir", "list_models", "robustness", "n_resamples", "push_space"}
+NOT_IDENTITY = {"overwrite_output_dir", "list_models", "robustness", "n_resamples", "push_space", "pixel_cache"}
 
 
 @dataclass

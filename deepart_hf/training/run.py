@@ -18,6 +18,7 @@ from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..data.loading import checked_split, combine_datasets, ensure_synthetic, load_splits
+from ..data.pixel_cache import PixelCache, pixel_cache
 from ..errors import DeepArtError
 from ..evaluation.calibration import calibrate
 from ..evaluation.metrics import make_compute_metrics
@@ -142,12 +143,27 @@ def prepare_data(args: Arguments, training: TrainingArguments, processor) -> Spl
             evaluation, test = (pre_resize(split, processor) if split is not None else None for split in (evaluation, test))
             if train is not None and not data.blur_jpeg_prob:
                 train = pre_resize(train, processor)
+        # --- decoded-pixel cache (issue 13): full-size images read by every epoch are decoded once, by one process ---
+        pixels = {name: cached_pixels(args, processor, name, split) for name, split in (("train", train), ("evaluation", evaluation))}
+        # --- end of the decoded-pixel cache ---
     if train is not None:
-        train.set_transform(TrainTransform(processor, training_augmentation(data)))
-    for split in (evaluation, test):
+        train.set_transform(TrainTransform(processor, training_augmentation(data), pixels["train"]))
+    for split, cache in ((evaluation, pixels["evaluation"]), (test, None)):
         if split is not None:
-            split.set_transform(PixelValues(processor))
+            split.set_transform(PixelValues(processor, cache))
     return Splits(train, evaluation, test, raw_test, fingerprint)
+
+
+def cached_pixels(args: Arguments, processor, name: str, split) -> PixelCache | None:
+    """The pixel cache of a split whose full-size images are read every epoch: training and validation in crop
+    mode, training with blur/JPEG in resize mode (which cannot be pre-resized). The test split is read once,
+    and a pre-resized split holds small images already."""
+    if split is None or not args.run.pixel_cache:
+        return None
+    crop = preprocess_mode(processor) == "crop"
+    if not (crop or (name == "train" and args.data.blur_jpeg_prob)):
+        return None
+    return pixel_cache(split)
 
 
 # --- the run folder ----------------------------------------------------------------------------------------------
