@@ -25,6 +25,8 @@ from datasets import Dataset, Features, Image, Value, concatenate_datasets
 from PIL import Image as PILImage
 from torch.utils.data import DataLoader
 
+from timing import per_call_ms
+
 from deepart_hf.data.images import decode_image
 from deepart_hf.files import write_json
 from deepart_hf.models import create_model
@@ -34,18 +36,6 @@ from deepart_hf.training.augment import BlurJpeg, TrainTransform, pre_resize
 HERE = Path(__file__).resolve().parent
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
-
-def per_call_ms(fn, values, repeats: int = 2) -> list[float]:
-    """Best of ``repeats`` for each value, in ms: the cost of the work, not of other jobs on the machine."""
-    times = []
-    for value in values:
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn(value)
-            best = min(best, time.perf_counter() - start)
-        times.append(best * 1000)
-    return times
 
 
 def summary(times_ms: list[float]) -> dict:

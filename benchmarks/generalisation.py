@@ -27,11 +27,13 @@ from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
+from transformers import AutoConfig
 
 import deepart_hf
 from deepart_hf.evaluation.intervals import metric_intervals
 from deepart_hf.evaluation.predictions import read_predictions_csv
 from deepart_hf.files import write_json
+from deepart_hf.models.calibration import Calibration
 from deepart_hf.training.arguments import parse_arguments
 from deepart_hf.training.run import run
 
@@ -79,12 +81,14 @@ def build_sources(work: Path, names: list[str], synthetic_per_class: int) -> dic
 def train_flags(model: str, args) -> list[str]:
     return [*MODELS[model], "--from_scratch", "--image_size", str(args.image_size), "--num_train_epochs", str(args.epochs),
             "--per_device_train_batch_size", str(args.batch_size), "--per_device_eval_batch_size", "32",
-            "--dataloader_num_workers", "0", "--save_strategy", "no", "--seed", str(args.seed)]
+            "--dataloader_num_workers", "0", "--save_strategy", "no", "--seed", str(args.seed), "--robustness", "none"]
 
 
-def scores(run_dir: Path) -> dict:
+def scores(run_dir: Path, model_dir: Path) -> dict:
+    """Every figure at the decision the saved model carries (its calibrated threshold, or argmax)."""
     predictions = read_predictions_csv(run_dir / "predictions.csv")
-    intervals = metric_intervals(predictions["label"], predictions["log_odds_ai"])
+    threshold = Calibration.from_config(AutoConfig.from_pretrained(model_dir)).threshold_log_odds
+    intervals = metric_intervals(predictions["label"], predictions["log_odds_ai"], threshold_log_odds=threshold)
     keep = ("mean_accuracy", "auroc", "human_accuracy", "ai_accuracy")
     return {**{metric: intervals[metric] for metric in keep}, "n": intervals["n"], "n_human": intervals["n_human"],
             "n_ai": intervals["n_ai"]}
@@ -121,15 +125,15 @@ def main(argv=None) -> int:
             begun = time.perf_counter()
             run(parse_arguments(["--dataset", str(folders[train_source]), "--output_dir", str(run_dir), *train_flags(model, args)]))
             row = {"model": model, "train": train_source, "train_seconds": round(time.perf_counter() - begun, 1),
-                   "test": {train_source: scores(run_dir)}}
+                   "test": {train_source: scores(run_dir, run_dir)}}
             for test_source in sources:
                 if test_source == train_source:
                     continue
                 eval_dir = work / "runs" / f"{model}-{train_source}-on-{test_source}"
                 run(parse_arguments(["--eval_only", "--model_name_or_path", str(run_dir), "--dataset", str(folders[test_source]),
                                      "--output_dir", str(eval_dir), "--per_device_eval_batch_size", "32",
-                                     "--dataloader_num_workers", "0"]))
-                row["test"][test_source] = scores(eval_dir)
+                                     "--dataloader_num_workers", "0", "--robustness", "none"]))
+                row["test"][test_source] = scores(eval_dir, run_dir)
             results.append(row)
 
     elapsed = time.perf_counter() - started

@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 from PIL import Image as PILImage
 
+from timing import per_call_ms
+
 from deepart_hf.files import write_json
 from deepart_hf.inference.detector import Detector, read_image
 from deepart_hf.inference.inputs import InputFile
@@ -38,15 +40,7 @@ MODELS = {  # name: create_model options
 
 def median_ms(fn, values, repeats: int = 2) -> float:
     """Median over values of the best of ``repeats`` calls, in ms: the work's cost, not other jobs' noise."""
-    times = []
-    for value in values:
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn(value)
-            best = min(best, time.perf_counter() - start)
-        times.append(best * 1000)
-    return round(statistics.median(times), 2)
+    return round(statistics.median(per_call_ms(fn, values, repeats)), 2)
 
 
 def sample_files(sample: Path, n: int) -> list[Path]:

@@ -177,11 +177,11 @@ def evaluation_lines(evaluation: dict) -> list[str]:
         if isinstance(value, dict) and value.get("value") is not None:
             interval = f"{_pct(value.get('low'))}–{_pct(value.get('high'))}" if value.get("low") is not None else ""
             lines.append(f"| {name} | {_pct(value['value'])} | {interval} |")
-    cross = evaluation.get("cross_source")
-    if cross:
-        lines += ["", "**Other sources** (images from collections the model was not trained on):", ""]
-        lines += [f"- {_name(entry)}: accuracy {_pct(_value((entry.get('metrics') or entry).get('accuracy')))}"
-                  for entry in (cross if isinstance(cross, list) else [dict(name=k, **v) for k, v in cross.items()])]
+    per_dataset = evaluation.get("per_dataset") or {}
+    if per_dataset:
+        lines += ["", "**Each dataset of the test split**:", ""]
+        lines += [f"- {name}: accuracy {_pct(_value(metrics.get('accuracy')))}, AUROC {_pct(_value(metrics.get('auroc')))}"
+                  for name, metrics in per_dataset.items()]
     perturbations = evaluation.get("perturbations") or []
     if perturbations:
         lines += ["", "**Robustness** (the test set altered):", "", "| change | accuracy | AUROC |", "| --- | --- | --- |"]

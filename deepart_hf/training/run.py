@@ -136,7 +136,7 @@ def prepare_data(args: Arguments, training: TrainingArguments, processor) -> Spl
                     parts["evaluation"].append((name, checked_split(splits, data.eval_split, where, data.max_eval_samples)))
             parts["test"].append((name, checked_split(splits, data.test_split, where, data.max_eval_samples)))
         train, evaluation, test = (combine_datasets(parts[key]) if parts[key] else None for key in ("train", "evaluation", "test"))
-        raw_test = test
+        raw_test = test.with_format(None)  # its own object: set_transform below changes `test` in place
         if preprocess_mode(processor) == "resize":
             # Decode and resize each image once instead of once per epoch (the pixels the processor gives are
             # the same). Blur/JPEG augmentation must see the full-size image, so then training decodes as it goes.

@@ -14,7 +14,8 @@ from deepart_hf.data.schema import DANI_GENERATORS
 DANI_SAMPLE = SHARED_DATA / "dani-layout-sample"
 publish_module = importlib.import_module("deepart_hf.data.publish")
 
-pytestmark = pytest.mark.skipif(not DANI_SAMPLE.is_dir(), reason="needs ../shared/data/dani-layout-sample")
+if not DANI_SAMPLE.is_dir():
+    pytest.fail(f"the D-ANI layout sample is missing: expected {DANI_SAMPLE} (../shared beside the checkout)", pytrace=False)
 
 
 def build(tmp_path, *flags, source=DANI_SAMPLE, name="out"):

@@ -3,6 +3,7 @@ a training run writes."""
 
 import json
 import runpy
+import shutil
 
 import numpy as np
 import pytest
@@ -38,7 +39,11 @@ def test_bad_files_show_a_message(crop_detector, tmp_path, monkeypatch):
 
 
 def test_figures_come_from_evaluation_json_else_metrics_json(crop_detector, crop_run, tmp_path):
-    from_metrics = figures_markdown(crop_run[0], crop_detector)
+    assert "95% intervals" in figures_markdown(crop_run[0], crop_detector)  # every run writes evaluation.json
+    only_metrics = tmp_path / "metrics-only"
+    only_metrics.mkdir()
+    shutil.copy2(crop_run[0] / "metrics.json", only_metrics / "metrics.json")
+    from_metrics = figures_markdown(only_metrics, crop_detector)
     metrics = json.loads((crop_run[0] / "metrics.json").read_text())["test"]
     assert f"| accuracy | {100 * metrics['accuracy']:.1f}% |" in from_metrics and "deepart-hf evaluate" in from_metrics
 
@@ -47,12 +52,12 @@ def test_figures_come_from_evaluation_json_else_metrics_json(crop_detector, crop
                   "n": 60, "n_human": 30, "n_ai": 30},
         "threshold": {"threshold_log_odds": 0.2},
         "perturbations": [{"name": "jpeg", "param": 75, "metrics": {"accuracy": {"value": 0.7}, "auroc": {"value": 0.8}}}],
-        "cross_source": [{"name": "genres", "metrics": {"accuracy": {"value": 0.55}}}],
+        "per_dataset": {"genres": {"accuracy": {"value": 0.55}, "auroc": {"value": 0.6}}},
     }
     (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))
     shown = figures_markdown(tmp_path, crop_detector)
     assert "| accuracy | 90.0% | 80.0%–95.0% |" in shown and "60 images: 30 human, 30 AI" in shown
-    assert "| jpeg 75 | 70.0% | 80.0% |" in shown and "genres: accuracy 55.0%" in shown
+    assert "| jpeg 75 | 70.0% | 80.0% |" in shown and "genres: accuracy 55.0%, AUROC 60.0%" in shown
     assert "No figures" in figures_markdown(tmp_path / "empty", crop_detector)
 
 
