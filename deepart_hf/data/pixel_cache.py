@@ -45,10 +45,13 @@ BUILD_CHUNK = 64  # rows read and decoded together while building
 DISK_MARGIN = 1.1  # build only with this much more free space than the pixels need
 
 
+CACHE_ENV = "DEEPART_HF_PIXEL_CACHE"  # another folder for the caches (a larger disk; tests' temporary folders)
+
+
 def default_cache_root() -> Path:
     import datasets.config
 
-    return Path(datasets.config.HF_DATASETS_CACHE) / CACHE_FOLDER
+    return Path(os.environ.get(CACHE_ENV) or Path(datasets.config.HF_DATASETS_CACHE) / CACHE_FOLDER)
 
 
 def image_key(value: dict) -> str:
@@ -128,8 +131,8 @@ def _build(dataset, folder: Path, workers: int) -> PixelCache:
                 tqdm(total=len(raw), desc="decoding images once into the pixel cache", unit="img") as progress:
             # A chunk of rows at a time (the stored bytes of a whole split need not fit in memory); Pillow
             # releases the GIL while decoding, so the threads decode in parallel, written in row order.
-            for start in range(0, len(raw), BUILD_CHUNK):
-                values = [value for value in raw[start : start + BUILD_CHUNK]["image"] if image_key(value) not in images]
+            for row in range(0, len(raw), BUILD_CHUNK):
+                values = [value for value in raw[row : row + BUILD_CHUNK]["image"] if image_key(value) not in images]
                 for value, pixels in zip(values, pool.map(decode, values)):
                     key = image_key(value)
                     if key not in images:  # the same bytes twice in one chunk
@@ -137,7 +140,7 @@ def _build(dataset, folder: Path, workers: int) -> PixelCache:
                         out.write(np.ascontiguousarray(pixels, dtype=np.uint8).data)
                         images[key] = (offset, height, width)
                         offset += pixels.nbytes
-                progress.update(min(BUILD_CHUNK, len(raw) - start))
+                progress.update(min(BUILD_CHUNK, len(raw) - row))
         seconds = time.perf_counter() - start
         index = {"images": images, "nbytes": offset, "build_seconds": round(seconds, 3), "fingerprint": folder.name}
         (temporary / INDEX_FILE).write_text(json.dumps(index))

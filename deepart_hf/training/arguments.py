@@ -137,6 +137,25 @@ RUN_DEFAULTS = {
     "seed": 42,
 }
 
+# --- CPU precision (issue 13) ---
+def cpu_bf16_supported() -> bool:
+    """Does this CPU compute bf16 natively (AVX512-BF16 or AMX)? Elsewhere bf16 is emulated and slower than fp32."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+
+
+def cpu_precision_defaults() -> dict:
+    """bf16 autocast for training on a CPU without a GPU where the CPU has native bf16: ResNet-18 training
+    steps ran 2.1-2.4x faster than fp32 on this project's 2-core AVX512-BF16 machine, with test accuracy within
+    the intervals (README, Speed). A default like the others: ``--bf16 false`` (or true) given by the user
+    decides. transformers only accepts bf16 on a CPU with ``use_cpu``."""
+    if torch.cuda.is_available() or not cpu_bf16_supported():
+        return {}
+    return {"bf16": True, "use_cpu": True}
+
+
+# --- end of CPU precision ---
+
 # Added for --streaming before the protocol's and the user's flags (a fraction below 1 counts in --max_steps).
 STREAMING_DEFAULTS = ["--eval_strategy", "steps", "--eval_steps", "0.25", "--save_strategy", "steps", "--save_steps", "0.25"]
 
@@ -256,6 +275,7 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
         # Launched as several processes on a machine without GPUs: transformers only goes distributed
         # on CPUs when told so, otherwise each process would silently train alone on all the data.
         defaults.update(use_cpu=True, ddp_backend="gloo")
+    defaults.update(cpu_precision_defaults())
     layers = [token for key, value in defaults.items() for token in (f"--{key}", str(value))]
     if protocol:
         layers += get_protocol(protocol).argv()

@@ -14,6 +14,8 @@ import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import torch
+from accelerate.utils import extract_model_from_parallel
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -50,7 +52,8 @@ def run(args: Arguments) -> dict:
     splits = prepare_streams(args, training, processor) if args.data.streaming else prepare_data(args, training, processor)
     if args.run.eval_only:
         claim_output_dir(args, training, splits.fingerprint, resumable=False)
-        trainer, history = make_trainer(args, replace(training, eval_strategy="no"), model, processor, None, None), []
+        # fp32 whatever --bf16 says (issue 13): the predictions must be those of the saved model loaded again
+        trainer, history = make_trainer(args, replace(training, eval_strategy="no", bf16=False), model, processor, None, None), []
     else:
         resume = claim_output_dir(args, training, splits.fingerprint, resumable=True)
         trainer, history = train_model(args, training, model, processor, splits.train, splits.evaluation, resume)
@@ -304,6 +307,7 @@ def train_model(args: Arguments, training: TrainingArguments, model, processor, 
 
     history: list[dict] = []
     trainer, epochs_before = None, 0.0
+    training_layout(model, channels_last=True)
     for index, (stage, stage_args) in enumerate(stages):
         if stage == "frozen":
             freeze_backbone(model)
@@ -322,8 +326,25 @@ def train_model(args: Arguments, training: TrainingArguments, model, processor, 
         trainer.train(resume_from_checkpoint=checkpoint)
         history += _stage_history(trainer.state.log_history, stage, epochs_before)
         epochs_before += stage_args.num_train_epochs
+    training_layout(model, channels_last=False)
+    extract_model_from_parallel(model, keep_fp32_wrapper=False)  # accelerate's autocast around forward, if --bf16
     trainer.save_model(training.output_dir)  # model + processor, at the top of the run folder
     return trainer, history
+
+
+# --- CPU precision (issue 13) ---
+CHANNELS_LAST_MIN_CONVS = 4  # a CNN, not a ViT with its one patch-embedding convolution
+
+
+def training_layout(model, *, channels_last: bool) -> None:
+    """Channels-last weights for a CNN while it trains (oneDNN's fast layout on CPUs, tensor cores' on GPUs),
+    back to the standard layout after: calibration, the test predictions and every later load of the saved
+    model then run the same fp32 kernels, so predictions.csv equals what ``load_detector`` gives, exactly."""
+    if sum(isinstance(module, torch.nn.Conv2d) for module in model.modules()) >= CHANNELS_LAST_MIN_CONVS:
+        model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+# --- end of CPU precision ---
 
 
 def _stage_history(log_history: list[dict], stage: str, epochs_before: float) -> list[dict]:

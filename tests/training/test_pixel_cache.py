@@ -107,3 +107,28 @@ def test_evaluation_crops_from_the_cache_are_the_saved_processors_crops(tmp_path
     # an image the cache does not hold is decoded as before
     other = dataset(7)[:2]
     assert all(torch.equal(x, y) for x, y in zip(PixelValues(crop_processor, cache)(other)["pixel_values"], PixelValues(crop_processor)(other)["pixel_values"]))
+
+
+# --- CPU precision: bf16 by default only where the CPU has it, explicit flags decide ---------------------------
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_is_a_default_on_cpus_with_native_bf16_and_explicit_flags_decide(native, monkeypatch):
+    from deepart_hf.training import arguments
+
+    monkeypatch.setattr(arguments, "cpu_bf16_supported", lambda: native)
+    monkeypatch.setattr(arguments.torch.cuda, "is_available", lambda: False)
+    base = ["--dataset", "somewhere", "--output_dir", "out"]
+    assert arguments.parse_arguments(base).training.bf16 is native
+    assert arguments.parse_arguments([*base, "--bf16", "false"]).training.bf16 is False
+    if native:
+        assert arguments.parse_arguments([*base, "--bf16"]).training.bf16 is True
+        assert arguments.parse_arguments(base).training.use_cpu  # transformers' condition for bf16 without a GPU
+
+
+def test_bf16_is_never_a_default_beside_a_gpu(monkeypatch):
+    from deepart_hf.training import arguments
+
+    monkeypatch.setattr(arguments, "cpu_bf16_supported", lambda: True)
+    monkeypatch.setattr(arguments.torch.cuda, "is_available", lambda: True)
+    assert arguments.cpu_precision_defaults() == {}
