@@ -168,7 +168,7 @@ def run_project(dataset: str, mode: str, args, out: Path) -> dict:
         trainer_module.DetectorTrainer.train = original
     metrics, workers, bf16, train_split = recorded[-1]
     predictions = read_predictions_csv(out / "predictions.csv")
-    labels = (predictions["label"] == "ai").astype(int).to_numpy()
+    labels = predictions["label"]
     return {
         "train_images_per_s": round(metrics["train_samples_per_second"], 2),
         "train_runtime_s": round(metrics["train_runtime"], 1),
@@ -176,7 +176,7 @@ def run_project(dataset: str, mode: str, args, out: Path) -> dict:
         "pipeline_images_per_s": round(pipeline_rate(train_split, args.batch_size, workers, args.pipeline_images), 1),
         "dataloader_num_workers": workers,
         "precision": "bf16 autocast, channels_last" if bf16 else "fp32",
-        "test": with_intervals(labels, predictions["log_odds_ai"].to_numpy()),
+        "test": with_intervals(labels, predictions["log_odds_ai"]),
     }
 
 

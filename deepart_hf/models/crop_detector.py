@@ -88,8 +88,9 @@ def reflect_pad_array(pixels: np.ndarray, size: int) -> np.ndarray:
 
 def crop_array(pixels: np.ndarray, top: int, left: int, size: int) -> torch.Tensor:
     """One (3, size, size) uint8 crop of (height, width, 3) pixels, copied out (the pixels may be a read-only
-    memory map)."""
-    return torch.from_numpy(np.array(pixels[top : top + size, left : left + size], order="C")).permute(2, 0, 1)
+    memory map) into a contiguous channels-first tensor: NumPy's transposing copy takes microseconds, while
+    torch's strided uint8 copies of a permuted view (stacking, normalising) took ~10 ms per crop."""
+    return torch.from_numpy(np.ascontiguousarray(pixels[top : top + size, left : left + size].transpose(2, 0, 1)))
 
 
 def normalize(pixels: torch.Tensor, mean, std) -> torch.Tensor:

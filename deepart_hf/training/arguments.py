@@ -129,9 +129,14 @@ RUN_DEFAULTS = {
     "report_to": "none",
     # set_transform needs the raw `image` column; the Trainer must not drop it.
     "remove_unused_columns": False,
-    # Workers only pay off with cores to spare: on 2 cores the model is the bottleneck and two workers
-    # gained nothing (benchmarks/train_throughput.py: resnet18 at 224, 20.2 images/s without, 20.5 with).
-    "dataloader_num_workers": min(8, (os.cpu_count() or 1) // 2) if (os.cpu_count() or 1) >= 4 else 0,
+    # Workers, from the measured bottleneck (issue 13, benchmarks/peer_comparison.py). The model bounds training
+    # in every mode once images are pre-resized (resize) or read from the pixel cache (crop, blur/JPEG): a
+    # training view then costs ~0.5-1 ms single-threaded against ~70 ms of bf16 ResNet-18 step per image. But
+    # run in the training process, the view's small tensor ops use torch's two threads, and on a busy 2-core
+    # machine each such op waited a scheduler slice (5 evaluation crops: 73 ms instead of 0.6 ms). One worker
+    # runs them single-threaded (DataLoader workers use one torch thread) beside the model, kept alive between
+    # epochs; with more cores, cores/2 workers up to 8 feed decoding-heavy pipelines (streams, first epochs).
+    "dataloader_num_workers": min(8, (os.cpu_count() or 1) // 2) if (os.cpu_count() or 1) >= 4 else 1,
     # Pinned memory only helps copies to a GPU; without one, torch warns at every DataLoader.
     "dataloader_pin_memory": torch.cuda.is_available(),
     "seed": 42,
@@ -287,6 +292,8 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
         args=layers + argv
     )
     run.protocol = protocol
+    if training.dataloader_num_workers > 0 and not any(token.startswith("--dataloader_persistent_workers") for token in argv):
+        training.dataloader_persistent_workers = True  # no new worker processes every epoch and evaluation (issue 13)
     if data.dataset is not None:
         # repeated --dataset flags and comma lists are one list, kept as one comma-joined string
         data.dataset = ",".join(part.strip() for value in data.dataset for part in value.split(",") if part.strip())

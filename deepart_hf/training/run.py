@@ -324,10 +324,11 @@ def train_model(args: Arguments, training: TrainingArguments, model, processor, 
             logger.warning("resuming from %s", checkpoint)
         trainer = make_trainer(args, stage_args, model, processor, train, evaluation, stage=stage if len(stages) > 1 else None)
         trainer.train(resume_from_checkpoint=checkpoint)
+        # accelerate's autocast around forward (--bf16) comes off after each stage, else the next would wrap it again
+        extract_model_from_parallel(model, keep_fp32_wrapper=False)
         history += _stage_history(trainer.state.log_history, stage, epochs_before)
         epochs_before += stage_args.num_train_epochs
     training_layout(model, channels_last=False)
-    extract_model_from_parallel(model, keep_fp32_wrapper=False)  # accelerate's autocast around forward, if --bf16
     trainer.save_model(training.output_dir)  # model + processor, at the top of the run folder
     return trainer, history
 
