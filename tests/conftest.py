@@ -21,6 +21,16 @@ def deepart_sample() -> Path:
 
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pixel_cache_root(tmp_path_factory) -> Path:
+    """Decoded-pixel caches of the tests' temporary datasets go to a temporary folder, not the user's cache."""
+    from deepart_hf.data.pixel_cache import CACHE_ENV
+
+    root = tmp_path_factory.mktemp("pixel-cache")
+    os.environ[CACHE_ENV] = str(root)
+    return root
+
+
 @pytest.fixture(scope="module")
 def deepart_folder(deepart_sample, tmp_path_factory) -> Path:
     """The 40-pair sample as train.py reads it: a folder written by dataset_scripts/deepart.py."""

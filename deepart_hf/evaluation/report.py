@@ -113,7 +113,8 @@ def hyperparameters(args: Arguments) -> dict:
         "weight decay": t.weight_decay,
         "lr schedule": f"StepLR every {args.run.step_lr_epochs} epochs, gamma {args.run.step_lr_gamma}" if args.run.step_lr_epochs else str(t.lr_scheduler_type),
         "warmup steps": t.warmup_steps,
-        "mixed precision": "bf16" if t.bf16 else "fp16" if t.fp16 else "no",
+        # issue 13: training steps only; calibration, test predictions and the saved model run in fp32
+        "mixed precision": f"{'bf16' if t.bf16 else 'fp16'} autocast in training steps, fp32 predictions" if t.bf16 or t.fp16 else "no (fp32)",
         "seed": t.seed,
         "frozen backbone": args.model.freeze_backbone,
         "unfrozen epochs after that": args.model.unfreeze_epochs,

@@ -130,12 +130,19 @@ class PixelValues:
     A plain object, so it pickles for DataLoader workers under fork and spawn alike.
     """
 
-    def __init__(self, processor: BaseImageProcessor):
+    def __init__(self, processor: BaseImageProcessor, pixels=None):
         self.processor = processor
+        # A crop detector's crops cut from decoded pixels kept on disk (data/pixel_cache.py) instead of decoding
+        # again: the same pixels through the processor's own crop code, so the values are identical.
+        self.pixels = pixels if isinstance(processor, CropImageProcessor) else None
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        images = [decode_image(value) for value in batch["image"]]
-        pixel_values = self.processor(images=images, return_tensors="pt")["pixel_values"]
+        cached = [self.pixels.array(value) for value in batch["image"]] if self.pixels is not None else []
+        if cached and all(pixels is not None for pixels in cached):
+            pixel_values = torch.stack([self.processor.crops_from_array(pixels) for pixels in cached])
+        else:
+            images = [decode_image(value) for value in batch["image"]]
+            pixel_values = self.processor(images=images, return_tensors="pt")["pixel_values"]
         outputs = {"pixel_values": list(pixel_values)}
         if "label" in batch:
             outputs["labels"] = batch["label"]

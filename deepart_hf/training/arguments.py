@@ -112,6 +112,11 @@ class RunArguments:
                                      "(--label_column, default generator: real + each generator), P(ai) = 1 - P(real)",
                                      "choices": TASKS}
     )
+    # --- speed (issue 13) ---
+    pixel_cache: bool = field(
+        default=True, metadata={"help": "decode full-size images read every epoch (crop mode, blur/JPEG) once into a cache "
+                                "of pixels beside the datasets cache, reused by later runs on the same data"}
+    )
 
 
 @dataclass
@@ -131,13 +136,37 @@ RUN_DEFAULTS = {
     "report_to": "none",
     # set_transform needs the raw `image` column; the Trainer must not drop it.
     "remove_unused_columns": False,
-    # Workers only pay off with cores to spare: on 2 cores the model is the bottleneck and two workers
-    # gained nothing (benchmarks/train_throughput.py: resnet18 at 224, 20.2 images/s without, 20.5 with).
-    "dataloader_num_workers": min(8, (os.cpu_count() or 1) // 2) if (os.cpu_count() or 1) >= 4 else 0,
+    # Workers, from the measured bottleneck (issue 13, benchmarks/peer_comparison.py). The model bounds training
+    # in every mode once images are pre-resized (resize) or read from the pixel cache (crop, blur/JPEG): a
+    # training view then costs ~0.5-1 ms single-threaded against ~70 ms of bf16 ResNet-18 step per image. But
+    # run in the training process, the view's small tensor ops use torch's two threads, and on a busy 2-core
+    # machine each such op waited a scheduler slice (5 evaluation crops: 73 ms instead of 0.6 ms). One worker
+    # runs them single-threaded (DataLoader workers use one torch thread) beside the model, kept alive between
+    # epochs; with more cores, cores/2 workers up to 8 feed decoding-heavy pipelines (streams, first epochs).
+    "dataloader_num_workers": min(8, (os.cpu_count() or 1) // 2) if (os.cpu_count() or 1) >= 4 else 1,
     # Pinned memory only helps copies to a GPU; without one, torch warns at every DataLoader.
     "dataloader_pin_memory": torch.cuda.is_available(),
     "seed": 42,
 }
+
+# --- CPU precision (issue 13) ---
+def cpu_bf16_supported() -> bool:
+    """Does this CPU compute bf16 natively (AVX512-BF16 or AMX)? Elsewhere bf16 is emulated and slower than fp32."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+
+
+def cpu_precision_defaults() -> dict:
+    """bf16 autocast for training on a CPU without a GPU where the CPU has native bf16: ResNet-18 training
+    steps ran 2.1-2.4x faster than fp32 on this project's 2-core AVX512-BF16 machine, with test accuracy within
+    the intervals (README, Speed). A default like the others: ``--bf16 false`` (or true) given by the user
+    decides. transformers only accepts bf16 on a CPU with ``use_cpu``."""
+    if torch.cuda.is_available() or not cpu_bf16_supported():
+        return {}
+    return {"bf16": True, "use_cpu": True}
+
+
+# --- end of CPU precision ---
 
 # Added for --streaming before the protocol's and the user's flags (a fraction below 1 counts in --max_steps).
 STREAMING_DEFAULTS = ["--eval_strategy", "steps", "--eval_steps", "0.25", "--save_strategy", "steps", "--save_steps", "0.25"]
@@ -149,7 +178,7 @@ TRAINING_HYPERPARAMETERS = (
     "bf16", "fp16", "label_smoothing_factor", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon",
 )  # fmt: skip
 # Project arguments that do not change a run's result.
-NOT_IDENTITY = {"overwrite_output_dir", "list_models", "robustness", "n_resamples", "push_space"}
+NOT_IDENTITY = {"overwrite_output_dir", "list_models", "robustness", "n_resamples", "push_space", "pixel_cache"}
 
 
 @dataclass
@@ -258,6 +287,7 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
         # Launched as several processes on a machine without GPUs: transformers only goes distributed
         # on CPUs when told so, otherwise each process would silently train alone on all the data.
         defaults.update(use_cpu=True, ddp_backend="gloo")
+    defaults.update(cpu_precision_defaults())
     layers = [token for key, value in defaults.items() for token in (f"--{key}", str(value))]
     if protocol:
         layers += get_protocol(protocol).argv()
@@ -269,6 +299,8 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
         args=layers + argv
     )
     run.protocol = protocol
+    if training.dataloader_num_workers > 0 and not any(token.startswith("--dataloader_persistent_workers") for token in argv):
+        training.dataloader_persistent_workers = True  # no new worker processes every epoch and evaluation (issue 13)
     if data.dataset is not None:
         # repeated --dataset flags and comma lists are one list, kept as one comma-joined string
         data.dataset = ",".join(part.strip() for value in data.dataset for part in value.split(",") if part.strip())

@@ -22,6 +22,7 @@ import hashlib
 import io
 import logging
 
+import numpy as np
 import torch
 import torchvision.transforms.v2.functional as F
 from datasets import Dataset
@@ -31,8 +32,9 @@ from torchvision.transforms import v2
 from transformers import BaseImageProcessor
 
 from ..data.images import decode_image
+from ..data.pixel_cache import PixelCache
 from ..errors import DeepArtError
-from ..models.crop_detector import CropImageProcessor, normalize, reflect_pad
+from ..models.crop_detector import CropImageProcessor, crop_array, normalize, reflect_pad_array
 from ..models.preprocessing import preprocess_mode, whole_image_resizer
 
 logger = logging.getLogger(__name__)
@@ -168,11 +170,12 @@ class TrainTransform:
     smaller), a random flip, the processor's normalisation.
     """
 
-    def __init__(self, processor: BaseImageProcessor, augment: Augmentation | BlurJpeg | None = None):
+    def __init__(self, processor: BaseImageProcessor, augment: Augmentation | BlurJpeg | None = None, pixels: PixelCache | None = None):
         if augment is not None and not isinstance(augment, Augmentation):
             augment = Augmentation(image=[augment])
         self.processor, self.augment = processor, augment or Augmentation()
         self.mode = preprocess_mode(processor)
+        self.pixels = pixels  # decoded images, read instead of decoding again (data/pixel_cache.py)
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         outputs = {"pixel_values": [self.pixel_values(value) for value in batch["image"]]}
@@ -181,26 +184,32 @@ class TrainTransform:
         return outputs
 
     def pixel_values(self, value: dict) -> torch.Tensor:
-        image = self.augment.on_image(decode_image(value))
-        if self.mode == "resize":
-            image = self.augment.on_view(image)
-            pixels = self.processor(images=[image], return_tensors="pt")["pixel_values"][0]
+        cached = self.pixels.array(value) if self.pixels is not None and self.mode == "crop" and not self.augment.image else None
+        if cached is not None:
+            pixels = self._random_crop(cached)  # straight from the memory map: no full-size copy
         else:
-            pixels = self._random_crop(image)
+            # Augmentations of the whole image (blur/JPEG) get the whole decoded image, from the cache when there is one.
+            image = self.augment.on_image(self.pixels.image(value) if self.pixels is not None else decode_image(value))
+            if self.mode == "resize":
+                image = self.augment.on_view(image)
+                pixels = self.processor(images=[image], return_tensors="pt")["pixel_values"][0]
+            else:
+                pixels = self._random_crop(np.asarray(image))
         pixels = F.horizontal_flip(pixels) if torch.rand(()) < 0.5 else pixels
         return self.augment.on_pixels(pixels)
 
-    def _random_crop(self, image: Image.Image) -> torch.Tensor:
+    def _random_crop(self, pixels: np.ndarray) -> torch.Tensor:
+        """(height, width, 3) uint8 pixels -> one normalised random crop (reflect-padded when smaller)."""
         processor: CropImageProcessor = self.processor
         size = processor.crop_size
-        pixels = F.pil_to_tensor(reflect_pad(image, size))
-        height, width = pixels.shape[-2:]
+        pixels = reflect_pad_array(pixels, size)
+        height, width = pixels.shape[:2]
         top, left = int(torch.randint(height - size + 1, ())), int(torch.randint(width - size + 1, ()))
-        view = self.augment.on_view(F.crop(pixels, top, left, size, size))
+        view = self.augment.on_view(crop_array(pixels, top, left, size))
         return normalize(view, processor.image_mean, processor.image_std)
 
     def __repr__(self) -> str:
-        return f"TrainTransform({self.mode}, augment={self.augment})"
+        return f"TrainTransform({self.mode}, augment={self.augment}, pixels={self.pixels})"
 
 
 def _resize_encoded(batch: dict[str, list], resize) -> dict[str, list]:

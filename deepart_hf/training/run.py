@@ -14,11 +14,14 @@ import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import torch
+from accelerate.utils import extract_model_from_parallel
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..constants import LABELS
 from ..data.loading import checked_split, combine_datasets, ensure_synthetic, load_splits
+from ..data.pixel_cache import PixelCache, pixel_cache
 from ..errors import DeepArtError
 from ..evaluation.attribution import make_attribution_compute_metrics
 from ..evaluation.calibration import calibrate
@@ -56,7 +59,8 @@ def run(args: Arguments) -> dict:
         splits = prepare_data(args, training, processor, classes)
     if args.run.eval_only:
         claim_output_dir(args, training, splits.fingerprint, resumable=False)
-        trainer, history = make_trainer(args, replace(training, eval_strategy="no"), model, processor, None, None), []
+        # fp32 whatever --bf16 says (issue 13): the predictions must be those of the saved model loaded again
+        trainer, history = make_trainer(args, replace(training, eval_strategy="no", bf16=False), model, processor, None, None), []
     else:
         resume = claim_output_dir(args, training, splits.fingerprint, resumable=True)
         trainer, history = train_model(args, training, model, processor, splits.train, splits.evaluation, resume)
@@ -156,12 +160,27 @@ def prepare_data(args: Arguments, training: TrainingArguments, processor, classe
             evaluation, test = (pre_resize(split, processor) if split is not None else None for split in (evaluation, test))
             if train is not None and not data.blur_jpeg_prob:
                 train = pre_resize(train, processor)
+        # --- decoded-pixel cache (issue 13): full-size images read by every epoch are decoded once, by one process ---
+        pixels = {name: cached_pixels(args, processor, name, split) for name, split in (("train", train), ("evaluation", evaluation))}
+        # --- end of the decoded-pixel cache ---
     if train is not None:
-        train.set_transform(TrainTransform(processor, training_augmentation(data)))
-    for split in (evaluation, test):
+        train.set_transform(TrainTransform(processor, training_augmentation(data), pixels["train"]))
+    for split, cache in ((evaluation, pixels["evaluation"]), (test, None)):
         if split is not None:
-            split.set_transform(PixelValues(processor))
+            split.set_transform(PixelValues(processor, cache))
     return Splits(train, evaluation, test, raw_test, fingerprint)
+
+
+def cached_pixels(args: Arguments, processor, name: str, split) -> PixelCache | None:
+    """The pixel cache of a split whose full-size images are read every epoch: training and validation in crop
+    mode, training with blur/JPEG in resize mode (which cannot be pre-resized). The test split is read once,
+    and a pre-resized split holds small images already."""
+    if split is None or not args.run.pixel_cache:
+        return None
+    crop = preprocess_mode(processor) == "crop"
+    if not (crop or (name == "train" and args.data.blur_jpeg_prob)):
+        return None
+    return pixel_cache(split)
 
 
 # --- the run folder ----------------------------------------------------------------------------------------------
@@ -302,6 +321,7 @@ def train_model(args: Arguments, training: TrainingArguments, model, processor, 
 
     history: list[dict] = []
     trainer, epochs_before = None, 0.0
+    training_layout(model, channels_last=True)
     for index, (stage, stage_args) in enumerate(stages):
         if stage == "frozen":
             freeze_backbone(model)
@@ -318,10 +338,28 @@ def train_model(args: Arguments, training: TrainingArguments, model, processor, 
             logger.warning("resuming from %s", checkpoint)
         trainer = make_trainer(args, stage_args, model, processor, train, evaluation, stage=stage if len(stages) > 1 else None)
         trainer.train(resume_from_checkpoint=checkpoint)
+        # accelerate's autocast around forward (--bf16) comes off after each stage, else the next would wrap it again
+        extract_model_from_parallel(model, keep_fp32_wrapper=False)
         history += _stage_history(trainer.state.log_history, stage, epochs_before)
         epochs_before += stage_args.num_train_epochs
+    training_layout(model, channels_last=False)
     trainer.save_model(training.output_dir)  # model + processor, at the top of the run folder
     return trainer, history
+
+
+# --- CPU precision (issue 13) ---
+CHANNELS_LAST_MIN_CONVS = 4  # a CNN, not a ViT with its one patch-embedding convolution
+
+
+def training_layout(model, *, channels_last: bool) -> None:
+    """Channels-last weights for a CNN while it trains (oneDNN's fast layout on CPUs, tensor cores' on GPUs),
+    back to the standard layout after: calibration, the test predictions and every later load of the saved
+    model then run the same fp32 kernels, so predictions.csv equals what ``load_detector`` gives, exactly."""
+    if sum(isinstance(module, torch.nn.Conv2d) for module in model.modules()) >= CHANNELS_LAST_MIN_CONVS:
+        model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+# --- end of CPU precision ---
 
 
 def _stage_history(log_history: list[dict], stage: str, epochs_before: float) -> list[dict]:
