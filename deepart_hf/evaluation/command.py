@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..constants import AI, HUMAN
 from ..data.loading import checked_split, load_splits
 from ..errors import DeepArtError
 from ..inference.detector import load_detector
 from .intervals import N_RESAMPLES
+from .metrics import decisions_at
 from .perturbations import select_perturbations
 from .predictions import write_predictions_csv
 from .suite import report_markdown, score_split, validity_report, write_report
@@ -48,7 +48,7 @@ def main(args: argparse.Namespace) -> int:
     report["model"], report["dataset"], report["split"] = args.model, args.dataset, args.split
     report["files"] = write_report(report, labels, clean, out, title)
     threshold = detector.calibration.threshold_log_odds
-    predictions = (clean >= threshold).astype(int) * AI + (clean < threshold) * HUMAN
+    predictions = decisions_at(clean, threshold)
     write_predictions_csv(out / "predictions.csv", ids, labels, predictions, clean)
     print(report_markdown(report, title))
     print(f"Wrote {', '.join(report['files'])}, predictions.csv to {out}")

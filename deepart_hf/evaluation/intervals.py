@@ -21,6 +21,7 @@ from scipy.stats import binomtest
 
 from ..constants import AI, HUMAN
 from .detector_metric.detector_metric import FPR_BUDGETS, detection_metrics, tpr_key
+from .metrics import decisions_at
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 1000
@@ -94,7 +95,7 @@ def metric_intervals(
     """
     references = np.asarray(references, dtype=np.int64).reshape(-1)
     log_odds = np.asarray(log_odds, dtype=np.float64).reshape(-1)
-    predictions = (log_odds >= threshold_log_odds).astype(np.int64) * AI + (log_odds < threshold_log_odds) * HUMAN
+    predictions = decisions_at(log_odds, threshold_log_odds)
     point = detection_metrics(predictions, references, log_odds)
     rng = np.random.default_rng(seed)
     by_class = [np.flatnonzero(references == label) for label in (HUMAN, AI)]

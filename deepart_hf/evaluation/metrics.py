@@ -67,6 +67,11 @@ def probabilities_from_logits(logits: np.ndarray) -> np.ndarray:
     return probabilities_from_log_odds(log_odds_from_logits(logits))
 
 
+def decisions_at(log_odds, threshold_log_odds: float = 0.0) -> np.ndarray:
+    """Class id per image for the rule "ai if log-odds >= threshold" (0 is the argmax, ties going to ai)."""
+    return np.where(np.asarray(log_odds, dtype=np.float64) >= threshold_log_odds, AI, HUMAN).astype(np.int64)
+
+
 def predictions_from_logits(logits: np.ndarray) -> np.ndarray:
     """Predicted class id per row; equal logits go to the lower id (human), as in ``torch.argmax``."""
     return _logits_array(logits).argmax(axis=1)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..constants import AI, HUMAN
 from ..data.loading import DATASET_COLUMN
 from ..files import write_json
 from ..hub import push_folder
@@ -21,7 +20,7 @@ from ..training.arguments import Arguments
 from ..training.streaming import example_ids
 from .calibration import describe_calibration
 from .intervals import metric_intervals
-from .metrics import load_detector_metric, log_odds_from_logits
+from .metrics import decisions_at, load_detector_metric, log_odds_from_logits
 from .model_card import dataset_label, render_model_card
 from .perturbations import select_perturbations
 from .plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
@@ -46,7 +45,7 @@ def evaluate_and_report(args: Arguments, trainer, model, processor, splits, hist
     log_odds = log_odds_from_logits(np.asarray(output.predictions))
     references = np.asarray(output.label_ids).astype(int)
     calibration = Calibration.from_config(model.config)
-    predictions = (log_odds >= calibration.threshold_log_odds).astype(int) * AI + (log_odds < calibration.threshold_log_odds) * HUMAN
+    predictions = decisions_at(log_odds, calibration.threshold_log_odds)
     metrics = load_detector_metric().compute(predictions=predictions, references=references, scores=log_odds)
     if not trainer.is_world_process_zero():
         return metrics
