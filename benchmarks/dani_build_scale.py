@@ -75,7 +75,7 @@ def generate_layout(root: Path, images: int, side: int) -> int:
 
 def build_once(source: Path, out: Path) -> dict:
     """Run in a child process: build + publish, then this process's peak RSS."""
-    from deepart_hf.data.cli import DaniArguments, SourceArguments, run_dataset_script
+    from deepart_hf.data.build_command import DaniArguments, SourceArguments, run_dataset_script
 
     imported_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the libraries alone
     start = time.perf_counter()

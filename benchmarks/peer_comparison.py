@@ -45,7 +45,7 @@ import train  # noqa: E402
 from deepart_hf.data.loading import load_splits  # noqa: E402
 from deepart_hf.data.pixel_cache import default_cache_root  # noqa: E402
 from deepart_hf.evaluation.intervals import metric_intervals  # noqa: E402
-from deepart_hf.evaluation.metrics import log_odds_from_logits  # noqa: E402
+from deepart_hf.models.scores import log_odds_from_logits  # noqa: E402
 from deepart_hf.evaluation.predictions import read_predictions_csv  # noqa: E402
 from deepart_hf.files import write_json  # noqa: E402
 from deepart_hf.models import create_model  # noqa: E402

@@ -5,7 +5,7 @@
 
 import sys
 
-from deepart_hf.data.cli import SourceArguments, run_dataset_script
+from deepart_hf.data.build_command import SourceArguments, run_dataset_script
 
 if __name__ == "__main__":
     sys.exit(run_dataset_script("dalle_paintings", SourceArguments))

@@ -6,7 +6,7 @@
 
 import sys
 
-from deepart_hf.data.cli import DaniArguments, SourceArguments, run_dataset_script
+from deepart_hf.data.build_command import DaniArguments, SourceArguments, run_dataset_script
 
 if __name__ == "__main__":
     sys.exit(run_dataset_script("dani", SourceArguments, source_arguments=DaniArguments))

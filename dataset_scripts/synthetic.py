@@ -6,7 +6,7 @@
 
 import sys
 
-from deepart_hf.data.cli import SyntheticArguments, SyntheticGeneratorArguments, run_dataset_script
+from deepart_hf.data.build_command import SyntheticArguments, SyntheticGeneratorArguments, run_dataset_script
 
 if __name__ == "__main__":
     sys.exit(run_dataset_script("synthetic", SyntheticArguments, source_arguments=SyntheticGeneratorArguments))

@@ -3,10 +3,13 @@
 The package is laid out by stage, in the order data flows through it:
 
     data/        raw source -> records (sources) -> typed DatasetDict (build) -> Hub folder or repo (publish)
-    models/      registry and factory of detectors, and the preprocessing saved with them
-    training/    arguments, protocols, the Trainer and the run
-    evaluation/  metric module, predictions, plots, report and model card
+    models/      registry and factory of detectors, the preprocessing saved with them, what a score means
     inference/   a saved detector as an object: load_detector(path_or_id).predict(images)
+    evaluation/  metric module, intervals, calibration, perturbations, the validity report, predictions, plots
+    training/    arguments, protocols, the Trainer, the run, its report and model card
+    research/    commands that train or study: cross-source matrix, few-shot curves, fidelity, baselines
+
+Each folder imports only from itself and the folders above it in this list (and the package's top-level helpers).
 """
 
 # Importing models registers GoogLeNet with timm and the crop detector with the transformers auto classes,

@@ -17,7 +17,7 @@ from .errors import DeepArtError
 # name -> (module, one-line help). The module's docstring is the subcommand's description.
 COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("deepart_hf.evaluation.command", "validity report of a detector: intervals, calibrated decision, robustness"),
-    "cross-eval": ("deepart_hf.evaluation.cross_source", "train on each source, test on every source: the cross-source matrix"),
+    "cross-eval": ("deepart_hf.research.cross_source", "train on each source, test on every source: the cross-source matrix"),
     "fidelity": ("deepart_hf.research.fidelity_study", "per-image fidelity features, human vs AI: tests, effect sizes, format control"),
     "baselines": ("deepart_hf.research.baselines", "classical classifiers (SVM, trees, forest, KNN, logistic) on pixels or fidelity features"),
     "few-shot": ("deepart_hf.research.few_shot", "accuracy and AUROC against training images per class, with the classical baselines"),

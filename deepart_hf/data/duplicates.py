@@ -18,7 +18,7 @@ import numpy as np
 
 from ..constants import LABELS, SPLITS
 from ..errors import SourceError
-from .report import BuildReport
+from .build_report import BuildReport
 from .schema import NEAR_HASH_KEY, PIXEL_HASH_KEY
 from .splits import SplitPlan
 

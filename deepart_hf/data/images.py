@@ -28,7 +28,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from ..errors import DeepArtError, SourceError
-from .report import BuildReport
+from .build_report import BuildReport
 from .schema import NEAR_HASH_KEY, PIXEL_HASH_KEY
 from .tree import SourceTree, is_image_name
 

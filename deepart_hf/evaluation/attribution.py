@@ -6,7 +6,7 @@ Decisions:
   has) and the K x K confusion matrix, computed with scikit-learn.
 * An attribution model is also a detector: P(ai) = 1 - P(real), i.e. the softmax mass of every generator. Its
   log-odds, ``logsumexp(generator logits) - real logit``, are computed from the logits in float64 (as
-  ``metrics.log_odds_from_logits`` does for two classes), and the detector metric scores them like any
+  ``models.scores.log_odds_from_logits`` does for two classes), and the detector metric scores them like any
   detector's: its human/ai decision is P(ai) > 1/2, which is not always "the arg-max is a generator".
 """
 
@@ -15,22 +15,10 @@ from __future__ import annotations
 import csv
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.metrics import confusion_matrix, f1_score
 
 from ..constants import REAL_GENERATOR
-
-
-def attribution_log_odds_ai(logits, names) -> np.ndarray:
-    """log(P(ai) / P(real)) per row of (N, K) logits whose classes are ``names`` (one of them ``real``)."""
-    logits = np.asarray(logits, dtype=np.float64)
-    names = list(names)
-    if logits.ndim != 2 or logits.shape[1] != len(names):
-        raise ValueError(f"logits must have shape (N, {len(names)}) for classes {names}, got {logits.shape}")
-    if REAL_GENERATOR not in names:
-        raise ValueError(f"classes {names} have no {REAL_GENERATOR!r} class: P(ai) = 1 - P({REAL_GENERATOR}) is undefined")
-    real = names.index(REAL_GENERATOR)
-    return logsumexp(np.delete(logits, real, axis=1), axis=1) - logits[:, real]
+from ..models.scores import attribution_log_odds_ai, probabilities_from_log_odds
 
 
 def attribution_metrics(logits, references, names, detector_metric=None) -> dict:
@@ -99,7 +87,6 @@ def write_attribution_predictions_csv(path, ids, references, logits, names):
     from scipy.special import softmax
 
     from ..files import atomic_destination
-    from .metrics import probabilities_from_log_odds
 
     names = list(names)
     logits = np.asarray(logits, dtype=np.float64)

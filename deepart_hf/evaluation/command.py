@@ -15,7 +15,7 @@ from ..data.loading import checked_split, load_splits
 from ..errors import DeepArtError
 from ..inference.detector import load_detector
 from .intervals import N_RESAMPLES
-from .metrics import decisions_at
+from ..models.scores import decisions_at
 from .perturbations import select_perturbations
 from .predictions import write_predictions_csv
 from .suite import report_markdown, score_split, validity_report, write_report

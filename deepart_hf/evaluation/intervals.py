@@ -21,7 +21,7 @@ from scipy.stats import binomtest
 
 from ..constants import AI, HUMAN
 from .detector_metric.detector_metric import FPR_BUDGETS, detection_metrics, tpr_key
-from .metrics import decisions_at
+from ..models.scores import decisions_at
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 1000

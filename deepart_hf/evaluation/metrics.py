@@ -10,9 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from scipy.special import expit
 
-from ..constants import AI, HUMAN, LABELS
+from ..models.scores import log_odds_from_logits, predictions_from_logits
 
 logger = logging.getLogger(__name__)
 
@@ -38,43 +37,6 @@ def load_detector_metric(keep_in_memory: bool = True):
         from .detector_metric.detector_metric import DetectorMetric
 
         return DetectorMetric(keep_in_memory=keep_in_memory)
-
-
-def _logits_array(logits) -> np.ndarray:
-    logits = np.asarray(logits, dtype=np.float64)
-    if logits.ndim != 2 or logits.shape[1] != len(LABELS):
-        raise ValueError(f"logits must have shape (N, {len(LABELS)}) for labels {LABELS}, got {logits.shape}")
-    return logits
-
-
-def log_odds_from_logits(logits: np.ndarray) -> np.ndarray:
-    """log(P(ai) / P(human)) for each row of (N, 2) logits, in float64: the score every metric ranks by.
-
-    A probability saturates: a logit gap of 40 gives P(ai) = 1 - 4e-18, which no float tells apart from a gap
-    of 50. The log-odds are the gap itself, so confident predictions keep their order.
-    """
-    logits = _logits_array(logits)
-    return logits[:, AI] - logits[:, HUMAN]
-
-
-def probabilities_from_log_odds(log_odds: np.ndarray) -> np.ndarray:
-    """P(ai) = sigmoid(log-odds), without overflow."""
-    return expit(np.asarray(log_odds, dtype=np.float64))
-
-
-def probabilities_from_logits(logits: np.ndarray) -> np.ndarray:
-    """Probability of "ai" for each row of (N, 2) logits (a softmax, computed as the sigmoid of the log-odds)."""
-    return probabilities_from_log_odds(log_odds_from_logits(logits))
-
-
-def decisions_at(log_odds, threshold_log_odds: float = 0.0) -> np.ndarray:
-    """Class id per image for the rule "ai if log-odds >= threshold" (0 is the argmax, ties going to ai)."""
-    return np.where(np.asarray(log_odds, dtype=np.float64) >= threshold_log_odds, AI, HUMAN).astype(np.int64)
-
-
-def predictions_from_logits(logits: np.ndarray) -> np.ndarray:
-    """Predicted class id per row; equal logits go to the lower id (human), as in ``torch.argmax``."""
-    return _logits_array(logits).argmax(axis=1)
 
 
 def make_compute_metrics(metric=None) -> Callable:

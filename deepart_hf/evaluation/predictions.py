@@ -12,7 +12,7 @@ import numpy as np
 
 from ..constants import ID2LABEL
 from ..files import atomic_destination
-from .metrics import probabilities_from_log_odds
+from ..models.scores import probabilities_from_log_odds
 
 PREDICTION_COLUMNS = ["id", "label", "predicted", "prob_ai", "log_odds_ai"]
 

@@ -32,11 +32,10 @@ from transformers import BaseImageProcessor, PreTrainedModel
 from ..constants import AI, ID2LABEL
 from ..data.images import BadImage, decode_image, open_image, upright_rgb
 from ..errors import DeepArtError
-from ..evaluation.attribution import attribution_log_odds_ai
-from ..evaluation.metrics import log_odds_from_logits, probabilities_from_log_odds
 from ..models import is_attribution_labels, load_trained, model_labels
 from ..models.calibration import Calibration
 from ..models.preprocessing import describe_preprocessing
+from ..models.scores import attribution_log_odds_ai, log_odds_from_logits, probabilities_from_log_odds
 from .inputs import InputFile, expand_inputs
 
 ImageLike = Image.Image | str | os.PathLike | bytes | dict

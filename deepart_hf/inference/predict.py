@@ -17,7 +17,6 @@ import argparse
 import csv
 import json
 import shutil
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -138,8 +137,3 @@ def write_rows(path: Path, rows: list[Row], detector: Detector, model: str, unce
 def _exact(value: float | None) -> str:
     return "" if value is None else repr(value)
 
-
-if __name__ == "__main__":
-    from ..cli import main as cli_main
-
-    sys.exit(cli_main(["predict", *sys.argv[1:]]))

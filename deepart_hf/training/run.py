@@ -33,8 +33,8 @@ from ..models.preprocessing import PixelValues, collate, preprocess_mode, proces
 from .arguments import Arguments, identity_differences, run_identity
 from .attribution import as_target, attribution_classes, check_saved_classes, is_attribution, synthetic_generators
 from .augment import TrainTransform, pre_resize, training_augmentation
-from .splits import Splits
-from .streaming import prepare_streams
+from .prepared_splits import Splits
+from .prepared_streams import prepare_streams
 from .trainer import DetectorTrainer
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ UNFROZEN_STAGE = "unfrozen"
 
 def run(args: Arguments) -> dict:
     """The whole job: seed, model, data, training, test evaluation, report, card, push. Returns the metrics."""
-    from ..evaluation.report import evaluate_and_report, push_run
+    from .report import evaluate_and_report, push_run
 
     # Our own push happens once, at the end, after everything is saved: the Trainer's would push every checkpoint.
     training = replace(args.training, push_to_hub=False)

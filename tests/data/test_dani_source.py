@@ -7,7 +7,7 @@ import shutil
 import pytest
 from helpers import SHARED_DATA
 
-from deepart_hf.data.cli import DaniArguments, SourceArguments, run_dataset_script
+from deepart_hf.data.build_command import DaniArguments, SourceArguments, run_dataset_script
 from deepart_hf.data.loading import load_splits
 from deepart_hf.data.schema import DANI_GENERATORS
 

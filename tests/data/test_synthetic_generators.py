@@ -8,7 +8,7 @@ from datasets import ClassLabel
 from PIL import Image
 
 from deepart_hf.constants import AI, HUMAN, REAL_GENERATOR
-from deepart_hf.data.cli import SyntheticArguments, SyntheticGeneratorArguments, run_dataset_script
+from deepart_hf.data.build_command import SyntheticArguments, SyntheticGeneratorArguments, run_dataset_script
 from deepart_hf.data.sources import synthetic
 from deepart_hf.data.sources.base import SourceOptions
 from deepart_hf.errors import SourceError

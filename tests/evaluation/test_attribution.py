@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepart_hf.evaluation.attribution import attribution_log_odds_ai, attribution_metrics
+from deepart_hf.evaluation.attribution import attribution_metrics
+from deepart_hf.models.scores import attribution_log_odds_ai
 from deepart_hf.evaluation.plots import plot_confusion_matrix
 
 NAMES = ["real", "SD_XL", "Dalle3"]

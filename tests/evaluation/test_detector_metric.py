@@ -8,6 +8,7 @@ from sklearn import metrics as skm
 
 from deepart_hf.constants import AI, HUMAN, ID2LABEL
 from deepart_hf.evaluation import metrics as dm
+from deepart_hf.models import scores
 from deepart_hf.evaluation.detector_metric.detector_metric import DetectorMetric
 
 METRIC_KEYS = [
@@ -145,7 +146,7 @@ def overconfident_case(seed=0):
 
 def test_overconfident_probabilities_match_sklearn_in_float64(loaded_metric):
     references, predictions, log_odds = overconfident_case()
-    probabilities = dm.probabilities_from_log_odds(log_odds)
+    probabilities = scores.probabilities_from_log_odds(log_odds)
     results = loaded_metric.compute(predictions=predictions, references=references, scores=probabilities)
     assert_matches_sklearn(results, references, predictions, probabilities)
     # The case is one where precision matters: stored as float32, these probabilities tie and the metric changes.

@@ -6,24 +6,25 @@ from sklearn import metrics as skm
 
 from deepart_hf.constants import AI, HUMAN
 from deepart_hf.evaluation import metrics as dm
+from deepart_hf.models import scores
 
 
 def test_probabilities_from_logits_is_a_stable_softmax():
     logits = np.array([[0.0, 0.0], [1000.0, -1000.0], [-1000.0, 1000.0], [1.0, 3.0]])
-    probabilities = dm.probabilities_from_logits(logits)
+    probabilities = scores.probabilities_from_logits(logits)
     assert np.all(np.isfinite(probabilities))
     assert probabilities == pytest.approx([0.5, 0.0, 1.0, 1 / (1 + np.exp(-2.0))])
-    assert dm.predictions_from_logits(logits).tolist() == [HUMAN, HUMAN, AI, AI]
+    assert scores.predictions_from_logits(logits).tolist() == [HUMAN, HUMAN, AI, AI]
     with pytest.raises(ValueError, match="shape"):
-        dm.probabilities_from_logits(np.zeros((3, 3)))
+        scores.probabilities_from_logits(np.zeros((3, 3)))
 
 
 def test_log_odds_are_the_logit_gap_in_float64():
     logits = np.array([[3.0, 43.0], [2.0, 52.0], [0.5, -0.25]], dtype=np.float32)  # as the Trainer hands them over
-    log_odds = dm.log_odds_from_logits(logits)
+    log_odds = scores.log_odds_from_logits(logits)
     assert log_odds.dtype == np.float64 and log_odds.tolist() == [40.0, 50.0, -0.75]
     # Both probabilities round to 1.0: only the log-odds still rank the second image above the first.
-    assert dm.probabilities_from_logits(logits)[0] == dm.probabilities_from_logits(logits)[1] == 1.0
+    assert scores.probabilities_from_logits(logits)[0] == scores.probabilities_from_logits(logits)[1] == 1.0
 
 
 def test_compute_metrics_for_trainer():
@@ -62,4 +63,4 @@ def test_compute_metrics_ranks_an_overconfident_detector_exactly():
     flat = dm.make_compute_metrics()(EvalPrediction(predictions=logits, label_ids=labels))
     margins = logits[:, AI].astype(np.float64) - logits[:, HUMAN]
     assert flat["auroc"] == pytest.approx(skm.roc_auc_score(labels, margins), abs=1e-9)
-    assert flat["auroc"] != pytest.approx(skm.roc_auc_score(labels, dm.probabilities_from_logits(logits).astype(np.float32)), abs=1e-4)
+    assert flat["auroc"] != pytest.approx(skm.roc_auc_score(labels, scores.probabilities_from_logits(logits).astype(np.float32)), abs=1e-4)

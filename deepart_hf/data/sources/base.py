@@ -12,7 +12,7 @@ from typing import Callable, Protocol
 
 from datasets import Features
 
-from ..report import BuildReport
+from ..build_report import BuildReport
 from ..tree import SourceTree
 
 

@@ -19,8 +19,8 @@ from ..cards import markdown_table
 from ..data.loading import checked_split, load_splits
 from ..errors import DeepArtError
 from ..files import atomic_destination, write_json
-from .intervals import N_RESAMPLES, metric_intervals
-from .suite import interval_cell, score_split
+from ..evaluation.intervals import N_RESAMPLES, metric_intervals
+from ..evaluation.suite import interval_cell, score_split
 
 HEATMAP_METRICS = (("mean_accuracy", "mean accuracy"), ("auroc", "AUROC"))
 
@@ -106,7 +106,7 @@ def cross_source_markdown(report: dict) -> str:
 def plot_cross_source(report: dict, path) -> Path:
     from matplotlib.figure import Figure
 
-    from .plots import save_figure
+    from ..evaluation.plots import save_figure
 
     figure = Figure(figsize=(5 * len(HEATMAP_METRICS), 1.2 + 0.6 * len(report["trained_on"])))
     for index, (key, title) in enumerate(HEATMAP_METRICS):

@@ -13,7 +13,7 @@ from ..errors import DeepArtError
 from ..models.preprocessing import PixelValues
 from .arguments import Arguments
 from .augment import TrainTransform, training_augmentation
-from .splits import Splits
+from .prepared_splits import Splits
 
 # Each stream's source of example ids for predictions.csv: the checked stream before images are decoded.
 IDS_ATTRIBUTE = "deepart_hf_ids"

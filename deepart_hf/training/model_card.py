@@ -10,10 +10,10 @@ from ..cards import markdown_table, template_path
 from ..data.loading import dataset_caveats as read_dataset_caveats
 from ..models import FROM_SCRATCH
 from ..models.preprocessing import preprocess_mode
-from ..training.arguments import Arguments
-from ..training.protocols import get_protocol
-from .suite import SUMMARY_METRICS, interval_cell, report_markdown
-from .tables import results_markdown
+from .arguments import Arguments
+from .protocols import get_protocol
+from ..evaluation.suite import SUMMARY_METRICS, interval_cell, report_markdown
+from ..evaluation.tables import results_markdown
 
 # Metrics shown in the Hub's model-index, in this order: (key, display name)
 MODEL_INDEX_METRICS = [

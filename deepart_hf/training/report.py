@@ -16,17 +16,18 @@ from ..inference.detector import Detector
 from ..models import describe_model
 from ..models.calibration import Calibration
 from ..models.preprocessing import describe_preprocessing, preprocess_mode
-from ..training.arguments import Arguments
-from ..training.streaming import example_ids
-from .calibration import describe_calibration
-from .intervals import metric_intervals
-from .metrics import decisions_at, load_detector_metric, log_odds_from_logits
+from .arguments import Arguments
+from .prepared_streams import example_ids
+from ..evaluation.calibration import describe_calibration
+from ..evaluation.intervals import metric_intervals
+from ..evaluation.metrics import load_detector_metric
+from ..models.scores import decisions_at, log_odds_from_logits
 from .model_card import dataset_label, render_model_card
-from .perturbations import select_perturbations
-from .plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
-from .predictions import write_predictions_csv
-from .suite import score_split, validity_report, write_report
-from .tables import counts_line, results_markdown
+from ..evaluation.perturbations import select_perturbations
+from ..evaluation.plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
+from ..evaluation.predictions import write_predictions_csv
+from ..evaluation.suite import score_split, validity_report, write_report
+from ..evaluation.tables import counts_line, results_markdown
 
 logger = logging.getLogger(__name__)
 

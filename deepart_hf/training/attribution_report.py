@@ -14,13 +14,14 @@ import numpy as np
 from ..constants import REAL_GENERATOR
 from ..files import write_json
 from ..models import model_labels
-from ..training.arguments import Arguments
-from ..training.attribution import SKIPPED_FOR_ATTRIBUTION
-from ..training.streaming import example_ids
-from .attribution import attribution_log_odds_ai, attribution_metrics, write_attribution_predictions_csv
+from .arguments import Arguments
+from .attribution import SKIPPED_FOR_ATTRIBUTION
+from .prepared_streams import example_ids
+from ..evaluation.attribution import attribution_metrics, write_attribution_predictions_csv
+from ..models.scores import attribution_log_odds_ai
 from .model_card import dataset_label, render_model_card
-from .plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
-from .tables import counts_line, results_markdown
+from ..evaluation.plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
+from ..evaluation.tables import counts_line, results_markdown
 
 
 def evaluate_attribution_and_report(args: Arguments, trainer, model, processor, splits, history: list[dict]) -> dict:
