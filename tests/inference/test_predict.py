@@ -16,7 +16,7 @@ from deepart_hf.cli import main as cli
 from deepart_hf.evaluation.predictions import read_predictions_csv
 from deepart_hf.inference.demo import analyse
 
-EXACT = 1e-9  # the same file through the same model: only float32 batch effects may differ, far below this
+EXACT = 1e-6  # the same file through the same model: only float32 batch effects (order of sums, ~1e-8 here) may differ
 
 
 def predict(capsys, *argv) -> tuple[int, str, str]:
