@@ -35,7 +35,7 @@ LAYOUT = {
     "GALIP": (224, ("T2I",)),
     "Dalle2": (512, ("T2I", "I2I")),
     "Dalle3": (1024, ("T2I",)),
-    **{name: (512, ("T2I", "I2I", "TI2I")) for name in ("SD_V14", "SD_V15", "SD_V21", "SD_XL", "Versatile")},
+    **dict.fromkeys(("SD_V14", "SD_V15", "SD_V21", "SD_XL", "Versatile"), (512, ("T2I", "I2I", "TI2I"))),
 }
 PHOTO_RESOLUTIONS = (224, 256, 512)
 FILES_PER_COCO_IMAGE = len(PHOTO_RESOLUTIONS) + sum(len(tasks) for _, tasks in LAYOUT.values())
@@ -57,7 +57,11 @@ def generate_layout(root: Path, images: int, side: int) -> int:
     captions, written = {}, 0
     for index in range(coco_images):
         coco, caption = 100_000 + index, 500_000 + index
-        captions[str(coco)] = {"image_id": coco, "image_name": f"{coco:012d}.jpg", "captions": [{"caption_id": caption, "caption": f"scene {index}"}]}
+        captions[str(coco)] = {
+            "image_id": coco,
+            "image_name": f"{coco:012d}.jpg",
+            "captions": [{"caption_id": caption, "caption": f"scene {index}"}],
+        }
         for resolution in PHOTO_RESOLUTIONS:
             path = root / "ORG" / str(resolution) / f"{coco:016d}.jpg"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,9 +83,16 @@ def build_once(source: Path, out: Path) -> dict:
 
     imported_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the libraries alone
     start = time.perf_counter()
-    status = run_dataset_script("dani", SourceArguments, source_arguments=DaniArguments, argv=["--source", str(source), "--out", str(out)])
+    status = run_dataset_script(
+        "dani", SourceArguments, source_arguments=DaniArguments, argv=["--source", str(source), "--out", str(out)]
+    )
     seconds = time.perf_counter() - start
-    return {"status": status, "seconds": seconds, "imported_rss_mb": imported_mb, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "status": status,
+        "seconds": seconds,
+        "imported_rss_mb": imported_mb,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main() -> None:
@@ -121,8 +132,10 @@ def main() -> None:
                 "peak_rss_mb": round(result["peak_rss_mb"], 1),
             }
             runs.append(run)
-            print(f"{count} images ({source_mb:.0f} MB): {run['images_per_s']} images/s, build {run['build_s']} s, peak RSS {run['peak_rss_mb']} MB "
-                  f"({run['rss_after_imports_mb']} MB after imports)")
+            print(
+                f"{count} images ({source_mb:.0f} MB): {run['images_per_s']} images/s, build {run['build_s']} s, peak RSS {run['peak_rss_mb']} MB "
+                f"({run['rss_after_imports_mb']} MB after imports)"
+            )
     figures = {
         "benchmark": "dani_build_scale",
         "command": " ".join(["python", "benchmarks/dani_build_scale.py", *sys.argv[1:]]),

@@ -23,9 +23,8 @@ import torch
 import torchvision.transforms.v2.functional as F
 from datasets import Dataset, Features, Image, Value, concatenate_datasets
 from PIL import Image as PILImage
-from torch.utils.data import DataLoader
-
 from timing import per_call_ms
+from torch.utils.data import DataLoader
 
 from deepart_hf.data.images import decode_image
 from deepart_hf.files import write_json
@@ -37,9 +36,12 @@ HERE = Path(__file__).resolve().parent
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
-
 def summary(times_ms: list[float]) -> dict:
-    return {"n": len(times_ms), "median_ms": round(statistics.median(times_ms), 2), "mean_ms": round(statistics.fmean(times_ms), 2)}
+    return {
+        "n": len(times_ms),
+        "median_ms": round(statistics.median(times_ms), 2),
+        "mean_ms": round(statistics.fmean(times_ms), 2),
+    }
 
 
 def images_per_second(fn, values) -> float:
@@ -55,12 +57,24 @@ def load_sample(sample: Path) -> list[dict]:
 
 
 def file_format(value: dict) -> str:
-    return "PNG" if value["bytes"][:8] == b"\x89PNG\r\n\x1a\n" else "JPEG" if value["bytes"][:2] == b"\xff\xd8" else "other"
+    return (
+        "PNG"
+        if value["bytes"][:8] == b"\x89PNG\r\n\x1a\n"
+        else "JPEG"
+        if value["bytes"][:2] == b"\xff\xd8"
+        else "other"
+    )
 
 
 def dataloader_images_per_second(dataset: Dataset, transform, workers: int, context: str | None = None) -> float:
     dataset = dataset.with_transform(transform)
-    loader = DataLoader(dataset, batch_size=16, num_workers=workers, collate_fn=collate, multiprocessing_context=context if workers else None)
+    loader = DataLoader(
+        dataset,
+        batch_size=16,
+        num_workers=workers,
+        collate_fn=collate,
+        multiprocessing_context=context if workers else None,
+    )
     start = time.perf_counter()  # worker start-up included: the Trainer restarts workers every epoch
     count = sum(len(batch["labels"]) for batch in loader)
     return round(count / (time.perf_counter() - start), 1)
@@ -87,7 +101,10 @@ def main() -> None:
         "image_size_px": f"{width}x{height}",
         "model_input_px": size,
         "decode": {
-            fmt: {**summary(per_call_ms(decode_image, group)), "mean_file_mb": round(statistics.fmean(len(v["bytes"]) for v in group) / 1e6, 2)}
+            fmt: {
+                **summary(per_call_ms(decode_image, group)),
+                "mean_file_mb": round(statistics.fmean(len(v["bytes"]) for v in group) / 1e6, 2),
+            }
             for fmt, group in sorted(by_format.items())
         },
     }
@@ -101,11 +118,16 @@ def main() -> None:
     # what a cache of native-resolution pixels would cost to read back, losslessly
     results["decode_native_lossless_cache"] = {
         "PNG compress_level=1": summary(per_call_ms(decode_image, reencoded("PNG", compress_level=1))),
-        "TIFF uncompressed": {**summary(per_call_ms(decode_image, reencoded("TIFF"))), "mb_per_image": round(width * height * 3 / 1e6, 2)},
+        "TIFF uncompressed": {
+            **summary(per_call_ms(decode_image, reencoded("TIFF"))),
+            "mb_per_image": round(width * height * 3 / 1e6, 2),
+        },
     }
 
     def torch_resize(image):
-        pixels = F.resize(F.pil_to_tensor(image), [size, size], interpolation=F.InterpolationMode.BICUBIC, antialias=True)
+        pixels = F.resize(
+            F.pil_to_tensor(image), [size, size], interpolation=F.InterpolationMode.BICUBIC, antialias=True
+        )
         return F.normalize(F.to_dtype(pixels, torch.float32, scale=True), MEAN, STD)
 
     def pillow_resize(image):
@@ -150,13 +172,18 @@ def main() -> None:
     }
 
     features = Features({"image": Image(decode=False), "label": Value("int64")})
-    dataset = Dataset.from_dict({"image": values, "label": [int(v["path"].startswith("Aigc")) for v in values]}, features=features)
+    dataset = Dataset.from_dict(
+        {"image": values, "label": [int(v["path"].startswith("Aigc")) for v in values]}, features=features
+    )
     start = time.perf_counter()
     resized = pre_resize(dataset, timm_processor)
     pre_resize_s = time.perf_counter() - start
     resized_values = list(resized.with_format(None)["image"])
     evaluate = transforms["resize eval (timm processor)"]
-    same = all(torch.equal(evaluate({"image": [a]})["pixel_values"][0], evaluate({"image": [b]})["pixel_values"][0]) for a, b in zip(values, resized_values))
+    same = all(
+        torch.equal(evaluate({"image": [a]})["pixel_values"][0], evaluate({"image": [b]})["pixel_values"][0])
+        for a, b in zip(values, resized_values)
+    )
     results["pre_resize"] = {
         "one_off_s": round(pre_resize_s, 2),
         "stored_mb_per_image": round(statistics.fmean(len(v["bytes"]) for v in resized_values) / 1e6, 3),
@@ -170,8 +197,12 @@ def main() -> None:
         transform = transforms[f"{mode} train"]
         for workers in (0, 2):
             loaders[f"{mode} train, workers={workers}"] = dataloader_images_per_second(epoch, transform, workers)
-    loaders["resize train, workers=2, spawn"] = dataloader_images_per_second(epoch, transforms["resize train"], 2, "spawn")
-    loaders["resize train after pre_resize, workers=0"] = dataloader_images_per_second(concatenate_datasets([resized] * 4), transforms["resize train"], 0)
+    loaders["resize train, workers=2, spawn"] = dataloader_images_per_second(
+        epoch, transforms["resize train"], 2, "spawn"
+    )
+    loaders["resize train after pre_resize, workers=0"] = dataloader_images_per_second(
+        concatenate_datasets([resized] * 4), transforms["resize train"], 0
+    )
     results["dataloader_images_per_s"] = loaders
 
     results["environment"] = {

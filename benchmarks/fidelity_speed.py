@@ -40,16 +40,32 @@ def main() -> None:
         extract_features(values, total=len(values), workers=workers)
         seconds = time.perf_counter() - start
         per_image = seconds / len(values)
-        runs.append({"workers": workers, "images": len(values), "seconds": round(seconds, 1), "seconds_per_image": round(per_image, 3),
-                     "full_set_minutes": round(per_image * args.full / 60, 1),
-                     "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2)})
-        print(f"{workers} worker(s): {len(values)} images in {seconds:.1f} s ({per_image:.2f} s/image) -> "
-              f"{args.full} images in {per_image * args.full / 60:.1f} min (load average {load_before:.1f} -> {os.getloadavg()[0]:.1f})")
-    write_json(args.output, {
-        "what": "fidelity features per image, as stored and re-encoded as JPEG q90 (deepart_hf.research.fidelity.extract_features)",
-        "sample": str(args.sample), "runs": runs, "cpu_count": os.cpu_count(), "machine": platform.platform(),
-        "caveat": "CPU shared with other jobs while measured (see the load averages): times are upper bounds",
-    })
+        runs.append(
+            {
+                "workers": workers,
+                "images": len(values),
+                "seconds": round(seconds, 1),
+                "seconds_per_image": round(per_image, 3),
+                "full_set_minutes": round(per_image * args.full / 60, 1),
+                "load_average_before": round(load_before, 2),
+                "load_average_after": round(os.getloadavg()[0], 2),
+            }
+        )
+        print(
+            f"{workers} worker(s): {len(values)} images in {seconds:.1f} s ({per_image:.2f} s/image) -> "
+            f"{args.full} images in {per_image * args.full / 60:.1f} min (load average {load_before:.1f} -> {os.getloadavg()[0]:.1f})"
+        )
+    write_json(
+        args.output,
+        {
+            "what": "fidelity features per image, as stored and re-encoded as JPEG q90 (deepart_hf.research.fidelity.extract_features)",
+            "sample": str(args.sample),
+            "runs": runs,
+            "cpu_count": os.cpu_count(),
+            "machine": platform.platform(),
+            "caveat": "CPU shared with other jobs while measured (see the load averages): times are upper bounds",
+        },
+    )
     print(f"saved {args.output}")
 
 

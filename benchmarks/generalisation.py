@@ -44,8 +44,26 @@ SPLIT_RATIO = "5:1:4"  # train:validation:test; larger test splits than the pape
 
 # name -> train.py flags (each also gets --from_scratch, --image_size, epochs and batch size)
 MODELS = {
-    "resnet18-resize": ["--model", "resnet18", "--preprocess", "resize", "--optim", "adamw_torch", "--learning_rate", "1e-3"],
-    "resnet18-crop": ["--model", "resnet18", "--preprocess", "crop", "--optim", "adamw_torch", "--learning_rate", "1e-3"],
+    "resnet18-resize": [
+        "--model",
+        "resnet18",
+        "--preprocess",
+        "resize",
+        "--optim",
+        "adamw_torch",
+        "--learning_rate",
+        "1e-3",
+    ],
+    "resnet18-crop": [
+        "--model",
+        "resnet18",
+        "--preprocess",
+        "crop",
+        "--optim",
+        "adamw_torch",
+        "--learning_rate",
+        "1e-3",
+    ],
     "safe": ["--protocol", "safe"],
     "npr": ["--protocol", "safe", "--model", "npr"],
 }
@@ -66,10 +84,12 @@ def genre_layout(sample: Path, dest: Path) -> Path:
 def build_sources(work: Path, names: list[str], synthetic_per_class: int) -> dict[str, Path]:
     builders = {
         "deepart": lambda: deepart_hf.build("deepart", SHARED / "deepart", split_ratio=SPLIT_RATIO),
-        "genres": lambda: deepart_hf.build("genres", genre_layout(SHARED / "genres-sample", work / "genres-raw"),
-                                           split_ratio=SPLIT_RATIO),
-        "synthetic": lambda: deepart_hf.build("synthetic", n_per_class=synthetic_per_class, image_size=128, seed=0,
-                                              split_ratio=SPLIT_RATIO),
+        "genres": lambda: deepart_hf.build(
+            "genres", genre_layout(SHARED / "genres-sample", work / "genres-raw"), split_ratio=SPLIT_RATIO
+        ),
+        "synthetic": lambda: deepart_hf.build(
+            "synthetic", n_per_class=synthetic_per_class, image_size=128, seed=0, split_ratio=SPLIT_RATIO
+        ),
     }
     folders = {}
     for name in tqdm(names, desc="building sources"):
@@ -79,9 +99,26 @@ def build_sources(work: Path, names: list[str], synthetic_per_class: int) -> dic
 
 
 def train_flags(model: str, args) -> list[str]:
-    return [*MODELS[model], "--from_scratch", "--image_size", str(args.image_size), "--num_train_epochs", str(args.epochs),
-            "--per_device_train_batch_size", str(args.batch_size), "--per_device_eval_batch_size", "32",
-            "--dataloader_num_workers", "0", "--save_strategy", "no", "--seed", str(args.seed), "--robustness", "none"]
+    return [
+        *MODELS[model],
+        "--from_scratch",
+        "--image_size",
+        str(args.image_size),
+        "--num_train_epochs",
+        str(args.epochs),
+        "--per_device_train_batch_size",
+        str(args.batch_size),
+        "--per_device_eval_batch_size",
+        "32",
+        "--dataloader_num_workers",
+        "0",
+        "--save_strategy",
+        "no",
+        "--seed",
+        str(args.seed),
+        "--robustness",
+        "none",
+    ]
 
 
 def scores(run_dir: Path, model_dir: Path) -> dict:
@@ -90,8 +127,12 @@ def scores(run_dir: Path, model_dir: Path) -> dict:
     threshold = Calibration.from_config(AutoConfig.from_pretrained(model_dir)).threshold_log_odds
     intervals = metric_intervals(predictions["label"], predictions["log_odds_ai"], threshold_log_odds=threshold)
     keep = ("mean_accuracy", "auroc", "human_accuracy", "ai_accuracy")
-    return {**{metric: intervals[metric] for metric in keep}, "n": intervals["n"], "n_human": intervals["n_human"],
-            "n_ai": intervals["n_ai"]}
+    return {
+        **{metric: intervals[metric] for metric in keep},
+        "n": intervals["n"],
+        "n_human": intervals["n_human"],
+        "n_ai": intervals["n_ai"],
+    }
 
 
 def cell(metric: dict) -> str:
@@ -123,16 +164,40 @@ def main(argv=None) -> int:
         for model, train_source in tqdm(jobs, desc="train + cross-evaluate"):
             run_dir = work / "runs" / f"{model}-{train_source}"
             begun = time.perf_counter()
-            run(parse_arguments(["--dataset", str(folders[train_source]), "--output_dir", str(run_dir), *train_flags(model, args)]))
-            row = {"model": model, "train": train_source, "train_seconds": round(time.perf_counter() - begun, 1),
-                   "test": {train_source: scores(run_dir, run_dir)}}
+            run(
+                parse_arguments(
+                    ["--dataset", str(folders[train_source]), "--output_dir", str(run_dir), *train_flags(model, args)]
+                )
+            )
+            row = {
+                "model": model,
+                "train": train_source,
+                "train_seconds": round(time.perf_counter() - begun, 1),
+                "test": {train_source: scores(run_dir, run_dir)},
+            }
             for test_source in sources:
                 if test_source == train_source:
                     continue
                 eval_dir = work / "runs" / f"{model}-{train_source}-on-{test_source}"
-                run(parse_arguments(["--eval_only", "--model_name_or_path", str(run_dir), "--dataset", str(folders[test_source]),
-                                     "--output_dir", str(eval_dir), "--per_device_eval_batch_size", "32",
-                                     "--dataloader_num_workers", "0", "--robustness", "none"]))
+                run(
+                    parse_arguments(
+                        [
+                            "--eval_only",
+                            "--model_name_or_path",
+                            str(run_dir),
+                            "--dataset",
+                            str(folders[test_source]),
+                            "--output_dir",
+                            str(eval_dir),
+                            "--per_device_eval_batch_size",
+                            "32",
+                            "--dataloader_num_workers",
+                            "0",
+                            "--robustness",
+                            "none",
+                        ]
+                    )
+                )
                 row["test"][test_source] = scores(eval_dir, run_dir)
             results.append(row)
 
@@ -146,15 +211,18 @@ def main(argv=None) -> int:
     print(table)
     counts = {s: {k: results[0]["test"][s][k] for k in ("n", "n_human", "n_ai")} for s in sources} if results else {}
     print(f"test images per source: {counts}; {elapsed / 60:.1f} min")
-    write_json(args.out, {
-        "command": "python benchmarks/generalisation.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "settings": vars(args) | {"split_ratio": SPLIT_RATIO, "model_flags": MODELS},
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__},
-        "seconds": round(elapsed, 1),
-        "test_counts": counts,
-        "results": results,
-        "table": table,
-    })
+    write_json(
+        args.out,
+        {
+            "command": "python benchmarks/generalisation.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "settings": vars(args) | {"split_ratio": SPLIT_RATIO, "model_flags": MODELS},
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__},
+            "seconds": round(elapsed, 1),
+            "test_counts": counts,
+            "results": results,
+            "table": table,
+        },
+    )
     return 0
 
 

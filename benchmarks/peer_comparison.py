@@ -45,11 +45,11 @@ import train  # noqa: E402
 from deepart_hf.data.loading import load_splits  # noqa: E402
 from deepart_hf.data.pixel_cache import default_cache_root  # noqa: E402
 from deepart_hf.evaluation.intervals import metric_intervals  # noqa: E402
-from deepart_hf.models.scores import log_odds_from_logits  # noqa: E402
 from deepart_hf.evaluation.predictions import read_predictions_csv  # noqa: E402
 from deepart_hf.files import write_json  # noqa: E402
 from deepart_hf.models import create_model  # noqa: E402
 from deepart_hf.models.preprocessing import collate, processor_geometry  # noqa: E402
+from deepart_hf.models.scores import log_odds_from_logits  # noqa: E402
 from deepart_hf.training import trainer as trainer_module  # noqa: E402
 from deepart_hf.training.protocols import get_protocol  # noqa: E402
 
@@ -64,14 +64,21 @@ class StandardTransform:
         self.transform = transform
 
     def __call__(self, batch):
-        return {"pixel_values": [self.transform(image.convert("RGB")) for image in batch["image"]], "labels": batch["label"]}
+        return {
+            "pixel_values": [self.transform(image.convert("RGB")) for image in batch["image"]],
+            "labels": batch["label"],
+        }
 
 
 def standard_transforms(mode: str, size: int, mean, std):
     tail = [v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
     if mode == "resize":
-        return v2.Compose([v2.RandomResizedCrop(size), v2.RandomHorizontalFlip(), *tail]), v2.Compose([v2.Resize(size), v2.CenterCrop(size), *tail])
-    return v2.Compose([v2.RandomCrop(size, pad_if_needed=True, padding_mode="reflect"), v2.RandomHorizontalFlip(), *tail]), v2.Compose([v2.CenterCrop(size), *tail])
+        return v2.Compose([v2.RandomResizedCrop(size), v2.RandomHorizontalFlip(), *tail]), v2.Compose(
+            [v2.Resize(size), v2.CenterCrop(size), *tail]
+        )
+    return v2.Compose(
+        [v2.RandomCrop(size, pad_if_needed=True, padding_mode="reflect"), v2.RandomHorizontalFlip(), *tail]
+    ), v2.Compose([v2.CenterCrop(size), *tail])
 
 
 def pipeline_rate(dataset, batch_size: int, workers: int, limit: int) -> float:
@@ -128,7 +135,9 @@ def run_standard(dataset: str, mode: str, args, out: Path) -> dict:
         lr_scheduler_type=recipe["lr_scheduler_type"], eval_strategy="epoch", save_strategy="no",
         remove_unused_columns=False, report_to="none", disable_tqdm=True,
     )  # fmt: skip
-    trainer = Trainer(model=model, args=training, train_dataset=train_split, eval_dataset=validation, data_collator=collate)
+    trainer = Trainer(
+        model=model, args=training, train_dataset=train_split, eval_dataset=validation, data_collator=collate
+    )
     start = time.perf_counter()
     metrics = trainer.train().metrics
     wall = time.perf_counter() - start
@@ -137,7 +146,9 @@ def run_standard(dataset: str, mode: str, args, out: Path) -> dict:
         "train_images_per_s": round(metrics["train_samples_per_second"], 2),
         "train_runtime_s": round(metrics["train_runtime"], 1),
         "wall_s": round(wall, 1),
-        "pipeline_images_per_s": round(pipeline_rate(train_split, args.batch_size, training.dataloader_num_workers, args.pipeline_images), 1),
+        "pipeline_images_per_s": round(
+            pipeline_rate(train_split, args.batch_size, training.dataloader_num_workers, args.pipeline_images), 1
+        ),
         "dataloader_num_workers": training.dataloader_num_workers,
         "precision": "fp32",
         "test": with_intervals(output.label_ids, log_odds_from_logits(np.asarray(output.predictions))),
@@ -185,7 +196,9 @@ def pixel_caches(before: set[Path], remove: bool) -> list[dict]:
     found = []
     for folder in sorted(set(default_cache_root().glob("*")) - before):
         meta = json.loads((folder / "index.json").read_text())
-        found.append({"images": len(meta["images"]), "mib": round(meta["nbytes"] / 2**20, 1), "build_s": meta["build_seconds"]})
+        found.append(
+            {"images": len(meta["images"]), "mib": round(meta["nbytes"] / 2**20, 1), "build_s": meta["build_seconds"]}
+        )
         if remove:
             shutil.rmtree(folder)
     return found
@@ -193,9 +206,13 @@ def pixel_caches(before: set[Path], remove: bool) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", help="a built dataset folder (default: the DeepArt sample, built with --split_ratio)")
+    parser.add_argument(
+        "--dataset", help="a built dataset folder (default: the DeepArt sample, built with --split_ratio)"
+    )
     parser.add_argument("--sample", type=Path, default=HERE.parent.parent / "shared" / "data" / "deepart")
-    parser.add_argument("--split_ratio", default="4:1:5", help="train:validation:test of the sample build (80 images: 32/8/40)")
+    parser.add_argument(
+        "--split_ratio", default="4:1:5", help="train:validation:test of the sample build (80 images: 32/8/40)"
+    )
     parser.add_argument("--model", default="resnet18")
     parser.add_argument("--image_size", type=int, default=224)
     parser.add_argument("--batch_size", type=int, default=8)
@@ -220,8 +237,10 @@ def main() -> None:
             project = run_project(dataset, mode, args, Path(tmp) / f"project-{mode}")
             ratio = project["train_images_per_s"] / standard["train_images_per_s"]
             results["modes"][mode] = {"standard": standard, "project": project, "speedup": round(ratio, 2)}
-            print(f"{mode}: standard {standard['train_images_per_s']} images/s, project {project['train_images_per_s']} images/s, "
-                  f"{ratio:.2f}x; test mean accuracy {standard['test']['mean_accuracy']['value']:.3f} vs {project['test']['mean_accuracy']['value']:.3f}")
+            print(
+                f"{mode}: standard {standard['train_images_per_s']} images/s, project {project['train_images_per_s']} images/s, "
+                f"{ratio:.2f}x; test mean accuracy {standard['test']['mean_accuracy']['value']:.3f} vs {project['test']['mean_accuracy']['value']:.3f}"
+            )
     if {"resize", "crop"} <= set(results["modes"]):
         resize, crop = (results["modes"][m]["project"]["train_runtime_s"] for m in ("resize", "crop"))
         results["project_crop_over_resize_train_time"] = round(crop / resize, 2)

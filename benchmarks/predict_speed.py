@@ -23,7 +23,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image as PILImage
-
 from timing import per_call_ms
 
 from deepart_hf.files import write_json

@@ -34,8 +34,15 @@ HERE = Path(__file__).resolve().parent
 
 
 def loader(split, workers: int, batch_size: int) -> DataLoader:
-    return DataLoader(split, batch_size=batch_size, shuffle=True, num_workers=workers, collate_fn=collate,
-                      persistent_workers=False, drop_last=True)
+    return DataLoader(
+        split,
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+        collate_fn=collate,
+        persistent_workers=False,
+        drop_last=True,
+    )
 
 
 def pipeline_rate(split, workers: int, batch_size: int, batches: int) -> float:
@@ -82,13 +89,17 @@ def main() -> None:
             dataset = str(Path(tmp) / "deepart")
             deepart_hf.publish(deepart_hf.build("deepart", args.sample, split_ratio="1:0:0"), dataset)
         split = checked_split(load_splits(dataset), "train", dataset)
-        model, processor = create_model(args.model, from_scratch=True, image_size=args.image_size, preprocess=args.preprocess)
+        model, processor = create_model(
+            args.model, from_scratch=True, image_size=args.image_size, preprocess=args.preprocess
+        )
         split.set_transform(TrainTransform(processor))  # on full-size images: pre_resize is measured in decode_speed.py
         optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
 
         results = {"pipeline_images_per_s": {}, "train_images_per_s": {}}
         for workers in (int(w) for w in args.workers.split(",")):
-            results["pipeline_images_per_s"][workers] = round(pipeline_rate(split, workers, args.batch_size, args.batches), 1)
+            results["pipeline_images_per_s"][workers] = round(
+                pipeline_rate(split, workers, args.batch_size, args.batches), 1
+            )
             results["train_images_per_s"][workers] = round(
                 train_rate(model, optimizer, loader(split, workers, args.batch_size), args.batch_size, args.batches), 1
             )

@@ -1,6 +1,6 @@
 """Dall.E vs Paintings ({train,val,test}/{artificial,human}/) as a Hub dataset, keeping its splits.
 
-    python dataset_scripts/dalle_paintings.py --help
+python dataset_scripts/dalle_paintings.py --help
 """
 
 import sys

@@ -1,6 +1,6 @@
 """DeepArt (Human/ and Aigc/ folders of https://github.com/rickwang28574/DeepArt) as a Hub dataset: configs default and pairs.
 
-    python dataset_scripts/deepart.py --help
+python dataset_scripts/deepart.py --help
 """
 
 import sys

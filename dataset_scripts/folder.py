@@ -1,6 +1,6 @@
 """Your own <label>/ folders (human/ai, or mapped with --label-map) as a Hub dataset.
 
-    python dataset_scripts/folder.py --help
+python dataset_scripts/folder.py --help
 """
 
 import sys

@@ -22,12 +22,12 @@ from .errors import DeepArtError
 from .inference.detector import Detector, load_detector
 
 __all__ = [
-    "Build",
-    "DeepArtError",
-    "Detector",
     "ID2LABEL",
     "LABEL2ID",
     "LABELS",
+    "Build",
+    "DeepArtError",
+    "Detector",
     "build",
     "build_dataset",
     "load_detector",

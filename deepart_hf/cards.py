@@ -16,7 +16,9 @@ def template_path(name: str) -> Path:
         pass
     candidate = Path(__file__).resolve().parent.parent / "cards" / name
     if not candidate.is_file():
-        raise FileNotFoundError(f"card template {name!r} not found (looked in deepart_hf.card_templates and {candidate.parent})")
+        raise FileNotFoundError(
+            f"card template {name!r} not found (looked in deepart_hf.card_templates and {candidate.parent})"
+        )
     return candidate
 
 

@@ -16,12 +16,30 @@ from .errors import DeepArtError
 
 # name -> (module, one-line help). The module's docstring is the subcommand's description.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "evaluate": ("deepart_hf.evaluation.command", "validity report of a detector: intervals, calibrated decision, robustness"),
-    "cross-eval": ("deepart_hf.research.cross_source", "train on each source, test on every source: the cross-source matrix"),
-    "fidelity": ("deepart_hf.research.fidelity_study", "per-image fidelity features, human vs AI: tests, effect sizes, format control"),
-    "baselines": ("deepart_hf.research.baselines", "classical classifiers (SVM, trees, forest, KNN, logistic) on pixels or fidelity features"),
-    "few-shot": ("deepart_hf.research.few_shot", "accuracy and AUROC against training images per class, with the classical baselines"),
-    "predict": ("deepart_hf.inference.predict", "score image files, folders, globs or zip archives with a trained detector"),
+    "evaluate": (
+        "deepart_hf.evaluation.command",
+        "validity report of a detector: intervals, calibrated decision, robustness",
+    ),
+    "cross-eval": (
+        "deepart_hf.research.cross_source",
+        "train on each source, test on every source: the cross-source matrix",
+    ),
+    "fidelity": (
+        "deepart_hf.research.fidelity_study",
+        "per-image fidelity features, human vs AI: tests, effect sizes, format control",
+    ),
+    "baselines": (
+        "deepart_hf.research.baselines",
+        "classical classifiers (SVM, trees, forest, KNN, logistic) on pixels or fidelity features",
+    ),
+    "few-shot": (
+        "deepart_hf.research.few_shot",
+        "accuracy and AUROC against training images per class, with the classical baselines",
+    ),
+    "predict": (
+        "deepart_hf.inference.predict",
+        "score image files, folders, globs or zip archives with a trained detector",
+    ),
     "demo": ("deepart_hf.inference.demo", "a Gradio web demo of a trained detector"),
 }
 
@@ -32,7 +50,9 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepart-hf", description="Tools for detectors of AI-generated art.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
-        sub = commands.add_parser(name, help=help_text, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub = commands.add_parser(
+            name, help=help_text, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         if chosen in (None, name):
             module = importlib.import_module(module_name)
             sub.description = module.__doc__

@@ -31,7 +31,6 @@ def atomic_destination(path: str | os.PathLike) -> Iterator[Path]:
             temporary.unlink()
 
 
-
 def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()

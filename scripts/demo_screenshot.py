@@ -56,7 +56,13 @@ def browser(width: int = 1400, height: int = 1800):
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={width},{height}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--window-size={width},{height}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
@@ -72,7 +78,9 @@ def upload(driver, path: Path) -> None:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    field = WebDriverWait(driver, TIMEOUT_S).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#upload input[type=file]")))
+    field = WebDriverWait(driver, TIMEOUT_S).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#upload input[type=file]"))
+    )
     field.send_keys(str(Path(path).resolve()))
 
 

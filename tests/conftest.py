@@ -8,6 +8,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest
+
 from helpers import DEEPART_SAMPLE
 
 
@@ -17,8 +18,6 @@ def deepart_sample() -> Path:
     if not (DEEPART_SAMPLE / "Human").is_dir():
         pytest.fail(f"the DeepArt sample is missing: expected {DEEPART_SAMPLE} (../shared beside the checkout)")
     return DEEPART_SAMPLE
-
-
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -33,8 +33,22 @@ def random_pixels(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 # Training runs short enough for tests: one epoch, small batches, no workers, and the validity report without
 # its perturbations (tests/evaluation/test_validity_report.py runs those).
-FAST_TRAINING = ["--num_train_epochs", "1", "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "8",
-                 "--dataloader_num_workers", "0", "--max_eval_samples", "8", "--robustness", "none", "--n_resamples", "50"]
+FAST_TRAINING = [
+    "--num_train_epochs",
+    "1",
+    "--per_device_train_batch_size",
+    "4",
+    "--per_device_eval_batch_size",
+    "8",
+    "--dataloader_num_workers",
+    "0",
+    "--max_eval_samples",
+    "8",
+    "--robustness",
+    "none",
+    "--n_resamples",
+    "50",
+]
 
 
 def write_image(path: Path, fmt: str = "PNG", size: int = 32, seed: int | None = None) -> Path:

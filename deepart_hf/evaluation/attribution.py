@@ -33,9 +33,15 @@ def attribution_metrics(logits, references, names, detector_metric=None) -> dict
     totals = matrix.sum(axis=1)
     results = {
         "accuracy": float((predictions == references).mean()),
-        "macro_f1": float(f1_score(references, predictions, labels=[c for c in classes if totals[c]], average="macro", zero_division=0)),
+        "macro_f1": float(
+            f1_score(
+                references, predictions, labels=[c for c in classes if totals[c]], average="macro", zero_division=0
+            )
+        ),
         # None for a class with no test image: its accuracy is unknown, not 0
-        "per_class_accuracy": {name: (float(matrix[c, c] / totals[c]) if totals[c] else None) for c, name in enumerate(names)},
+        "per_class_accuracy": {
+            name: (float(matrix[c, c] / totals[c]) if totals[c] else None) for c, name in enumerate(names)
+        },
         "confusion_matrix": matrix.tolist(),
         "classes": names,
         "n": int(len(references)),
@@ -46,7 +52,9 @@ def attribution_metrics(logits, references, names, detector_metric=None) -> dict
         log_odds = attribution_log_odds_ai(logits, names)
         is_ai = (references != names.index(REAL_GENERATOR)).astype(np.int64)
         metric = detector_metric or load_detector_metric()
-        results["detection"] = metric.compute(predictions=(log_odds > 0).astype(np.int64), references=is_ai, scores=log_odds)
+        results["detection"] = metric.compute(
+            predictions=(log_odds > 0).astype(np.int64), references=is_ai, scores=log_odds
+        )
     return results
 
 
@@ -92,16 +100,31 @@ def write_attribution_predictions_csv(path, ids, references, logits, names):
     logits = np.asarray(logits, dtype=np.float64)
     references = np.asarray(references, dtype=np.int64)
     if not len(ids) == len(references) == len(logits):
-        raise ValueError(f"ids, references and logits must have the same length, got {len(ids)}, {len(references)}, {len(logits)}")
+        raise ValueError(
+            f"ids, references and logits must have the same length, got {len(ids)}, {len(references)}, {len(logits)}"
+        )
     probabilities = softmax(logits, axis=1)
     detection = REAL_GENERATOR in names
     log_odds = attribution_log_odds_ai(logits, names) if detection else None
-    columns = ["id", "label", "predicted", *(["prob_ai", "log_odds_ai"] if detection else []), *map(class_probability_column, names)]
+    columns = [
+        "id",
+        "label",
+        "predicted",
+        *(["prob_ai", "log_odds_ai"] if detection else []),
+        *map(class_probability_column, names),
+    ]
     with atomic_destination(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
         for row, (image_id, reference, probs) in enumerate(zip(ids, references, probabilities)):
             scores = [probabilities_from_log_odds(log_odds[row]), log_odds[row]] if detection else []
             # repr of a float is the shortest text that reads back to exactly the same float64
-            writer.writerow([image_id, names[reference], names[int(logits[row].argmax())], *(repr(float(v)) for v in [*scores, *probs])])
+            writer.writerow(
+                [
+                    image_id,
+                    names[reference],
+                    names[int(logits[row].argmax())],
+                    *(repr(float(v)) for v in [*scores, *probs]),
+                ]
+            )
     return path

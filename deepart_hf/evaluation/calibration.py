@@ -106,12 +106,17 @@ def threshold_for_fpr(labels: np.ndarray, log_odds: np.ndarray, target_fpr: floa
     if n_human == 0:
         return None, "no human images in the validation split"
     if 1.0 / n_human > target_fpr:
-        return None, (f"{n_human} human validation images measure the false-positive rate in steps of "
-                      f"{1 / n_human:.0%}, coarser than the {target_fpr:.0%} target")
+        return None, (
+            f"{n_human} human validation images measure the false-positive rate in steps of "
+            f"{1 / n_human:.0%}, coarser than the {target_fpr:.0%} target"
+        )
     allowed = int(math.floor(target_fpr * n_human + 1e-9))  # human images that may score at or above t
     # Just above the (allowed+1)-th highest human score: it and every lower human score fall below t.
     threshold = float(np.nextafter(human[allowed], np.inf))
-    return threshold, f"lowest threshold with validation FPR <= {target_fpr:.0%} ({allowed} of {n_human} human images above it)"
+    return (
+        threshold,
+        f"lowest threshold with validation FPR <= {target_fpr:.0%} ({allowed} of {n_human} human images above it)",
+    )
 
 
 def expected_calibration_error(labels: np.ndarray, log_odds: np.ndarray, bins: int = RELIABILITY_BINS) -> float:
@@ -132,7 +137,9 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, target_fpr: float = 
         raise DeepArtError(f"--target_fpr must be between 0 and 1, got {target_fpr}")
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) == 0 or len(np.unique(labels)) < 2:
-        return Calibration(method="none: the validation split needs human and ai images to calibrate", target_fpr=target_fpr)
+        return Calibration(
+            method="none: the validation split needs human and ai images to calibrate", target_fpr=target_fpr
+        )
     fitted = fit_temperature(logits, labels)
     too_few = min(int((labels == HUMAN).sum()), int((labels == AI).sum())) < MIN_PER_CLASS_FOR_TEMPERATURE
     # Without an optimum, or from a handful of images, the fitted T describes the split, not the model.
@@ -153,13 +160,17 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, target_fpr: float = 
         details["validation_fpr_at_threshold"] = float(np.mean(after[labels == HUMAN] >= threshold))
         details["validation_tpr_at_threshold"] = float(np.mean(after[labels == AI] >= threshold))
     if too_few:
-        scaling = (f"temperature kept at 1: fewer than {MIN_PER_CLASS_FOR_TEMPERATURE} validation images of a class "
-                   f"(the fit would give T = {fitted:.3g})")
+        scaling = (
+            f"temperature kept at 1: fewer than {MIN_PER_CLASS_FOR_TEMPERATURE} validation images of a class "
+            f"(the fit would give T = {fitted:.3g})"
+        )
     elif temperature != fitted:
-        scaling = f"temperature kept at 1: the validation log-loss has no minimum (it keeps falling towards T = {fitted:.3g})"
+        scaling = (
+            f"temperature kept at 1: the validation log-loss has no minimum (it keeps falling towards T = {fitted:.3g})"
+        )
     else:
         scaling = "temperature scaling"
-    method = (f"{scaling}; fallback to the argmax (P(ai) >= 0.5): {how}" if fallback else f"{scaling}; {how}")
+    method = f"{scaling}; fallback to the argmax (P(ai) >= 0.5): {how}" if fallback else f"{scaling}; {how}"
     details["fitted_temperature"] = fitted
     return Calibration(temperature, 0.0 if fallback else threshold, target_fpr, method, details)
 
@@ -168,7 +179,9 @@ def apply_temperature(model, temperature: float) -> None:
     """Divide the classification head's weights and bias by T: the model's logits become logits / T."""
     head = classifier_head(model)
     if not isinstance(head, torch.nn.Linear):
-        raise DeepArtError(f"cannot bake a temperature into a {type(head).__name__} head; only a linear head can be tempered")
+        raise DeepArtError(
+            f"cannot bake a temperature into a {type(head).__name__} head; only a linear head can be tempered"
+        )
     with torch.no_grad():
         head.weight.div_(temperature)
         if head.bias is not None:
@@ -189,5 +202,7 @@ def describe_calibration(calibration: Calibration) -> str:
     if not calibration.is_calibrated:
         return "uncalibrated: argmax (P(ai) >= 0.5)"
     baked = " (baked into the head)" if calibration.temperature != 1.0 else ""
-    return (f"temperature {calibration.temperature:.3g}{baked}; decision P(ai) >= {calibration.threshold:.4g} "
-            f"(log-odds {calibration.threshold_log_odds:.4g}); {calibration.method}")
+    return (
+        f"temperature {calibration.temperature:.3g}{baked}; decision P(ai) >= {calibration.threshold:.4g} "
+        f"(log-odds {calibration.threshold_log_odds:.4g}); {calibration.method}"
+    )

@@ -14,8 +14,8 @@ from pathlib import Path
 from ..data.loading import checked_split, load_splits
 from ..errors import DeepArtError
 from ..inference.detector import load_detector
-from .intervals import N_RESAMPLES
 from ..models.scores import decisions_at
+from .intervals import N_RESAMPLES
 from .perturbations import select_perturbations
 from .predictions import write_predictions_csv
 from .suite import report_markdown, score_split, validity_report, write_report
@@ -23,11 +23,19 @@ from .suite import report_markdown, score_split, validity_report, write_report
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="a trained detector: run folder or Hub id")
-    parser.add_argument("--dataset", required=True, help="a dataset folder written by dataset_scripts/ or a Hub dataset id")
+    parser.add_argument(
+        "--dataset", required=True, help="a dataset folder written by dataset_scripts/ or a Hub dataset id"
+    )
     parser.add_argument("--dataset_config", default=None, help="configuration (subset)")
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
-    parser.add_argument("--output_dir", required=True, help="folder for the report (created; existing report files are refused without --overwrite)")
-    parser.add_argument("--robustness", default="all", help="all, none, or a comma list of jpeg, blur, downscale, format, color")
+    parser.add_argument(
+        "--output_dir",
+        required=True,
+        help="folder for the report (created; existing report files are refused without --overwrite)",
+    )
+    parser.add_argument(
+        "--robustness", default="all", help="all, none, or a comma list of jpeg, blur, downscale, format, color"
+    )
     parser.add_argument("--n_resamples", type=int, default=N_RESAMPLES, help="bootstrap resamples per interval")
     parser.add_argument("--max_samples", type=int, default=None, help="evaluate only N images (drawn with seed 0)")
     parser.add_argument("--batch_size", type=int, default=16)

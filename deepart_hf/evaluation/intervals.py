@@ -20,13 +20,20 @@ import numpy as np
 from scipy.stats import binomtest
 
 from ..constants import AI, HUMAN
-from .detector_metric.detector_metric import FPR_BUDGETS, detection_metrics, tpr_key
 from ..models.scores import decisions_at
+from .detector_metric.detector_metric import FPR_BUDGETS, detection_metrics, tpr_key
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 1000
-INTERVAL_METRICS = ("accuracy", "human_accuracy", "ai_accuracy", "mean_accuracy", "auroc", "average_precision",
-                    *(tpr_key(budget) for budget in FPR_BUDGETS))
+INTERVAL_METRICS = (
+    "accuracy",
+    "human_accuracy",
+    "ai_accuracy",
+    "mean_accuracy",
+    "auroc",
+    "average_precision",
+    *(tpr_key(budget) for budget in FPR_BUDGETS),
+)
 
 
 def wilson_interval(successes: int, total: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -140,5 +147,7 @@ def interval_width_warning(results: dict, wide: float = 0.2) -> str | None:
     width = accuracy["high"] - accuracy["low"]
     if width < wide:
         return None
-    return (f"Only {results['n']} images ({results['n_human']} human, {results['n_ai']} ai): the 95% interval of "
-            f"the mean accuracy spans {width * 100:.0f} points, so these figures are indicative, not precise.")
+    return (
+        f"Only {results['n']} images ({results['n_human']} human, {results['n_ai']} ai): the 95% interval of "
+        f"the mean accuracy spans {width * 100:.0f} points, so these figures are indicative, not precise."
+    )

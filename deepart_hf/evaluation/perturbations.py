@@ -95,5 +95,7 @@ def select_perturbations(names: str) -> tuple[Perturbation, ...]:
     if unknown:
         from ..errors import DeepArtError
 
-        raise DeepArtError(f"unknown robustness check {unknown[0]!r}; choose all, none, or a comma list of {', '.join(FAMILIES)}")
+        raise DeepArtError(
+            f"unknown robustness check {unknown[0]!r}; choose all, none, or a comma list of {', '.join(FAMILIES)}"
+        )
     return tuple(p for p in PERTURBATIONS if p.family in wanted)

@@ -52,7 +52,9 @@ def plot_confusion_matrix(cm, path: str | os.PathLike, title: str = "Confusion m
                 va="center",
                 color="white" if not math.isnan(share) and share > 0.5 else "black",
             )
-    axes.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center")
+    axes.set_xticks(
+        range(len(labels)), labels, rotation=45 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center"
+    )
     axes.set_yticks(range(len(labels)), labels)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
@@ -109,7 +111,9 @@ def plot_training_curves(log_history: list[dict], path: str | os.PathLike) -> Pa
     """
 
     def series(key: str) -> tuple[list[float], list[float]]:
-        points = [(entry["epoch"], entry[key]) for entry in log_history if entry.get(key) is not None and "epoch" in entry]
+        points = [
+            (entry["epoch"], entry[key]) for entry in log_history if entry.get(key) is not None and "epoch" in entry
+        ]
         return [epoch for epoch, _ in points], [value for _, value in points]
 
     stage_starts = []
@@ -120,7 +124,10 @@ def plot_training_curves(log_history: list[dict], path: str | os.PathLike) -> Pa
     figure = Figure(figsize=(10, 4))
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     loss_curves = {"training loss": series("loss"), "validation loss": series("eval_loss")}
-    accuracy_curves = {"validation accuracy": series("eval_accuracy"), "validation mean accuracy": series("eval_mean_accuracy")}
+    accuracy_curves = {
+        "validation accuracy": series("eval_accuracy"),
+        "validation mean accuracy": series("eval_mean_accuracy"),
+    }
     for axes, curves, ylabel in ((loss_axes, loss_curves, "loss"), (accuracy_axes, accuracy_curves, "accuracy")):
         axes.set_xlabel("epoch")
         axes.set_ylabel(ylabel)

@@ -31,13 +31,22 @@ def write_predictions_csv(
         raise ValueError(f"ids, references, predictions and log_odds must have the same length, got {lengths}")
     log_odds = np.asarray(log_odds, dtype=np.float64)
     probabilities = probabilities_from_log_odds(log_odds)
-    with atomic_destination(path) as temporary:
-        with open(temporary, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(PREDICTION_COLUMNS)
-            for image_id, reference, prediction, probability, score in zip(ids, references, predictions, probabilities, log_odds):
-                # repr of a float is the shortest text that reads back to exactly the same float64
-                writer.writerow([image_id, ID2LABEL[int(reference)], ID2LABEL[int(prediction)], repr(float(probability)), repr(float(score))])
+    with atomic_destination(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(PREDICTION_COLUMNS)
+        for image_id, reference, prediction, probability, score in zip(
+            ids, references, predictions, probabilities, log_odds
+        ):
+            # repr of a float is the shortest text that reads back to exactly the same float64
+            writer.writerow(
+                [
+                    image_id,
+                    ID2LABEL[int(reference)],
+                    ID2LABEL[int(prediction)],
+                    repr(float(probability)),
+                    repr(float(score)),
+                ]
+            )
     return Path(path)
 
 

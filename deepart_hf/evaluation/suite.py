@@ -25,12 +25,23 @@ from .intervals import N_RESAMPLES, interval_width_warning, metric_intervals
 from .perturbations import FAMILIES, PERTURBATIONS, Perturbation
 from .plots import plot_reliability, plot_robustness
 
-SUMMARY_METRICS = (("mean_accuracy", "mean acc."), ("human_accuracy", "human acc."), ("ai_accuracy", "AI acc."),
-                   ("auroc", "AUROC"), ("tpr_at_5_fpr", "TPR@5%FPR"))
+SUMMARY_METRICS = (
+    ("mean_accuracy", "mean acc."),
+    ("human_accuracy", "human acc."),
+    ("ai_accuracy", "AI acc."),
+    ("auroc", "AUROC"),
+    ("tpr_at_5_fpr", "TPR@5%FPR"),
+)
 
 
-def score_split(detector: Detector, split, perturbations: Sequence[Perturbation] = PERTURBATIONS, *, description: str = "evaluating",
-                score_clean: bool = True):
+def score_split(
+    detector: Detector,
+    split,
+    perturbations: Sequence[Perturbation] = PERTURBATIONS,
+    *,
+    description: str = "evaluating",
+    score_clean: bool = True,
+):
     """(labels, clean log-odds, {perturbation label: log-odds}, ids): each image decoded once, all views scored
     (the clean view only with ``score_clean``, when the caller does not have its scores already)."""
     raw = split.with_format(None)
@@ -51,7 +62,7 @@ def score_split(detector: Detector, split, perturbations: Sequence[Perturbation]
             for perturbation in perturbations:
                 perturbed[perturbation.label].append(detector.log_odds([perturbation.apply(image) for image in images]))
             progress.update(len(images))
-    join = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
+    join = lambda parts: np.concatenate(parts) if parts else np.zeros(0)
     return labels, join(clean), {name: join(parts) for name, parts in perturbed.items()}, ids
 
 
@@ -72,8 +83,15 @@ def validity_report(
     clean_metrics = metric_intervals(labels, clean, **interval)
     argmax_metrics = metric_intervals(labels, clean, **{**interval, "threshold_log_odds": 0.0})
     human_accuracy = clean_metrics["human_accuracy"]
-    test_fpr = None if human_accuracy["value"] is None else {
-        "value": 1 - human_accuracy["value"], "low": 1 - human_accuracy["high"], "high": 1 - human_accuracy["low"]}
+    test_fpr = (
+        None
+        if human_accuracy["value"] is None
+        else {
+            "value": 1 - human_accuracy["value"],
+            "low": 1 - human_accuracy["high"],
+            "high": 1 - human_accuracy["low"],
+        }
+    )
     # The temperature is in the weights: multiplying it back undoes it (exactly for a single view per image).
     uncalibrated = clean * calibration.temperature
     report = {
@@ -89,11 +107,17 @@ def validity_report(
             "test_tpr": clean_metrics["ai_accuracy"],
             "test_ece_before": expected_calibration_error(labels, uncalibrated) if len(labels) else None,
             "test_ece_after": expected_calibration_error(labels, clean) if len(labels) else None,
-            "argmax": {key: argmax_metrics[key] for key in ("accuracy", "human_accuracy", "ai_accuracy", "mean_accuracy")},
+            "argmax": {
+                key: argmax_metrics[key] for key in ("accuracy", "human_accuracy", "ai_accuracy", "mean_accuracy")
+            },
         },
         "perturbations": [
-            {"name": p.name, "family": p.family, "param": p.param,
-             "metrics": metric_intervals(labels, perturbed[p.label], **interval)}
+            {
+                "name": p.name,
+                "family": p.family,
+                "param": p.param,
+                "metrics": metric_intervals(labels, perturbed[p.label], **interval),
+            }
             for p in perturbations
         ],
         "detector": repr(detector),
@@ -113,28 +137,42 @@ def report_markdown(report: dict, title: str = "Validity report") -> str:
     clean = report["clean"]
     headers = ["condition", *(name for _, name in SUMMARY_METRICS)]
     rows = [["clean", *(interval_cell(clean[key]) for key, _ in SUMMARY_METRICS)]]
-    rows += [[f"{p['name']} {p['param']}", *(interval_cell(p["metrics"][key]) for key, _ in SUMMARY_METRICS)] for p in report["perturbations"]]
+    rows += [
+        [f"{p['name']} {p['param']}", *(interval_cell(p["metrics"][key]) for key, _ in SUMMARY_METRICS)]
+        for p in report["perturbations"]
+    ]
     threshold = report["threshold"]
-    lines = [f"## {title}", "",
-             f"{clean['n']} test images ({clean['n_human']} human, {clean['n_ai']} ai). Each figure in % with its 95% "
-             f"interval ({clean['interval']['method']}).", ""]
+    lines = [
+        f"## {title}",
+        "",
+        f"{clean['n']} test images ({clean['n_human']} human, {clean['n_ai']} ai). Each figure in % with its 95% "
+        f"interval ({clean['interval']['method']}).",
+        "",
+    ]
     if report.get("warning"):
         lines += [f"**{report['warning']}**", ""]
-    lines += ["### Decision", "",
-              f"- Rule: `ai` when P(ai) >= {threshold['threshold_prob_ai']:.4g} (log-odds {threshold['threshold_log_odds']:.4g}); "
-              f"{threshold['method']}.",
-              f"- At that threshold on the test split: false-positive rate (human images called ai) {interval_cell(threshold['test_fpr'])}, "
-              f"true-positive rate {interval_cell(threshold['test_tpr'])}.",
-              f"- Argmax (P(ai) >= 0.5) for comparison: human acc. {interval_cell(threshold['argmax']['human_accuracy'])}, "
-              f"AI acc. {interval_cell(threshold['argmax']['ai_accuracy'])}."]
+    lines += [
+        "### Decision",
+        "",
+        f"- Rule: `ai` when P(ai) >= {threshold['threshold_prob_ai']:.4g} (log-odds {threshold['threshold_log_odds']:.4g}); "
+        f"{threshold['method']}.",
+        f"- At that threshold on the test split: false-positive rate (human images called ai) {interval_cell(threshold['test_fpr'])}, "
+        f"true-positive rate {interval_cell(threshold['test_tpr'])}.",
+        f"- Argmax (P(ai) >= 0.5) for comparison: human acc. {interval_cell(threshold['argmax']['human_accuracy'])}, "
+        f"AI acc. {interval_cell(threshold['argmax']['ai_accuracy'])}.",
+    ]
     if threshold.get("test_ece_after") is not None:
-        lines.append(f"- Expected calibration error on the test split: {threshold['test_ece_before']:.3f} before temperature "
-                     f"scaling (T = {threshold['temperature']:.3g}), {threshold['test_ece_after']:.3f} after.")
+        lines.append(
+            f"- Expected calibration error on the test split: {threshold['test_ece_before']:.3f} before temperature "
+            f"scaling (T = {threshold['temperature']:.3g}), {threshold['test_ece_after']:.3f} after."
+        )
     lines += ["", "### Clean and perturbed test images", "", markdown_table(headers, rows), ""]
     return "\n".join(lines)
 
 
-def write_report(report: dict, labels: np.ndarray, clean: np.ndarray, out: str | os.PathLike, title: str = "Validity report") -> list[str]:
+def write_report(
+    report: dict, labels: np.ndarray, clean: np.ndarray, out: str | os.PathLike, title: str = "Validity report"
+) -> list[str]:
     """evaluation.json, evaluation.md and the plots, into ``out``; returns the file names written."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -154,8 +192,15 @@ def write_report(report: dict, labels: np.ndarray, clean: np.ndarray, out: str |
     return ["evaluation.json", "evaluation.md", *written]
 
 
-def evaluate_detector(detector: Detector, split, out, *, perturbations=PERTURBATIONS, n_resamples: int = N_RESAMPLES,
-                      title: str = "Validity report") -> dict:
+def evaluate_detector(
+    detector: Detector,
+    split,
+    out,
+    *,
+    perturbations=PERTURBATIONS,
+    n_resamples: int = N_RESAMPLES,
+    title: str = "Validity report",
+) -> dict:
     labels, clean, perturbed, _ = score_split(detector, split, perturbations)
     report = validity_report(detector, labels, clean, perturbed, perturbations, n_resamples=n_resamples)
     report["files"] = write_report(report, labels, clean, out, title)

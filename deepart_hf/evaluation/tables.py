@@ -26,7 +26,9 @@ def percent(value) -> str:
 
 def results_markdown(metrics: dict) -> str:
     """One row of percentages ("n/a" where a metric is undefined), under the column names."""
-    return markdown_table([header for _, header in RESULT_COLUMNS], [[percent(metrics.get(key)) for key, _ in RESULT_COLUMNS]])
+    return markdown_table(
+        [header for _, header in RESULT_COLUMNS], [[percent(metrics.get(key)) for key, _ in RESULT_COLUMNS]]
+    )
 
 
 def counts_line(metrics: dict) -> str:
@@ -42,5 +44,7 @@ def percent_interval(entry: dict | None) -> str:
 
 def comparison_markdown(results: dict[str, dict], name_header: str = "model") -> str:
     """One row per named result of ``metric_intervals``: the results table's columns, each with its 95% interval."""
-    rows = [[name, *(percent_interval(metrics.get(key)) for key, _ in RESULT_COLUMNS)] for name, metrics in results.items()]
+    rows = [
+        [name, *(percent_interval(metrics.get(key)) for key, _ in RESULT_COLUMNS)] for name, metrics in results.items()
+    ]
     return markdown_table([name_header, *(header for _, header in RESULT_COLUMNS)], rows)

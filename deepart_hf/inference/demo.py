@@ -37,19 +37,33 @@ HEATMAP_DISPLAY_SIDE = 768  # the overlay is drawn on a copy this large at most:
 EXAMPLES_FOLDER = "examples"
 FIGURE_FILES = ("evaluation.json", "metrics.json")
 # What a person needs from a run's figures, in this order: (key, name)
-KEY_METRICS = [("accuracy", "accuracy"), ("human_accuracy", "accuracy on human images"), ("ai_accuracy", "accuracy on AI images"),
-               ("auroc", "AUROC"), ("tpr_at_1_fpr", "AI images caught at 1% false alarms (TPR@1%FPR)"),
-               ("macro_f1", "macro-F1 over the generators (attribution)")]
+KEY_METRICS = [
+    ("accuracy", "accuracy"),
+    ("human_accuracy", "accuracy on human images"),
+    ("ai_accuracy", "accuracy on AI images"),
+    ("auroc", "AUROC"),
+    ("tpr_at_1_fpr", "AI images caught at 1% false alarms (TPR@1%FPR)"),
+    ("macro_f1", "macro-F1 over the generators (attribution)"),
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="a trained detector: run folder or Hub id")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"local port (default {DEFAULT_PORT}; 0 = any free port)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"local port (default {DEFAULT_PORT}; 0 = any free port)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to serve the network)")
     parser.add_argument("--share", action="store_true", help="also open a temporary public link through gradio.live")
-    parser.add_argument("--uncertain", type=float, default=DEFAULT_UNCERTAIN, metavar="W",
-                        help=f"say 'uncertain' when P(ai) is within W of the threshold (default {DEFAULT_UNCERTAIN})")
-    parser.add_argument("--examples", nargs="*", type=Path, help="example images to click (default: the run folder's examples/)")
+    parser.add_argument(
+        "--uncertain",
+        type=float,
+        default=DEFAULT_UNCERTAIN,
+        metavar="W",
+        help=f"say 'uncertain' when P(ai) is within W of the threshold (default {DEFAULT_UNCERTAIN})",
+    )
+    parser.add_argument(
+        "--examples", nargs="*", type=Path, help="example images to click (default: the run folder's examples/)"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -134,8 +148,15 @@ def draw_heatmap(image: Image.Image, grid: np.ndarray, title: str) -> Image.Imag
     shown = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
     figure, axes = plt.subplots(figsize=(6, 6 * shown.height / shown.width + 0.6), dpi=100)
     axes.imshow(shown)
-    overlay = axes.imshow(grid, cmap="coolwarm", vmin=0, vmax=1, alpha=0.45, interpolation="nearest",
-                          extent=(0, shown.width, shown.height, 0))
+    overlay = axes.imshow(
+        grid,
+        cmap="coolwarm",
+        vmin=0,
+        vmax=1,
+        alpha=0.45,
+        interpolation="nearest",
+        extent=(0, shown.width, shown.height, 0),
+    )
     figure.colorbar(overlay, ax=axes, fraction=0.046, pad=0.04, label="P(ai)")
     axes.set_title(title, fontsize=10)
     axes.axis("off")
@@ -176,7 +197,12 @@ def figures_markdown(folder: Path | None, detector: Detector) -> str:
 
 def evaluation_lines(evaluation: dict) -> list[str]:
     clean = evaluation["clean"]
-    lines = [f"**Test set** ({_counts(clean)}), with 95% intervals:", "", "| metric | value | 95% interval |", "| --- | --- | --- |"]
+    lines = [
+        f"**Test set** ({_counts(clean)}), with 95% intervals:",
+        "",
+        "| metric | value | 95% interval |",
+        "| --- | --- | --- |",
+    ]
     for key, name in KEY_METRICS:
         value = clean.get(key)
         if isinstance(value, dict) and value.get("value") is not None:
@@ -185,15 +211,29 @@ def evaluation_lines(evaluation: dict) -> list[str]:
     per_dataset = evaluation.get("per_dataset") or {}
     if per_dataset:
         lines += ["", "**Each dataset of the test split**:", ""]
-        lines += [f"- {name}: accuracy {_pct(_value(metrics.get('accuracy')))}, AUROC {_pct(_value(metrics.get('auroc')))}"
-                  for name, metrics in per_dataset.items()]
+        lines += [
+            f"- {name}: accuracy {_pct(_value(metrics.get('accuracy')))}, AUROC {_pct(_value(metrics.get('auroc')))}"
+            for name, metrics in per_dataset.items()
+        ]
     perturbations = evaluation.get("perturbations") or []
     if perturbations:
-        lines += ["", "**Robustness** (the test set altered):", "", "| change | accuracy | AUROC |", "| --- | --- | --- |"]
+        lines += [
+            "",
+            "**Robustness** (the test set altered):",
+            "",
+            "| change | accuracy | AUROC |",
+            "| --- | --- | --- |",
+        ]
         for entry in perturbations:
             metrics = entry.get("metrics", {})
-            change = f"{entry.get('name')} {entry.get('param')}" if entry.get("param") is not None else str(entry.get("name"))
-            lines.append(f"| {change} | {_pct(_value(metrics.get('accuracy')))} | {_pct(_value(metrics.get('auroc')))} |")
+            change = (
+                f"{entry.get('name')} {entry.get('param')}"
+                if entry.get("param") is not None
+                else str(entry.get("name"))
+            )
+            lines.append(
+                f"| {change} | {_pct(_value(metrics.get('accuracy')))} | {_pct(_value(metrics.get('auroc')))} |"
+            )
     return lines
 
 
@@ -227,7 +267,11 @@ def _pct(value) -> str:
 
 def _counts(metrics: dict) -> str:
     n = _value(metrics.get("n"))
-    return f"{n} images: {_value(metrics.get('n_human'))} human, {_value(metrics.get('n_ai'))} AI" if n is not None else "size unknown"
+    return (
+        f"{n} images: {_value(metrics.get('n_human'))} human, {_value(metrics.get('n_ai'))} AI"
+        if n is not None
+        else "size unknown"
+    )
 
 
 def _name(entry: dict) -> str:
@@ -258,8 +302,13 @@ def _uploaded_file(component, payload):
 # --- the page -----------------------------------------------------------------------------------------------
 
 
-def build_demo(model: str | os.PathLike | Detector, *, examples: list[Path] | None = None, uncertain: float = DEFAULT_UNCERTAIN,
-               figures_from: str | os.PathLike | None = None):
+def build_demo(
+    model: str | os.PathLike | Detector,
+    *,
+    examples: list[Path] | None = None,
+    uncertain: float = DEFAULT_UNCERTAIN,
+    figures_from: str | os.PathLike | None = None,
+):
     """The Gradio Blocks of the demo (not launched). ``model`` is a run folder, a Hub id or a loaded Detector."""
     import gradio as gr
 
@@ -275,21 +324,37 @@ def build_demo(model: str | os.PathLike | Detector, *, examples: list[Path] | No
         return result.probabilities, result.verdict, heatmap
 
     with gr.Blocks(title="deepart-hf detector") as demo:
-        gr.Markdown("# Is this image AI-generated?\nDrop or paste an image. The detector gives the probability of each "
-                    "class; the decision uses the threshold saved with it.")
+        gr.Markdown(
+            "# Is this image AI-generated?\nDrop or paste an image. The detector gives the probability of each "
+            "class; the decision uses the threshold saved with it."
+        )
         with gr.Row():
             with gr.Column(scale=3):
-                upload = gr.Image(type="filepath", sources=["upload", "clipboard"], label="image", height=340, elem_id="upload")
+                upload = gr.Image(
+                    type="filepath", sources=["upload", "clipboard"], label="image", height=340, elem_id="upload"
+                )
                 upload.preprocess = types.MethodType(_uploaded_file, upload)
-                probabilities = gr.Label(num_top_classes=len(detector.labels), label="probabilities", elem_id="probabilities")
+                probabilities = gr.Label(
+                    num_top_classes=len(detector.labels), label="probabilities", elem_id="probabilities"
+                )
                 verdict = gr.Markdown(elem_id="verdict")
-                heatmap = gr.Image(label="where the evidence is (P(ai) per crop)", visible=False, interactive=False, height=420, elem_id="heatmap")
+                heatmap = gr.Image(
+                    label="where the evidence is (P(ai) per crop)",
+                    visible=False,
+                    interactive=False,
+                    height=420,
+                    elem_id="heatmap",
+                )
                 paths = example_files(folder, examples)
                 if paths:
-                    gr.Examples(paths, inputs=upload, label="examples from the test split" if examples is None else "examples")
+                    gr.Examples(
+                        paths, inputs=upload, label="examples from the test split" if examples is None else "examples"
+                    )
             with gr.Column(scale=2):
                 gr.Markdown(figures_markdown(folder, detector), elem_id="figures")
                 if not crop:
-                    gr.Markdown("This model looks at the whole image resized, so it gives no map of where the evidence is.")
+                    gr.Markdown(
+                        "This model looks at the whole image resized, so it gives no map of where the evidence is."
+                    )
         upload.change(score, inputs=upload, outputs=[probabilities, verdict, heatmap])
     return demo

@@ -96,7 +96,9 @@ class Row:
 class Detector:
     """A trained human/ai detector with its preprocessing, ready to score images on the CPU or a GPU."""
 
-    def __init__(self, model: PreTrainedModel, processor: BaseImageProcessor, *, batch_size: int = 16, device: str | None = None):
+    def __init__(
+        self, model: PreTrainedModel, processor: BaseImageProcessor, *, batch_size: int = 16, device: str | None = None
+    ):
         self.model = model.eval()
         self.processor = processor
         self.batch_size = batch_size
@@ -140,7 +142,10 @@ class Detector:
         if not self.is_attribution:
             return predictions
         probabilities = softmax(np.asarray(logits, dtype=np.float64), axis=1)
-        return [replace(p, class_probs=dict(zip(self.labels, map(float, row)))) for p, row in zip(predictions, probabilities)]
+        return [
+            replace(p, class_probs=dict(zip(self.labels, map(float, row))))
+            for p, row in zip(predictions, probabilities)
+        ]
 
     # --- files people bring: predict_rows (deepart-hf predict, the demo) ---------------------------------------
 
@@ -167,9 +172,17 @@ class Detector:
                 if isinstance(pixels, torch.Tensor):
                     prediction = next(scores)
                     generator = prediction.generator
-                    rows.append(Row(item.name, prediction.prob_ai, prediction.log_odds_ai, prediction.decision(uncertain),
-                                    generator=generator, generator_prob=prediction.class_probs[generator] if generator else None,
-                                    class_probs=prediction.class_probs))
+                    rows.append(
+                        Row(
+                            item.name,
+                            prediction.prob_ai,
+                            prediction.log_odds_ai,
+                            prediction.decision(uncertain),
+                            generator=generator,
+                            generator_prob=prediction.class_probs[generator] if generator else None,
+                            class_probs=prediction.class_probs,
+                        )
+                    )
                 else:
                     rows.append(Row(item.name, error=pixels))
             if progress:
@@ -185,7 +198,9 @@ class Detector:
     def predict_log_odds(self, log_odds: np.ndarray) -> list[Prediction]:
         """Predictions from log-odds the model already gave (the temperature is in its weights), at the saved threshold."""
         threshold = self.calibration.threshold_log_odds
-        return [Prediction(float(p), float(s), threshold) for p, s in zip(probabilities_from_log_odds(log_odds), log_odds)]
+        return [
+            Prediction(float(p), float(s), threshold) for p, s in zip(probabilities_from_log_odds(log_odds), log_odds)
+        ]
 
     def _prepare(self, item: InputFile) -> torch.Tensor | str:
         """One file -> its ``pixel_values`` (as the processor makes them for a batch), or the error as text."""
@@ -202,7 +217,9 @@ class Detector:
         except (ValueError, RuntimeError, MemoryError) as exc:  # e.g. an image too large for a tensor
             return f"cannot preprocess a {image.width}x{image.height} image ({exc})"
 
-    def _prepared_batches(self, items: list[InputFile], workers: int | None) -> Iterator[list[tuple[InputFile, torch.Tensor | str]]]:
+    def _prepared_batches(
+        self, items: list[InputFile], workers: int | None
+    ) -> Iterator[list[tuple[InputFile, torch.Tensor | str]]]:
         workers = workers or min(8, (os.cpu_count() or 1) + 2)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             pending: deque = deque()
@@ -261,7 +278,9 @@ def _input_files(inputs: Iterable) -> list[InputFile]:
         elif isinstance(value, dict):
             files.append(InputFile(str(value.get("path") or f"<image {index}>"), read=_value_reader(value)))
         else:
-            raise DeepArtError(f"cannot score a {type(value).__name__}: pass paths, PIL images, bytes or datasets image values")
+            raise DeepArtError(
+                f"cannot score a {type(value).__name__}: pass paths, PIL images, bytes or datasets image values"
+            )
     return files
 
 
@@ -275,4 +294,13 @@ def load_detector(path_or_id: str | os.PathLike, **options) -> Detector:
     return Detector(model, processor, **options)
 
 
-__all__ = ["DECISION_WORDS", "DEFAULT_UNCERTAIN", "Detector", "Prediction", "Row", "as_image", "load_detector", "read_image"]
+__all__ = [
+    "DECISION_WORDS",
+    "DEFAULT_UNCERTAIN",
+    "Detector",
+    "Prediction",
+    "Row",
+    "as_image",
+    "load_detector",
+    "read_image",
+]

@@ -69,7 +69,9 @@ def _expand_one(given: str, suffixes: set[str], out: Expanded) -> Iterator[Input
 def _expand_path(path: Path, name: str, suffixes: set[str], out: Expanded, *, explicit: bool) -> Iterator[InputFile]:
     if path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            yield from _expand_path(child, os.path.join(name, child.relative_to(path).as_posix()), suffixes, out, explicit=False)
+            yield from _expand_path(
+                child, os.path.join(name, child.relative_to(path).as_posix()), suffixes, out, explicit=False
+            )
     elif path.suffix.lower() in ARCHIVE_SUFFIXES and (explicit or path.is_file()):
         yield from _archive_members(path, name, suffixes, out)
     elif not path.exists():

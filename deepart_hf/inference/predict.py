@@ -37,8 +37,13 @@ FAILED = 1  # exit code when at least one file could not be scored
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="a trained detector: run folder or Hub id")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders, glob patterns or .zip archives")
-    parser.add_argument("--uncertain", type=float, default=DEFAULT_UNCERTAIN, metavar="W",
-                        help=f"call a file 'uncertain' when P(ai) is within W of the threshold (default {DEFAULT_UNCERTAIN}; 0 = always decide)")
+    parser.add_argument(
+        "--uncertain",
+        type=float,
+        default=DEFAULT_UNCERTAIN,
+        metavar="W",
+        help=f"call a file 'uncertain' when P(ai) is within W of the threshold (default {DEFAULT_UNCERTAIN}; 0 = always decide)",
+    )
     parser.add_argument("--output", type=Path, help="also write every row to this file: .csv, .jsonl or .json")
     parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     parser.add_argument("--batch_size", type=int, default=16, help="images per forward pass (default 16)")
@@ -79,21 +84,32 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def score(detector: Detector, files: list, uncertain: float, workers: int | None) -> list[Row]:
     # one batch needs no progress bar; tqdm's own TQDM_DISABLE and non-terminal checks apply beyond that
-    with tqdm(total=len(files), desc="scoring", unit="img", leave=False, disable=len(files) <= detector.batch_size) as bar:
+    with tqdm(
+        total=len(files), desc="scoring", unit="img", leave=False, disable=len(files) <= detector.batch_size
+    ) as bar:
         return detector.predict_rows(files, uncertain=uncertain, workers=workers, progress=bar.update)
 
 
 def format_table(rows: list[Row], generators: bool = False) -> str:
     """The rows as text; ``generators``: with an attribution model's most probable class and its probability."""
     gwidth = max([len("generator"), *(len(row.generator or "") + 9 for row in rows)]) if generators else 0
-    width = min(max([len("file"), *(len(row.file) for row in rows)]), max(20, shutil.get_terminal_size().columns - 28 - gwidth))
+    width = min(
+        max([len("file"), *(len(row.file) for row in rows)]), max(20, shutil.get_terminal_size().columns - 28 - gwidth)
+    )
     head = f"  {'generator':<{gwidth}}" if generators else ""
-    lines = [f"{'file':<{width}}  {'prob_ai':>8}{head}  decision", f"{'-' * width}  {'-' * 8}{'  ' + '-' * gwidth if generators else ''}  {'-' * 9}"]
+    lines = [
+        f"{'file':<{width}}  {'prob_ai':>8}{head}  decision",
+        f"{'-' * width}  {'-' * 8}{'  ' + '-' * gwidth if generators else ''}  {'-' * 9}",
+    ]
     for row in rows:
         name = row.file if len(row.file) <= width else "…" + row.file[-(width - 1) :]
         probability = "" if row.prob_ai is None else f"{row.prob_ai:.4f}"
         decision = f"{ERROR}: {row.error}" if row.failed else row.decision
-        generator = f"  {(f'{row.generator} ({row.generator_prob:.3f})' if row.generator else ''):<{gwidth}}" if generators else ""
+        generator = (
+            f"  {(f'{row.generator} ({row.generator_prob:.3f})' if row.generator else ''):<{gwidth}}"
+            if generators
+            else ""
+        )
         lines.append(f"{name:<{width}}  {probability:>8}{generator}  {decision}")
     return "\n".join(lines)
 
@@ -102,8 +118,13 @@ def summary_line(rows: list[Row], detector: Detector, uncertain: float, skipped:
     counts = Counter(row.decision for row in rows)
     calibration = detector.calibration
     kind = f"calibrated ({calibration.method})" if calibration.is_calibrated else "uncalibrated argmax"
-    parts = [f"{len(rows)} files: {counts['ai']} ai, {counts['human']} human, {counts['uncertain']} uncertain, {counts[ERROR]} failed"]
-    parts.append(f"threshold P(ai) = {calibration.threshold:.3f}, {kind}" + (f", uncertain within ±{uncertain:g}" if uncertain else ""))
+    parts = [
+        f"{len(rows)} files: {counts['ai']} ai, {counts['human']} human, {counts['uncertain']} uncertain, {counts[ERROR]} failed"
+    ]
+    parts.append(
+        f"threshold P(ai) = {calibration.threshold:.3f}, {kind}"
+        + (f", uncertain within ±{uncertain:g}" if uncertain else "")
+    )
     line = f"{parts[0]} ({parts[1]})"
     return line + (f"; {skipped} non-image files in folders or archives skipped" if skipped else "")
 
@@ -114,20 +135,25 @@ def write_rows(path: Path, rows: list[Row], detector: Detector, model: str, unce
     records = [{key: value for key, value in row.as_dict().items() if key in COLUMNS + extra} for row in rows]
     if suffix == ".json":
         calibration = detector.calibration
-        write_json(path, {
-            "model": model,
-            "threshold_prob_ai": calibration.threshold,
-            "threshold_log_odds": calibration.threshold_log_odds,
-            "temperature": calibration.temperature,
-            "uncertain": uncertain,
-            "rows": records,
-        })
+        write_json(
+            path,
+            {
+                "model": model,
+                "threshold_prob_ai": calibration.threshold,
+                "threshold_log_odds": calibration.threshold_log_odds,
+                "temperature": calibration.temperature,
+                "uncertain": uncertain,
+                "rows": records,
+            },
+        )
         return
     with atomic_destination(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         if suffix == ".jsonl":
             handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
         else:
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS + extra[:len(ATTRIBUTION_COLUMNS)], extrasaction="ignore")
+            writer = csv.DictWriter(
+                handle, fieldnames=COLUMNS + extra[: len(ATTRIBUTION_COLUMNS)], extrasaction="ignore"
+            )
             writer.writeheader()
             # repr keeps every digit, so the file reads back to exactly the scores printed by evaluation
             exact = ["prob_ai", "log_odds_ai", *(["generator_prob"] if extra else [])]
@@ -136,4 +162,3 @@ def write_rows(path: Path, rows: list[Row], detector: Detector, model: str, unce
 
 def _exact(value: float | None) -> str:
     return "" if value is None else repr(value)
-

@@ -47,7 +47,9 @@ def requirements() -> list[str]:
         required = importlib.metadata.requires("deepart-hf") or []
     except importlib.metadata.PackageNotFoundError:
         required = []
-    return [line for line in required if "extra ==" not in line and not line.startswith("gradio")] + [GRADIO_REQUIREMENT]
+    return [line for line in required if "extra ==" not in line and not line.startswith("gradio")] + [
+        GRADIO_REQUIREMENT
+    ]
 
 
 def write_space_files(run_dir: str | Path, test: Dataset | None = None) -> list[Path]:
@@ -70,7 +72,7 @@ def write_examples(folder: Path, test: Dataset) -> list[Path]:
     stored = test.with_format(None).cast_column("image", Image(decode=False))
     feature = stored.features["label"]
     names = dict(enumerate(feature.names)) if hasattr(feature, "names") else ID2LABEL
-    written, taken = [], {label: 0 for label in names}
+    written, taken = [], dict.fromkeys(names, 0)
     for index, label in enumerate(stored["label"]):
         if taken[label] >= EXAMPLES_PER_CLASS:
             continue
@@ -92,7 +94,11 @@ def package_source() -> Path:
 
 def stage_package(destination: Path) -> Path:
     """A copy of the running deepart_hf package (no caches) at destination/deepart_hf."""
-    return Path(shutil.copytree(package_source(), destination / "deepart_hf", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")))
+    return Path(
+        shutil.copytree(
+            package_source(), destination / "deepart_hf", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+    )
 
 
 def space_card(title: str, model_card: Path) -> str:
@@ -122,7 +128,14 @@ def stage_space(run_dir: str | Path, destination: Path, title: str) -> Path:
 def push_space(run_dir: str | Path, repo_id: str, *, token: str | None = None, private: bool = False) -> str:
     with tempfile.TemporaryDirectory() as temporary:
         staged = stage_space(run_dir, Path(temporary), repo_id.split("/")[-1])
-        url = push_folder(staged, repo_id, repo_type="space", private=private, token=token, commit_message="Demo of a deepart-hf detector")
+        url = push_folder(
+            staged,
+            repo_id,
+            repo_type="space",
+            private=private,
+            token=token,
+            commit_message="Demo of a deepart-hf detector",
+        )
     print(f"Pushed the demo Space to {url}")
     return url
 

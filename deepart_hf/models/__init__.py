@@ -26,15 +26,22 @@ from .registry import MODELS, ModelSpec, list_models, register_model
 AutoConfig.register(MODEL_TYPE, CropDetectorConfig, exist_ok=True)
 AutoModelForImageClassification.register(CropDetectorConfig, CropDetector, exist_ok=True)
 AutoImageProcessor.register(
-    CropDetectorConfig, image_processor_classes={"torchvision": CropImageProcessor, "pil": CropImageProcessor}, exist_ok=True
+    CropDetectorConfig,
+    image_processor_classes={"torchvision": CropImageProcessor, "pil": CropImageProcessor},
+    exist_ok=True,
 )
 # The recipes of detectors that generalise (issue 8): custom code saved with the model, registered here as well.
-for _config, _model in ((CLIPLinearConfig, CLIPLinearForImageClassification), (HighPassCNNConfig, HighPassCNNForImageClassification)):
+for _config, _model in (
+    (CLIPLinearConfig, CLIPLinearForImageClassification),
+    (HighPassCNNConfig, HighPassCNNForImageClassification),
+):
     AutoConfig.register(_config.model_type, _config, exist_ok=True)
     AutoModelForImageClassification.register(_config, _model, exist_ok=True)
     AutoVideoProcessor.register(_config, video_processor_classes={}, exist_ok=True)
 AutoImageProcessor.register(
-    HighPassCNNConfig, image_processor_classes={"torchvision": CropImageProcessor, "pil": CropImageProcessor}, exist_ok=True
+    HighPassCNNConfig,
+    image_processor_classes={"torchvision": CropImageProcessor, "pil": CropImageProcessor},
+    exist_ok=True,
 )
 # Crop detectors take no video. The image-classification pipeline still looks for an optional video processor,
 # and without a local entry transformers would stop to ask whether to run the model's remote code: an empty

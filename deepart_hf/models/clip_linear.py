@@ -52,7 +52,9 @@ class CLIPLinearForImageClassification(PreTrainedModel):
             nn.init.zeros_(module.bias)
         # the encoder initialises its own weights (or is loaded from CLIP's)
 
-    def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> ImageClassifierOutput:
+    def forward(
+        self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs
+    ) -> ImageClassifierOutput:
         logits = self.classifier(self.clip(pixel_values=pixel_values).image_embeds)
         loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
         return ImageClassifierOutput(loss=loss, logits=logits)

@@ -198,7 +198,9 @@ class CropDetector(PreTrainedModel):
     def _init_weights(self, module):
         pass  # the wrapped classifier initialised its own weights; this wrapper adds none
 
-    def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> ImageClassifierOutput:
+    def forward(
+        self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs
+    ) -> ImageClassifierOutput:
         logits = crop_averaged_logits(lambda views: self.detector(pixel_values=views).logits, pixel_values)
         loss = torch.nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
         return ImageClassifierOutput(loss=loss, logits=logits)

@@ -150,7 +150,9 @@ def create_model(
     label_kwargs = _label_kwargs(labels)
     if spec is not None and spec.family == "highpass":
         return _create_highpass(spec, image_size or spec.default_image_size, eval_crops, label_kwargs)
-    model, processor = _create_whole_image_model(name_or_path, from_scratch=from_scratch, image_size=image_size, label_kwargs=label_kwargs)
+    model, processor = _create_whole_image_model(
+        name_or_path, from_scratch=from_scratch, image_size=image_size, label_kwargs=label_kwargs
+    )
     if preprocess == "crop":
         return to_crop_detector(model, processor, eval_crops)
     return model, processor
@@ -200,7 +202,9 @@ def to_crop_detector(
     with no_init_weights():  # every weight is overwritten just below
         wrapped = CropDetector(config)
     wrapped.detector.load_state_dict(model.state_dict())
-    return wrapped, CropImageProcessor(crop_size=size, eval_crops=eval_crops, image_mean=list(mean), image_std=list(std))
+    return wrapped, CropImageProcessor(
+        crop_size=size, eval_crops=eval_crops, image_mean=list(mean), image_std=list(std)
+    )
 
 
 def _label_kwargs(labels: Sequence[str] | None = None) -> dict[str, Any]:
@@ -209,7 +213,11 @@ def _label_kwargs(labels: Sequence[str] | None = None) -> dict[str, Any]:
     labels = [str(name) for name in labels]
     if len(labels) < 2 or len(set(labels)) != len(labels):
         raise DeepArtError(f"a classifier needs at least 2 distinct class names, got {labels}")
-    return {"num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {name: i for i, name in enumerate(labels)}}
+    return {
+        "num_labels": len(labels),
+        "id2label": dict(enumerate(labels)),
+        "label2id": {name: i for i, name in enumerate(labels)},
+    }
 
 
 def model_labels(config) -> list[str]:
@@ -218,7 +226,9 @@ def model_labels(config) -> list[str]:
     return [names[i] for i in sorted(names)]
 
 
-def _vit_from_scratch(spec: ModelSpec, image_size: int, label_kwargs: dict[str, Any]) -> tuple[PreTrainedModel, BaseImageProcessor]:
+def _vit_from_scratch(
+    spec: ModelSpec, image_size: int, label_kwargs: dict[str, Any]
+) -> tuple[PreTrainedModel, BaseImageProcessor]:
     config = ViTConfig(**spec.vit_config, image_size=image_size, **label_kwargs)
     setattr(config, BASE_MODEL_ATTR, None)
     # Bicubic, as the timm CNNs resize: the processor is what training and every later use share.
@@ -293,7 +303,9 @@ _IMAGENET_HEAD_KEYS = {"num_classes", "label_offset", "label_names", "label_desc
 _IMAGENET_WEIGHTS_KEYS = {"tag", "license", "description", "origin_url", "paper_name", "paper_ids", "notes"}
 
 
-def _create_timm(spec: ModelSpec, *, pretrained: bool, image_size: int, label_kwargs: dict[str, Any]) -> tuple[PreTrainedModel, BaseImageProcessor]:
+def _create_timm(
+    spec: ModelSpec, *, pretrained: bool, image_size: int, label_kwargs: dict[str, Any]
+) -> tuple[PreTrainedModel, BaseImageProcessor]:
     # timm builds the network (downloading and head-swapping ImageNet weights when asked) with its own
     # per-architecture init. Built directly, TimmWrapperForImageClassification would re-draw every conv from
     # N(0, 0.02) and reset BatchNorm gammas: signals then shrink layer by layer in a plain deep CNN like VGG,
@@ -321,7 +333,9 @@ def _create_timm(spec: ModelSpec, *, pretrained: bool, image_size: int, label_kw
 # --- detectors that generalise (issue 8) ------------------------------------------------------------------------
 
 
-def _create_clip(spec: ModelSpec, *, pretrained: bool, image_size: int, label_kwargs: dict[str, Any]) -> tuple[PreTrainedModel, BaseImageProcessor]:
+def _create_clip(
+    spec: ModelSpec, *, pretrained: bool, image_size: int, label_kwargs: dict[str, Any]
+) -> tuple[PreTrainedModel, BaseImageProcessor]:
     """UniversalFakeDetect: CLIP's image encoder (pretrained, or a from-scratch config) and a new linear head.
 
     The processor is CLIP's own (shortest side to the input size, bicubic, then a centre crop), the one the
@@ -335,11 +349,16 @@ def _create_clip(spec: ModelSpec, *, pretrained: bool, image_size: int, label_kw
             spec.name, spec.pretrained_id, lambda: CLIPImageProcessor.from_pretrained(spec.pretrained_id)
         )
         if image_size != clip.config.image_size:
-            raise DeepArtError(f"{spec.name!r} has fixed CLIP weights for {clip.config.image_size}-pixel inputs; drop --image_size")
+            raise DeepArtError(
+                f"{spec.name!r} has fixed CLIP weights for {clip.config.image_size}-pixel inputs; drop --image_size"
+            )
         vision_config = clip.config
     else:
-        clip, processor = None, CLIPImageProcessor(
-            size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+        clip, processor = (
+            None,
+            CLIPImageProcessor(
+                size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+            ),
         )
         vision_config = CLIPVisionConfig(**spec.model_config, image_size=image_size)
     config = CLIPLinearConfig(vision_config=vision_config, **label_kwargs)
@@ -350,13 +369,17 @@ def _create_clip(spec: ModelSpec, *, pretrained: bool, image_size: int, label_kw
     return model, processor
 
 
-def _create_highpass(spec: ModelSpec, image_size: int, eval_crops: int, label_kwargs: dict[str, Any]) -> tuple[PreTrainedModel, CropImageProcessor]:
+def _create_highpass(
+    spec: ModelSpec, image_size: int, eval_crops: int, label_kwargs: dict[str, Any]
+) -> tuple[PreTrainedModel, CropImageProcessor]:
     """SAFE or NPR from scratch, with native crops in [0, 1] (mean 0, std 1: the papers do not normalise)."""
     if image_size < spec.min_image_size:
         raise DeepArtError(f"{spec.name!r} needs --image_size of at least {spec.min_image_size}, got {image_size}")
     config = HighPassCNNConfig(**spec.model_config, **label_kwargs)
     setattr(config, BASE_MODEL_ATTR, None)
-    processor = CropImageProcessor(crop_size=image_size, eval_crops=eval_crops, image_mean=[0.0] * 3, image_std=[1.0] * 3)
+    processor = CropImageProcessor(
+        crop_size=image_size, eval_crops=eval_crops, image_mean=[0.0] * 3, image_std=[1.0] * 3
+    )
     return HighPassCNNForImageClassification(config), processor
 
 
@@ -370,7 +393,11 @@ def load_trained(path_or_id: str, *, attribution: bool = False) -> tuple[PreTrai
     model = _fetch(path_or_id, lambda: AutoModelForImageClassification.from_pretrained(path_or_id), **fetch)
     found = model_labels(model.config)
     if found != LABELS and not (attribution and is_attribution_labels(found)):
-        expected = f"{LABELS}, or several classes one of them {REAL_GENERATOR!r} (an attribution model)" if attribution else str(LABELS)
+        expected = (
+            f"{LABELS}, or several classes one of them {REAL_GENERATOR!r} (an attribution model)"
+            if attribution
+            else str(LABELS)
+        )
         raise DeepArtError(f"{path_or_id!r} is not a human/ai detector: its labels are {found}, expected {expected}")
     processor = _fetch(path_or_id, lambda: AutoImageProcessor.from_pretrained(path_or_id), **fetch)
     return model, processor

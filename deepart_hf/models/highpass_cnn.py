@@ -124,7 +124,9 @@ class HighPassCNNForImageClassification(PreTrainedModel):
         features = self.stages(self.stem(high_pass(pixel_values, self.config.input_filter, self.config.upsample)))
         return self.classifier(torch.flatten(F.adaptive_avg_pool2d(features, 1), 1))
 
-    def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> ImageClassifierOutput:
+    def forward(
+        self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs
+    ) -> ImageClassifierOutput:
         logits = crop_averaged_logits(self.classify, pixel_values)
         loss = F.cross_entropy(logits.float(), labels) if labels is not None else None
         return ImageClassifierOutput(loss=loss, logits=logits)

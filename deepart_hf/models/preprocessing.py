@@ -65,7 +65,9 @@ def processor_geometry(processor: BaseImageProcessor) -> tuple[int, tuple[float,
     if height is None or mean is None or std is None:
         raise DeepArtError(f"{type(processor).__name__} gives no input size, mean and std to preprocess with")
     if height != width:
-        raise DeepArtError(f"{type(processor).__name__} expects {height}x{width} inputs; only square inputs are supported")
+        raise DeepArtError(
+            f"{type(processor).__name__} expects {height}x{width} inputs; only square inputs are supported"
+        )
     return int(height), tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
 
@@ -73,7 +75,11 @@ def describe_preprocessing(processor: BaseImageProcessor) -> str:
     """One line for reports and cards: what the saved processor does to an image."""
     size, _, _ = processor_geometry(processor)
     if isinstance(processor, CropImageProcessor):
-        crops = "a centre crop" if processor.eval_crops == 1 else f"{processor.eval_crops} fixed crops, probabilities averaged"
+        crops = (
+            "a centre crop"
+            if processor.eval_crops == 1
+            else f"{processor.eval_crops} fixed crops, probabilities averaged"
+        )
         return f"native resolution, {size}x{size} crops: {crops} (reflect-padded when smaller)"
     interpolation = _interpolation_name(processor)
     return f"whole image resized to {size}x{size} ({interpolation}, no crop)"
@@ -105,7 +111,11 @@ def whole_image_resizer(processor: BaseImageProcessor) -> Callable[[Image.Image]
         if not squashes or any(_pair(crop.size) != (size, size) for crop in crops):
             return None  # an ImageNet-style resize-then-crop: the resize alone would not give the model's input
         return resizes[0]
-    if isinstance(processor, TorchvisionBackend) and processor.do_resize and not getattr(processor, "do_center_crop", False):
+    if (
+        isinstance(processor, TorchvisionBackend)
+        and processor.do_resize
+        and not getattr(processor, "do_center_crop", False)
+    ):
         size = processor.size if isinstance(processor.size, SizeDict) else SizeDict(**processor.size)
         if not (size.height and size.width):
             return None

@@ -57,6 +57,8 @@ def attribution_log_odds_ai(logits, names) -> np.ndarray:
     if logits.ndim != 2 or logits.shape[1] != len(names):
         raise ValueError(f"logits must have shape (N, {len(names)}) for classes {names}, got {logits.shape}")
     if REAL_GENERATOR not in names:
-        raise ValueError(f"classes {names} have no {REAL_GENERATOR!r} class: P(ai) = 1 - P({REAL_GENERATOR}) is undefined")
+        raise ValueError(
+            f"classes {names} have no {REAL_GENERATOR!r} class: P(ai) = 1 - P({REAL_GENERATOR}) is undefined"
+        )
     real = names.index(REAL_GENERATOR)
     return logsumexp(np.delete(logits, real, axis=1), axis=1) - logits[:, real]

@@ -87,7 +87,9 @@ def pixel_matrix(images: list[ImageRef], side: int, desc: str = "pixels") -> np.
 
 
 def fidelity_matrix(images: list[ImageRef], workers: int, desc: str = "fidelity features") -> np.ndarray:
-    measured = extract_features((image.value for image in images), total=len(images), workers=workers, desc=desc, format_control=False)
+    measured = extract_features(
+        (image.value for image in images), total=len(images), workers=workers, desc=desc, format_control=False
+    )
     return np.array([[item.features[STORED][name] for name in FEATURES] for item in measured], dtype=np.float32)
 
 
@@ -102,40 +104,59 @@ def check_memory(feature_set: str, n_train: int, side: int, max_memory_gb: float
         return
     needed = n_train * side * side * 3 * 4 / 1e9
     if needed > max_memory_gb:
-        raise DeepArtError(f"the training matrix of {n_train} images at {side}x{side} pixels needs {needed:.1f} GB (float32), "
-                           f"above --max_memory_gb {max_memory_gb}; lower --pixels or raise --max_memory_gb")
+        raise DeepArtError(
+            f"the training matrix of {n_train} images at {side}x{side} pixels needs {needed:.1f} GB (float32), "
+            f"above --max_memory_gb {max_memory_gb}; lower --pixels or raise --max_memory_gb"
+        )
 
 
-def fit_and_score(models: dict, train_x: np.ndarray, train_y: np.ndarray, test_images: list[ImageRef], read: Callable, desc: str) -> dict[str, np.ndarray]:
+def fit_and_score(
+    models: dict, train_x: np.ndarray, train_y: np.ndarray, test_images: list[ImageRef], read: Callable, desc: str
+) -> dict[str, np.ndarray]:
     """Fit every model, then score the test images batch by batch: {model: log-odds per test image}."""
-    fitted = {name: clone(model).fit(train_x, train_y) for name, model in tqdm(models.items(), desc=f"fitting ({desc})", leave=False)}
+    fitted = {
+        name: clone(model).fit(train_x, train_y)
+        for name, model in tqdm(models.items(), desc=f"fitting ({desc})", leave=False)
+    }
     scores = {name: [] for name in fitted}
     for start in range(0, len(test_images), BATCH):
-        batch = read(test_images[start : start + BATCH], f"test {desc} {start // BATCH + 1}/{-(-len(test_images) // BATCH)}")
+        batch = read(
+            test_images[start : start + BATCH], f"test {desc} {start // BATCH + 1}/{-(-len(test_images) // BATCH)}"
+        )
         for name, model in fitted.items():
             scores[name].append(log_odds(model, batch))
     return {name: np.concatenate(parts) for name, parts in scores.items()}
 
 
-def write_model_results(out: Path, title: str, test_images: list[ImageRef], references: np.ndarray, scores: np.ndarray, n_bootstrap: int) -> dict:
+def write_model_results(
+    out: Path, title: str, test_images: list[ImageRef], references: np.ndarray, scores: np.ndarray, n_bootstrap: int
+) -> dict:
     """What a trained detector leaves, for one classifier: metrics with intervals, predictions, plots."""
     metrics = metric_intervals(references, scores, threshold_log_odds=0.0, n_resamples=n_bootstrap)
     predictions = np.where(scores >= 0.0, AI, HUMAN)
-    write_predictions_csv(out / "predictions.csv", [image.image_id for image in test_images], references, predictions, scores)
+    write_predictions_csv(
+        out / "predictions.csv", [image.image_id for image in test_images], references, predictions, scores
+    )
     plot_confusion_matrix(metrics["confusion_matrix"], out / "confusion_matrix.png", title=title)
     plot_roc_curve(references, scores, out / "roc_curve.png", title=title)
     write_json(out / "metrics.json", metrics)
     return metrics
 
 
-def split_images(dataset: str, config: str | None, train_splits: list[str], test_split: str) -> tuple[list[ImageRef], list[ImageRef]]:
+def split_images(
+    dataset: str, config: str | None, train_splits: list[str], test_split: str
+) -> tuple[list[ImageRef], list[ImageRef]]:
     collection = read_collection(dataset, config, [*train_splits, test_split])
     if collection.paired:
-        raise DeepArtError(f"{collection.where} is a pairs configuration; baselines classify single images: leave out --config pairs")
+        raise DeepArtError(
+            f"{collection.where} is a pairs configuration; baselines classify single images: leave out --config pairs"
+        )
     train = [image for name in train_splits for image in collection.split(name)]
     test = collection.split(test_split)
     if {image.label for image in train} != {HUMAN, AI}:
-        raise DeepArtError(f"{collection.where}: training split(s) {', '.join(train_splits)} must hold both human and ai images")
+        raise DeepArtError(
+            f"{collection.where}: training split(s) {', '.join(train_splits)} must hold both human and ai images"
+        )
     return train, test
 
 
@@ -172,7 +193,9 @@ def run_baselines(
                 "model": name,
                 "features": feature_set,
                 "folder": f"{feature_set}/{name}",
-                "metrics": write_model_results(out / feature_set / name, title, test, references, model_scores, n_bootstrap),
+                "metrics": write_model_results(
+                    out / feature_set / name, title, test, references, model_scores, n_bootstrap
+                ),
             }
     summary = {
         "dataset": dataset,
@@ -182,13 +205,17 @@ def run_baselines(
         "n_train": {ID2LABEL[label]: int(np.sum(train_y == label)) for label in (HUMAN, AI)},
         "n_test": {ID2LABEL[label]: int(np.sum(references == label)) for label in (HUMAN, AI)},
         "pixels": pixels,
-        "feature_sets": {"pixels": f"RGB squashed to {pixels}x{pixels}, float32 in [0, 1], {pixels * pixels * 3} values per image",
-                         "fidelity": f"the {len(FEATURES)} fidelity features of `deepart-hf fidelity` (as stored)"},
+        "feature_sets": {
+            "pixels": f"RGB squashed to {pixels}x{pixels}, float32 in [0, 1], {pixels * pixels * 3} values per image",
+            "fidelity": f"the {len(FEATURES)} fidelity features of `deepart-hf fidelity` (as stored)",
+        },
         "score": "log-odds logit(P(ai)) clipped at 1e-6, or the SVM's signed margin; ai when >= 0",
         "results": results,
         "command": command,
     }
-    table = comparison_markdown({key: entry["metrics"] for key, entry in results.items()}, name_header="model / features")
+    table = comparison_markdown(
+        {key: entry["metrics"] for key, entry in results.items()}, name_header="model / features"
+    )
     report = [
         "# Classical baselines",
         "",
@@ -213,27 +240,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="dataset folder written by dataset_scripts/, or a Hub id")
     parser.add_argument("--config", default=None, help="configuration (an image-classification one, not pairs)")
     parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--features", choices=(*FEATURE_SETS, "both"), default="both", help="what the classifiers see (default both)")
-    parser.add_argument("--pixels", type=int, default=DEFAULT_PIXELS, help=f"side of the downscaled image (default {DEFAULT_PIXELS}, seed 001's 240p)")
+    parser.add_argument(
+        "--features", choices=(*FEATURE_SETS, "both"), default="both", help="what the classifiers see (default both)"
+    )
+    parser.add_argument(
+        "--pixels",
+        type=int,
+        default=DEFAULT_PIXELS,
+        help=f"side of the downscaled image (default {DEFAULT_PIXELS}, seed 001's 240p)",
+    )
     parser.add_argument("--train_split", default="train", help="split(s) to fit on, comma-separated (default train)")
     parser.add_argument("--test_split", default="test")
     parser.add_argument("--workers", type=int, default=2, help="processes computing fidelity features")
-    parser.add_argument("--bootstrap", type=int, default=N_RESAMPLES, help=f"bootstrap resamples per interval (default {N_RESAMPLES})")
-    parser.add_argument("--max_memory_gb", type=float, default=DEFAULT_MAX_MEMORY_GB, help="refuse a pixel training matrix larger than this")
+    parser.add_argument(
+        "--bootstrap", type=int, default=N_RESAMPLES, help=f"bootstrap resamples per interval (default {N_RESAMPLES})"
+    )
+    parser.add_argument(
+        "--max_memory_gb",
+        type=float,
+        default=DEFAULT_MAX_MEMORY_GB,
+        help="refuse a pixel training matrix larger than this",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in --output_dir")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the results of an earlier run in --output_dir"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     if args.pixels < 1:
         raise DeepArtError(f"--pixels must be a positive number of pixels, got {args.pixels}")
     summary = run_baselines(
-        args.dataset, args.output_dir, config=args.config,
-        feature_sets=FEATURE_SETS if args.features == "both" else (args.features,), pixels=args.pixels,
-        train_splits=tuple(s.strip() for s in args.train_split.split(",") if s.strip()), test_split=args.test_split,
-        workers=args.workers, n_bootstrap=args.bootstrap, max_memory_gb=args.max_memory_gb, seed=args.seed,
-        overwrite=args.overwrite, command=shlex.join(["deepart-hf", *sys.argv[1:]]),
+        args.dataset,
+        args.output_dir,
+        config=args.config,
+        feature_sets=FEATURE_SETS if args.features == "both" else (args.features,),
+        pixels=args.pixels,
+        train_splits=tuple(s.strip() for s in args.train_split.split(",") if s.strip()),
+        test_split=args.test_split,
+        workers=args.workers,
+        n_bootstrap=args.bootstrap,
+        max_memory_gb=args.max_memory_gb,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        command=shlex.join(["deepart-hf", *sys.argv[1:]]),
     )
-    print(comparison_markdown({key: entry["metrics"] for key, entry in summary["results"].items()}, name_header="model / features"))
+    print(
+        comparison_markdown(
+            {key: entry["metrics"] for key, entry in summary["results"].items()}, name_header="model / features"
+        )
+    )
     print(f"Wrote {RESULT_FILE}, report.md and one folder per classifier to {args.output_dir}")
     return 0

@@ -18,19 +18,23 @@ import numpy as np
 from ..cards import markdown_table
 from ..data.loading import checked_split, load_splits
 from ..errors import DeepArtError
-from ..files import atomic_destination, write_json
 from ..evaluation.intervals import N_RESAMPLES, metric_intervals
 from ..evaluation.suite import interval_cell, score_split
+from ..files import atomic_destination, write_json
 
 HEATMAP_METRICS = (("mean_accuracy", "mean accuracy"), ("auroc", "AUROC"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", action="append", required=True, help="a source (folder or Hub id, PATH@CONFIG); repeat, or a comma list")
+    parser.add_argument(
+        "--dataset",
+        action="append",
+        required=True,
+        help="a source (folder or Hub id, PATH@CONFIG); repeat, or a comma list",
+    )
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--leave_one_out", action="store_true", help="also train one model on all sources but each one")
     parser.add_argument("--n_resamples", type=int, default=N_RESAMPLES)
-
 
 
 PASSES_FLAGS_ON = True  # every flag cross-eval does not know goes to train.py
@@ -73,15 +77,21 @@ def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
     cells: dict[str, dict[str, dict]] = {}
     for name, training in training_sets(sources, args.leave_one_out):
         run_dir = out / f"train-{name}"
-        train_args = parse_arguments([*flags, "--dataset", ",".join(training), "--output_dir", str(run_dir), "--robustness", "none"])
+        train_args = parse_arguments(
+            [*flags, "--dataset", ",".join(training), "--output_dir", str(run_dir), "--robustness", "none"]
+        )
         if not (run_dir / "metrics.json").exists():
             run(train_args)
         detector = load_detector(run_dir)
         cells[name] = {}
         for test_name, split in tests.items():
             labels, log_odds, _, _ = score_split(detector, split, (), description=f"{name} -> {test_name}")
-            cells[name][test_name] = metric_intervals(labels, log_odds, threshold_log_odds=detector.calibration.threshold_log_odds,
-                                                      n_resamples=args.n_resamples)
+            cells[name][test_name] = metric_intervals(
+                labels,
+                log_odds,
+                threshold_log_odds=detector.calibration.threshold_log_odds,
+                n_resamples=args.n_resamples,
+            )
     report = {"sources": list(tests), "trained_on": list(cells), "cells": cells, "train_flags": flags}
     write_json(out / "cross_source.json", report)
     markdown = cross_source_markdown(report)
@@ -96,10 +106,19 @@ def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
 def cross_source_markdown(report: dict) -> str:
     sections = []
     for key, title in HEATMAP_METRICS:
-        rows = [[f"trained on {trained}", *(interval_cell(report["cells"][trained][test][key]) for test in report["sources"])]
-                for trained in report["trained_on"]]
-        sections += [f"### {title} (%, 95% interval), rows: training source, columns: test split", "",
-                     markdown_table(["", *report["sources"]], rows), ""]
+        rows = [
+            [
+                f"trained on {trained}",
+                *(interval_cell(report["cells"][trained][test][key]) for test in report["sources"]),
+            ]
+            for trained in report["trained_on"]
+        ]
+        sections += [
+            f"### {title} (%, 95% interval), rows: training source, columns: test split",
+            "",
+            markdown_table(["", *report["sources"]], rows),
+            "",
+        ]
     return "\n".join(sections)
 
 
@@ -111,13 +130,23 @@ def plot_cross_source(report: dict, path) -> Path:
     figure = Figure(figsize=(5 * len(HEATMAP_METRICS), 1.2 + 0.6 * len(report["trained_on"])))
     for index, (key, title) in enumerate(HEATMAP_METRICS):
         axes = figure.add_subplot(1, len(HEATMAP_METRICS), index + 1)
-        values = np.array([[report["cells"][t][s][key]["value"] if report["cells"][t][s][key]["value"] is not None else np.nan
-                            for s in report["sources"]] for t in report["trained_on"]], dtype=float)
+        values = np.array(
+            [
+                [
+                    report["cells"][t][s][key]["value"] if report["cells"][t][s][key]["value"] is not None else np.nan
+                    for s in report["sources"]
+                ]
+                for t in report["trained_on"]
+            ],
+            dtype=float,
+        )
         image = axes.imshow(values, cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
         for row in range(values.shape[0]):
             for column in range(values.shape[1]):
                 cell = report["cells"][report["trained_on"][row]][report["sources"][column]][key]
-                text = "n/a" if cell["value"] is None else f"{cell['value']:.2f}\n[{cell['low']:.2f}, {cell['high']:.2f}]"
+                text = (
+                    "n/a" if cell["value"] is None else f"{cell['value']:.2f}\n[{cell['low']:.2f}, {cell['high']:.2f}]"
+                )
                 axes.text(column, row, text, ha="center", va="center", fontsize=7)
         axes.set_xticks(range(len(report["sources"])), report["sources"], rotation=30, ha="right", fontsize=8)
         axes.set_yticks(range(len(report["trained_on"])), report["trained_on"], fontsize=8)

@@ -67,12 +67,25 @@ class ImageCollection:
 
 def _pair_images(name: str, split: Dataset) -> list[ImageRef]:
     split = split.cast_column("human_image", Image(decode=False)).cast_column("ai_image", Image(decode=False))
-    meta = split.select_columns([c for c in (GROUP_COLUMN, "human_file_format", "ai_file_format") if c in split.column_names])
+    meta = split.select_columns(
+        [c for c in (GROUP_COLUMN, "human_file_format", "ai_file_format") if c in split.column_names]
+    )
     images = []
     for row, record in enumerate(meta):
         group = record.get(GROUP_COLUMN, str(row))
         for label, column in PAIR_COLUMNS.items():
-            images.append(ImageRef(split, row, column, label, f"{group}/{ID2LABEL[label]}", name, group, record.get(f"{ID2LABEL[label]}_file_format")))
+            images.append(
+                ImageRef(
+                    split,
+                    row,
+                    column,
+                    label,
+                    f"{group}/{ID2LABEL[label]}",
+                    name,
+                    group,
+                    record.get(f"{ID2LABEL[label]}_file_format"),
+                )
+            )
     return images
 
 
@@ -82,7 +95,16 @@ def classification_images(name: str, split: Dataset, where: str) -> list[ImageRe
     split = split.cast_column("image", Image(decode=False))
     wanted = [c for c in ("label", "image_id", GROUP_COLUMN, "file_format") if c in split.column_names]
     return [
-        ImageRef(split, row, "image", int(record["label"]), record.get("image_id") or f"{name}/{row}", name, record.get(GROUP_COLUMN), record.get("file_format"))
+        ImageRef(
+            split,
+            row,
+            "image",
+            int(record["label"]),
+            record.get("image_id") or f"{name}/{row}",
+            name,
+            record.get(GROUP_COLUMN),
+            record.get("file_format"),
+        )
         for row, record in enumerate(split.select_columns(wanted))
     ]
 

@@ -88,10 +88,15 @@ def write_shot_dataset(folder: Path, train, shared: dict[str, str]) -> Path:
     """A dataset folder train.py reads: its own k-shot training split, and the shared evaluation splits."""
     folder.mkdir(parents=True, exist_ok=True)
     train.to_parquet(str(folder / "train.parquet"))
-    data_files = [{"split": "train", "path": "train.parquet"}, *({"split": split, "path": path} for split, path in shared.items())]
+    data_files = [
+        {"split": "train", "path": "train.parquet"},
+        *({"split": split, "path": path} for split, path in shared.items()),
+    ]
     header = yaml.safe_dump({"configs": [{"config_name": "default", "data_files": data_files}]}, sort_keys=False)
     with atomic_destination(folder / "README.md") as temporary:
-        temporary.write_text(f"---\n{header}---\n\nA k-shot training split written by `deepart-hf few-shot`.\n", encoding="utf-8")
+        temporary.write_text(
+            f"---\n{header}---\n\nA k-shot training split written by `deepart-hf few-shot`.\n", encoding="utf-8"
+        )
     return folder
 
 
@@ -111,7 +116,9 @@ def train_or_reuse(argv: list[str]) -> dict:
         differences = identity_differences(_identity_without_data(recorded), run_identity(args))
         if not differences:
             return json.loads((out / FINISHED_MARKER).read_text())["test"]
-        raise DeepArtError(f"{out} holds a run with other arguments ({differences[0]}); pass --overwrite to start the study again")
+        raise DeepArtError(
+            f"{out} holds a run with other arguments ({differences[0]}); pass --overwrite to start the study again"
+        )
     return run(args)
 
 
@@ -157,7 +164,9 @@ def run_few_shot(
     skipped = [s for s in shots if s != ALL and int(s) >= available]
     shots = [s for s in shots if s not in skipped]
     if skipped:
-        print(f"few-shot: the training split has {available} images of its smaller class; k = {', '.join(skipped)} would be (nearly) all of it: skipped")
+        print(
+            f"few-shot: the training split has {available} images of its smaller class; k = {', '.join(skipped)} would be (nearly) all of it: skipped"
+        )
     if not shots:
         raise DeepArtError(f"{where}: no --shots value below the {available} training images of the smaller class")
 
@@ -169,7 +178,9 @@ def run_few_shot(
 
     # what train.py's --max_eval_samples would test on, so the baselines see the same test images
     probe = train_flags_value(train_flags, "--max_eval_samples")
-    test_images = classification_images("test", checked_split(splits, "test", where, int(probe) if probe else None), where)
+    test_images = classification_images(
+        "test", checked_split(splits, "test", where, int(probe) if probe else None), where
+    )
     train_images = classification_images("train", train, where)
     test_labels = np.array([image.label for image in test_images])
     baseline_x = None
@@ -185,10 +196,25 @@ def run_few_shot(
             rows = list(range(len(train))) if shot == ALL else sample_shots(labels, groups, int(shot), seed)
             name = f"k{shot}-seed{seed}"
             folder = write_shot_dataset(out / "data" / name, splits["train"].select(rows), shared)
-            argv = [*train_flags, "--dataset", str(folder), "--model", model, "--seed", str(seed), "--output_dir", str(out / "runs" / name)]
+            argv = [
+                *train_flags,
+                "--dataset",
+                str(folder),
+                "--model",
+                model,
+                "--seed",
+                str(seed),
+                "--output_dir",
+                str(out / "runs" / name),
+            ]
             print(f"few-shot: k = {shot}, seed {seed}: training {model} on {len(rows)} images")
             metrics = train_or_reuse(argv)
-            entry = {"shots": shot, "seed": seed, "n_train": len(rows), "detector": {m: metrics.get(m) for m in (*CURVE_METRICS, "mean_accuracy")}}
+            entry = {
+                "shots": shot,
+                "seed": seed,
+                "n_train": len(rows),
+                "detector": {m: metrics.get(m) for m in (*CURVE_METRICS, "mean_accuracy")},
+            }
             if baseline_x is not None:
                 entry["baselines"] = {}
                 for baseline, estimator in make_models(len(rows), seed).items():
@@ -204,11 +230,28 @@ def run_few_shot(
     detector_curve = curve(lambda r: r["detector"])
     baseline_curves = {b: curve(lambda r, b=b: r["baselines"][b]) for b in (runs[0].get("baselines") or {})}
     labels_x = [f"{ALL} ({max(r['n_train'] for r in runs if r['shots'] == ALL)})" if s == ALL else s for s in shots]
-    plots.plot_few_shot(labels_x, detector_curve, {f"{b} ({baseline_features})": c for b, c in baseline_curves.items()}, model, out / "few_shot.png")
+    plots.plot_few_shot(
+        labels_x,
+        detector_curve,
+        {f"{b} ({baseline_features})": c for b, c in baseline_curves.items()},
+        model,
+        out / "few_shot.png",
+    )
     result = {
-        "dataset": dataset, "config": config, "model": model, "shots": shots, "skipped_shots": skipped, "seeds": seeds,
-        "train_flags": list(train_flags), "baseline_features": baseline_features, "pixels": pixels if baseline_features == "pixels" else None,
-        "n_test": len(test_images), "runs": runs, "detector": detector_curve, "baselines": baseline_curves, "command": command,
+        "dataset": dataset,
+        "config": config,
+        "model": model,
+        "shots": shots,
+        "skipped_shots": skipped,
+        "seeds": seeds,
+        "train_flags": list(train_flags),
+        "baseline_features": baseline_features,
+        "pixels": pixels if baseline_features == "pixels" else None,
+        "n_test": len(test_images),
+        "runs": runs,
+        "detector": detector_curve,
+        "baselines": baseline_curves,
+        "command": command,
     }
     with atomic_destination(out / "report.md") as temporary:
         temporary.write_text(report_markdown(result, labels_x), encoding="utf-8")
@@ -239,7 +282,11 @@ def report_markdown(result: dict, shot_labels: list[str]) -> str:
         "",
         f"`{result['model']}` trained on k images per class of `{result['dataset']}` (drawn by painting), tested on "
         f"{result['n_test']} test images; mean ± sd over {result['seeds']} seed(s)."
-        + (f" Classical baselines on {result['baseline_features']} fitted on the same images." if result["baseline_features"] else ""),
+        + (
+            f" Classical baselines on {result['baseline_features']} fitted on the same images."
+            if result["baseline_features"]
+            else ""
+        ),
         "",
         markdown_table(header, rows),
         "",
@@ -247,7 +294,10 @@ def report_markdown(result: dict, shot_labels: list[str]) -> str:
         "",
     ]
     if result["skipped_shots"]:
-        lines += [f"Skipped k = {', '.join(result['skipped_shots'])}: not below the training split's smaller class.", ""]
+        lines += [
+            f"Skipped k = {', '.join(result['skipped_shots'])}: not below the training split's smaller class.",
+            "",
+        ]
     if result.get("command"):
         lines += ["```", result["command"], "```", ""]
     return "\n".join(lines)
@@ -257,12 +307,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="dataset folder written by dataset_scripts/, or a Hub id")
     parser.add_argument("--config", default=None, help="configuration (an image-classification one)")
     parser.add_argument("--model", required=True, help="registry name (train.py --list_models) or Hub id")
-    parser.add_argument("--shots", default="1,2,5,10,20,all", help="images per class, comma-separated; `all` for the whole training split")
+    parser.add_argument(
+        "--shots",
+        default="1,2,5,10,20,all",
+        help="images per class, comma-separated; `all` for the whole training split",
+    )
     parser.add_argument("--seeds", type=int, default=3, help="draws (and training seeds) per k (default 3)")
     parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--baseline_features", choices=(*FEATURE_SETS, "none"), default="pixels", help="what the classical baselines see (default pixels)")
+    parser.add_argument(
+        "--baseline_features",
+        choices=(*FEATURE_SETS, "none"),
+        default="pixels",
+        help="what the classical baselines see (default pixels)",
+    )
     parser.add_argument("--pixels", type=int, default=DEFAULT_PIXELS, help="side of the baselines' downscaled images")
-    parser.add_argument("--workers", type=int, default=2, help="processes computing fidelity features for the baselines")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="processes computing fidelity features for the baselines"
+    )
     parser.add_argument("--overwrite", action="store_true", help="start the study again, removing its earlier runs")
 
 
@@ -271,9 +332,18 @@ PASSES_FLAGS_ON = True  # every flag few-shot does not know goes to train.py
 
 def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
     result = run_few_shot(
-        args.dataset, args.output_dir, model=args.model, shots=parse_shots(args.shots), seeds=args.seeds, config=args.config,
-        train_flags=list(extra or []), baseline_features=None if args.baseline_features == "none" else args.baseline_features,
-        pixels=args.pixels, workers=args.workers, overwrite=args.overwrite, command=shlex.join(["deepart-hf", *sys.argv[1:]]),
+        args.dataset,
+        args.output_dir,
+        model=args.model,
+        shots=parse_shots(args.shots),
+        seeds=args.seeds,
+        config=args.config,
+        train_flags=list(extra or []),
+        baseline_features=None if args.baseline_features == "none" else args.baseline_features,
+        pixels=args.pixels,
+        workers=args.workers,
+        overwrite=args.overwrite,
+        command=shlex.join(["deepart-hf", *sys.argv[1:]]),
     )
     print(report_markdown(result, result["shots"]))
     print(f"Wrote {RESULT_FILE}, few_shot.png and report.md to {args.output_dir}")

@@ -113,7 +113,7 @@ def radial_spectrum(gray: np.ndarray) -> np.ndarray:
 
 
 def spectrum_slope(profile: np.ndarray) -> float:
-    band = (SPECTRUM_FREQUENCIES >= SLOPE_BAND[0]) & (SPECTRUM_FREQUENCIES <= SLOPE_BAND[1]) & (profile > 0)
+    band = (SLOPE_BAND[0] <= SPECTRUM_FREQUENCIES) & (SLOPE_BAND[1] >= SPECTRUM_FREQUENCIES) & (profile > 0)
     if np.count_nonzero(band) < 2:
         return 0.0  # a flat image has no spectrum to fit
     slope, _ = np.polyfit(np.log10(SPECTRUM_FREQUENCIES[band]), np.log10(profile[band]), 1)
@@ -149,7 +149,9 @@ def detail_spread(laplacian: np.ndarray) -> float:
 
 def glcm_features(gray: np.ndarray) -> dict[str, float]:
     levels = np.minimum((gray * GLCM_LEVELS).astype(np.uint8), GLCM_LEVELS - 1)
-    matrix = graycomatrix(levels, distances=[1], angles=list(GLCM_ANGLES), levels=GLCM_LEVELS, symmetric=True, normed=True)
+    matrix = graycomatrix(
+        levels, distances=[1], angles=list(GLCM_ANGLES), levels=GLCM_LEVELS, symmetric=True, normed=True
+    )
     return {f"glcm_{prop}": float(graycoprops(matrix, prop).mean()) for prop in ("contrast", "homogeneity", "entropy")}
 
 
@@ -169,7 +171,11 @@ def colour_features(rgb: np.ndarray) -> dict[str, float]:
     red, green, blue = (channels[..., i][coloured_mask] for i in range(3))
     top, spread = high[coloured_mask], chroma[coloured_mask]
     # the hexagonal hue of HSV, in sixths of a turn
-    sextant = np.where(top == red, ((green - blue) / spread) % 6, np.where(top == green, (blue - red) / spread + 2, (red - green) / spread + 4))
+    sextant = np.where(
+        top == red,
+        ((green - blue) / spread) % 6,
+        np.where(top == green, (blue - red) / spread + 2, (red - green) / spread + 4),
+    )
     coloured = sextant.astype(np.float64) * (np.pi / 3)
     if coloured.size:
         resultant = np.hypot(np.cos(coloured).mean(), np.sin(coloured).mean())
@@ -177,7 +183,11 @@ def colour_features(rgb: np.ndarray) -> dict[str, float]:
     else:
         hue_spread = 0.0
     shift = 8 - PALETTE_BITS
-    codes = ((rgb[..., 0].astype(np.int32) >> shift) << (2 * PALETTE_BITS)) | ((rgb[..., 1].astype(np.int32) >> shift) << PALETTE_BITS) | (rgb[..., 2].astype(np.int32) >> shift)
+    codes = (
+        ((rgb[..., 0].astype(np.int32) >> shift) << (2 * PALETTE_BITS))
+        | ((rgb[..., 1].astype(np.int32) >> shift) << PALETTE_BITS)
+        | (rgb[..., 2].astype(np.int32) >> shift)
+    )
     shares = np.bincount(codes.ravel(), minlength=1 << (3 * PALETTE_BITS)) / codes.size
     return {
         "colourfulness": colourfulness(rgb),
@@ -230,7 +240,9 @@ def _pool_context():
     return multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
 
 
-def extract_features(values: Iterable[dict], total: int, workers: int = 2, desc: str = "fidelity features", format_control: bool = True) -> list[ImageFeatures]:
+def extract_features(
+    values: Iterable[dict], total: int, workers: int = 2, desc: str = "fidelity features", format_control: bool = True
+) -> list[ImageFeatures]:
     """``image_features`` of every value, in order, over ``workers`` processes, with a progress bar.
 
     Values are read from ``values`` only as workers free up (at most IN_FLIGHT per worker waiting), so the

@@ -39,22 +39,39 @@ RESULT_FILE = "fidelity.json"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="dataset folder written by dataset_scripts/, or a Hub id")
-    parser.add_argument("--config", default=None, help="configuration; `pairs` for DeepArt's painting/re-creation pairs")
-    parser.add_argument("--output_dir", required=True, help="folder for fidelity.json, features.csv, report.md and figures")
+    parser.add_argument(
+        "--config", default=None, help="configuration; `pairs` for DeepArt's painting/re-creation pairs"
+    )
+    parser.add_argument(
+        "--output_dir", required=True, help="folder for fidelity.json, features.csv, report.md and figures"
+    )
     parser.add_argument("--splits", default=None, help="comma-separated splits to use (default: every split)")
     parser.add_argument("--workers", type=int, default=2, help="processes computing features (default 2)")
-    parser.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, help=f"bootstrap resamples per interval (default {N_BOOTSTRAP})")
-    parser.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in --output_dir")
+    parser.add_argument(
+        "--bootstrap", type=int, default=N_BOOTSTRAP, help=f"bootstrap resamples per interval (default {N_BOOTSTRAP})"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the results of an earlier run in --output_dir"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     splits = [s.strip() for s in args.splits.split(",") if s.strip()] if args.splits else None
-    result = run_fidelity(args.dataset, args.output_dir, config=args.config, splits=splits, workers=args.workers,
-                          n_bootstrap=args.bootstrap, overwrite=args.overwrite,
-                          command=shlex.join(["deepart-hf", *sys.argv[1:]]))
+    result = run_fidelity(
+        args.dataset,
+        args.output_dir,
+        config=args.config,
+        splits=splits,
+        workers=args.workers,
+        n_bootstrap=args.bootstrap,
+        overwrite=args.overwrite,
+        command=shlex.join(["deepart-hf", *sys.argv[1:]]),
+    )
     top = result["ranking"][:3]
-    print(f"{result['design']} comparison of {result['n_images']} images; largest effects: "
-          + ", ".join(f"{name} (r = {result['comparisons'][STORED][name]['effect']['value']:+.2f})" for name in top))
+    print(
+        f"{result['design']} comparison of {result['n_images']} images; largest effects: "
+        + ", ".join(f"{name} (r = {result['comparisons'][STORED][name]['effect']['value']:+.2f})" for name in top)
+    )
     print(f"Wrote {RESULT_FILE}, features.csv, report.md and figures to {args.output_dir}")
     return 0
 
@@ -64,7 +81,9 @@ def check_output_dir(output_dir: str | Path, result_file: str, overwrite: bool) 
     if out.exists() and not out.is_dir():
         raise DeepArtError(f"--output_dir {out} exists and is not a folder")
     if (out / result_file).exists() and not overwrite:
-        raise DeepArtError(f"{out} already holds {result_file}; pass --overwrite to replace it, or choose another --output_dir")
+        raise DeepArtError(
+            f"{out} already holds {result_file}; pass --overwrite to replace it, or choose another --output_dir"
+        )
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -73,7 +92,9 @@ def feature_matrix(measured: list[ImageFeatures], variant: str) -> dict[str, np.
     return {name: np.array([item.features[variant][name] for item in measured]) for name in FEATURES}
 
 
-def compare(collection: ImageCollection, measured: list[ImageFeatures], variant: str, n_bootstrap: int) -> dict[str, dict]:
+def compare(
+    collection: ImageCollection, measured: list[ImageFeatures], variant: str, n_bootstrap: int
+) -> dict[str, dict]:
     """{feature: comparison} for one variant, with Holm-adjusted p-values across the features."""
     values = feature_matrix(measured, variant)
     index = {id(image): position for position, image in enumerate(collection.images)}
@@ -121,14 +142,30 @@ def format_control(comparisons: dict[str, dict[str, dict]]) -> dict[str, dict]:
 
 
 def write_features_csv(path: Path, collection: ImageCollection, measured: list[ImageFeatures]) -> Path:
-    columns = ["image_id", "label", "group", "split", "file_format", *FEATURES, *(f"{name}@{CONTROL}" for name in FEATURES)]
+    columns = [
+        "image_id",
+        "label",
+        "group",
+        "split",
+        "file_format",
+        *FEATURES,
+        *(f"{name}@{CONTROL}" for name in FEATURES),
+    ]
     with atomic_destination(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
         for image, item in zip(collection.images, measured):
-            writer.writerow([image.image_id, image.label_name, image.group or "", image.split, image.file_format or "",
-                             *(repr(item.features[STORED][name]) for name in FEATURES),
-                             *(repr(item.features[CONTROL][name]) for name in FEATURES)])
+            writer.writerow(
+                [
+                    image.image_id,
+                    image.label_name,
+                    image.group or "",
+                    image.split,
+                    image.file_format or "",
+                    *(repr(item.features[STORED][name]) for name in FEATURES),
+                    *(repr(item.features[CONTROL][name]) for name in FEATURES),
+                ]
+            )
     return path
 
 
@@ -147,19 +184,35 @@ def report_markdown(result: dict) -> str:
     for rank, name in enumerate(result["ranking"], 1):
         entry = stored[name]
         row = [rank, f"`{name}`", f"{entry['human_median']:.4g}", f"{entry['ai_median']:.4g}"]
-        row += [_interval(entry["median_difference"], ".3g")] if paired else [f"{entry['ks_statistic']:.2f}", f"{entry['wasserstein_sd']:.2f}"]
+        row += (
+            [_interval(entry["median_difference"], ".3g")]
+            if paired
+            else [f"{entry['ks_statistic']:.2f}", f"{entry['wasserstein_sd']:.2f}"]
+        )
         row += [f"{entry['standardized_difference']:+.2f}"] if paired else []
-        row += [_interval(entry["effect"], "+.2f"), f"{entry['p_holm']:.2g}" + (" *" if entry["significant"] else ""),
-                f"{control[name]['jpeg_effect']:+.2f}", "**yes**" if control[name]["changes_with_format"] else "no"]
+        row += [
+            _interval(entry["effect"], "+.2f"),
+            f"{entry['p_holm']:.2g}" + (" *" if entry["significant"] else ""),
+            f"{control[name]['jpeg_effect']:+.2f}",
+            "**yes**" if control[name]["changes_with_format"] else "no",
+        ]
         rows.append(row)
-    test = ("Wilcoxon signed-rank test on the per-pair differences (AI − human); effect: matched-pairs rank-biserial "
-            "correlation (+1: every re-creation higher, −1: every one lower); d_z: mean difference over the standard deviation of the differences") if paired else (
+    test = (
+        (
+            "Wilcoxon signed-rank test on the per-pair differences (AI − human); effect: matched-pairs rank-biserial "
+            "correlation (+1: every re-creation higher, −1: every one lower); d_z: mean difference over the standard deviation of the differences"
+        )
+        if paired
+        else (
             "Mann–Whitney U test; effect: rank-biserial correlation 2·P(ai > human) − 1 (= 2·AUROC − 1 of the feature as a score); "
-            "KS statistic and Wasserstein distance in pooled standard deviations")
+            "KS statistic and Wasserstein distance in pooled standard deviations"
+        )
+    )
     lines = [
         "# Fidelity features: human vs AI",
         "",
-        f"Dataset `{result['dataset']}`" + (f" (configuration `{result['config']}`)" if result["config"] else "")
+        f"Dataset `{result['dataset']}`"
+        + (f" (configuration `{result['config']}`)" if result["config"] else "")
         + f", splits {', '.join(result['splits'])}: {result['n_images']} images"
         + (f", {result['n_pairs']} pairs." if paired else f" ({result['n_human']} human, {result['n_ai']} ai)."),
         "",
@@ -197,8 +250,15 @@ def _gallery(collection: ImageCollection, measured: list[ImageFeatures], feature
         chosen = []
         for position in positions:
             human, ai = pairs[position]
-            chosen.append({"group": human.group, "human": decode_image(human.value), "ai": decode_image(ai.value),
-                           "human_value": values[index[id(human)]], "ai_value": values[index[id(ai)]]})
+            chosen.append(
+                {
+                    "group": human.group,
+                    "human": decode_image(human.value),
+                    "ai": decode_image(ai.value),
+                    "human_value": values[index[id(human)]],
+                    "ai_value": values[index[id(ai)]],
+                }
+            )
         return chosen
 
     rows = {"differ most": shown(order[::-1][:count]), "differ least": shown(order[:count])}
@@ -220,10 +280,15 @@ def run_fidelity(
     out = check_output_dir(output_dir, RESULT_FILE, overwrite)
     collection = read_collection(dataset, config, splits)
     if collection.paired and len(collection.pairs()) < 2:
-        raise DeepArtError(f"{collection.where}: a paired comparison needs at least 2 pairs, found {len(collection.pairs())}")
+        raise DeepArtError(
+            f"{collection.where}: a paired comparison needs at least 2 pairs, found {len(collection.pairs())}"
+        )
     images: list[ImageRef] = collection.images
     measured = extract_features((image.value for image in images), total=len(images), workers=workers)
-    comparisons = {variant: compare(collection, measured, variant, n_bootstrap) for variant in tqdm(VARIANTS, desc="statistics", leave=False)}
+    comparisons = {
+        variant: compare(collection, measured, variant, n_bootstrap)
+        for variant in tqdm(VARIANTS, desc="statistics", leave=False)
+    }
     stored = comparisons[STORED]
     ranking = sorted(FEATURES, key=lambda name: ranking_key(stored[name]))
 
@@ -238,12 +303,23 @@ def run_fidelity(
     if collection.paired:
         index = {id(image): position for position, image in enumerate(images)}
         pairs = collection.pairs()
-        paired_values = {name: (values[name][[index[id(h)] for h, _ in pairs]], values[name][[index[id(a)] for _, a in pairs]]) for name in top}
+        paired_values = {
+            name: (values[name][[index[id(h)] for h, _ in pairs]], values[name][[index[id(a)] for _, a in pairs]])
+            for name in top
+        }
         plots.plot_paired_slopes(paired_values, effects, out / "paired_slopes.png")
         _gallery(collection, measured, ranking[0], out / "gallery.png")
-        figures = {"paired slopes of the top features": "paired_slopes.png", **figures, f"pairs that differ most and least in {ranking[0]}": "gallery.png"}
+        figures = {
+            "paired slopes of the top features": "paired_slopes.png",
+            **figures,
+            f"pairs that differ most and least in {ranking[0]}": "gallery.png",
+        }
     else:
-        plots.plot_class_distributions({name: (values[name][labels == HUMAN], values[name][labels == AI]) for name in top}, effects, out / "distributions.png")
+        plots.plot_class_distributions(
+            {name: (values[name][labels == HUMAN], values[name][labels == AI]) for name in top},
+            effects,
+            out / "distributions.png",
+        )
         figures = {"distributions of the top features": "distributions.png", **figures}
 
     write_features_csv(out / "features.csv", collection, measured)
@@ -265,7 +341,10 @@ def run_fidelity(
         "format_control": format_control(comparisons),
         "spectra": {
             "frequencies": SPECTRUM_FREQUENCIES,
-            **{ID2LABEL[label]: {"mean_log10": s.mean(axis=0), "sd_log10": s.std(axis=0)} for label, s in log_spectra.items()},
+            **{
+                ID2LABEL[label]: {"mean_log10": s.mean(axis=0), "sd_log10": s.std(axis=0)}
+                for label, s in log_spectra.items()
+            },
         },
         "figures": figures,
         "command": command,

@@ -19,7 +19,9 @@ CLASS_COLOURS = {HUMAN: "tab:blue", AI: "tab:red"}
 THUMBNAIL = 192  # pixels on the long side of a gallery image
 
 
-def plot_paired_slopes(values: dict[str, tuple[np.ndarray, np.ndarray]], effects: dict[str, float], path: str | os.PathLike) -> Path:
+def plot_paired_slopes(
+    values: dict[str, tuple[np.ndarray, np.ndarray]], effects: dict[str, float], path: str | os.PathLike
+) -> Path:
     """One panel per feature: a line from each painting's value to its re-creation's, red where the re-creation
     is higher, blue where lower; the medians in black."""
     figure = Figure(figsize=(3.2 * len(values), 4))
@@ -35,14 +37,18 @@ def plot_paired_slopes(values: dict[str, tuple[np.ndarray, np.ndarray]], effects
     return save_figure(figure, path)
 
 
-def plot_class_distributions(values: dict[str, tuple[np.ndarray, np.ndarray]], effects: dict[str, float], path: str | os.PathLike) -> Path:
+def plot_class_distributions(
+    values: dict[str, tuple[np.ndarray, np.ndarray]], effects: dict[str, float], path: str | os.PathLike
+) -> Path:
     """One panel per feature: box plot and points of each class (unpaired data)."""
     figure = Figure(figsize=(3.2 * len(values), 4))
     rng = np.random.default_rng(0)
     for axes, (feature, (human, ai)) in zip(np.atleast_1d(figure.subplots(1, len(values))), values.items()):
         axes.boxplot([human, ai], positions=[0, 1], widths=0.5, showfliers=False)
         for position, (label, points) in enumerate(((HUMAN, human), (AI, ai))):
-            axes.scatter(position + rng.uniform(-0.15, 0.15, len(points)), points, s=6, alpha=0.5, color=CLASS_COLOURS[label])
+            axes.scatter(
+                position + rng.uniform(-0.15, 0.15, len(points)), points, s=6, alpha=0.5, color=CLASS_COLOURS[label]
+            )
         axes.set_xticks([0, 1], [ID2LABEL[HUMAN], ID2LABEL[AI]])
         axes.set_title(f"{feature}\nrank-biserial r = {effects[feature]:+.2f}", fontsize=9)
     figure.suptitle("Feature values by class", y=1.04)
@@ -84,19 +90,34 @@ def plot_pair_gallery(rows: dict[str, list[dict]], feature: str, path: str | os.
             for offset, label in enumerate((HUMAN, AI)):
                 axes = row_axes[2 * index + offset]
                 axes.imshow(_thumbnail(pair[ID2LABEL[label]]))
-                axes.set_title(f"{pair['group']} {ID2LABEL[label]}\n{pair[ID2LABEL[label] + '_value']:.3g}", fontsize=7, color=CLASS_COLOURS[label])
-        row_axes[0].text(-0.1, 0.5, title, transform=row_axes[0].transAxes, rotation=90, ha="right", va="center", fontsize=9)
+                axes.set_title(
+                    f"{pair['group']} {ID2LABEL[label]}\n{pair[ID2LABEL[label] + '_value']:.3g}",
+                    fontsize=7,
+                    color=CLASS_COLOURS[label],
+                )
+        row_axes[0].text(
+            -0.1, 0.5, title, transform=row_axes[0].transAxes, rotation=90, ha="right", va="center", fontsize=9
+        )
     figure.suptitle(f"Pairs by their difference in {feature}")
     return save_figure(figure, path)
 
 
-def plot_few_shot(shots: list[str], deep: dict[str, dict[str, list]], baselines: dict[str, dict[str, list]], model: str, path: str | os.PathLike) -> Path:
+def plot_few_shot(
+    shots: list[str],
+    deep: dict[str, dict[str, list]],
+    baselines: dict[str, dict[str, list]],
+    model: str,
+    path: str | os.PathLike,
+) -> Path:
     """Accuracy and AUROC (mean ± sd over seeds) against the shots per class: the detector as a band, the
     classical baselines as lines. ``deep``/each baseline: {metric: [(mean, sd) per shot, None where undefined]}."""
     figure = Figure(figsize=(11, 4.5))
     positions = np.arange(len(shots))
     for axes, metric, name in zip(figure.subplots(1, 2), ("accuracy", "auroc"), ("accuracy", "AUROC")):
-        for label, curves, style in ((model, deep, dict(linewidth=2.5, color="black")), *((b, c, dict(linewidth=1.2, alpha=0.8)) for b, c in baselines.items())):
+        for label, curves, style in (
+            (model, deep, dict(linewidth=2.5, color="black")),
+            *((b, c, dict(linewidth=1.2, alpha=0.8)) for b, c in baselines.items()),
+        ):
             points = [(x, *value) for x, value in zip(positions, curves[metric]) if value is not None]
             if not points:
                 continue

@@ -58,7 +58,9 @@ def paired_rank_biserial(differences: np.ndarray) -> np.ndarray:
     return np.divide(positive - negative, total, out=np.zeros_like(total), where=total > 0)
 
 
-def paired_comparison(human, ai, *, n_bootstrap: int = N_BOOTSTRAP, confidence: float = CONFIDENCE, seed: int = 0) -> dict:
+def paired_comparison(
+    human, ai, *, n_bootstrap: int = N_BOOTSTRAP, confidence: float = CONFIDENCE, seed: int = 0
+) -> dict:
     """AI − human for matched pairs: medians, the Wilcoxon signed-rank test and the rank-biserial effect, with
     bootstrap intervals of the effect and of the median difference."""
     human, ai = np.asarray(human, dtype=np.float64), np.asarray(ai, dtype=np.float64)
@@ -86,7 +88,9 @@ def paired_comparison(human, ai, *, n_bootstrap: int = N_BOOTSTRAP, confidence: 
         "share_ai_higher": float(np.mean(differences > 0)),
         # mean difference in standard deviations of the differences (Cohen's d_z): orders features that all
         # reach |r| = 1, where the rank effect cannot
-        "standardized_difference": float(differences.mean() / differences.std(ddof=1)) if nonzero and differences.std(ddof=1) > 0 else 0.0,
+        "standardized_difference": float(differences.mean() / differences.std(ddof=1))
+        if nonzero and differences.std(ddof=1) > 0
+        else 0.0,
         "test": "Wilcoxon signed-rank (two-sided, zero differences dropped)",
         "statistic": statistic,
         "p_value": p_value,
@@ -102,7 +106,9 @@ def rank_biserial(human: np.ndarray, ai: np.ndarray) -> np.ndarray:
     return 2 * u_ai / (n_human * n_ai) - 1
 
 
-def unpaired_comparison(human, ai, *, n_bootstrap: int = N_BOOTSTRAP, confidence: float = CONFIDENCE, seed: int = 0) -> dict:
+def unpaired_comparison(
+    human, ai, *, n_bootstrap: int = N_BOOTSTRAP, confidence: float = CONFIDENCE, seed: int = 0
+) -> dict:
     """Human against AI images with no pairing: Mann–Whitney U, rank-biserial effect with a stratified bootstrap
     interval, the KS statistic and the Wasserstein distance in pooled standard deviations."""
     human, ai = np.asarray(human, dtype=np.float64), np.asarray(ai, dtype=np.float64)
@@ -117,7 +123,13 @@ def unpaired_comparison(human, ai, *, n_bootstrap: int = N_BOOTSTRAP, confidence
     human_rows = human[rng.integers(0, len(human), size=(n_bootstrap, len(human)))]
     ai_rows = ai[rng.integers(0, len(ai), size=(n_bootstrap, len(ai)))]
     low, high = _percentile_interval(rank_biserial(human_rows, ai_rows), confidence)
-    pooled = np.sqrt((human.var(ddof=1) * (len(human) - 1) + ai.var(ddof=1) * (len(ai) - 1)) / max(len(human) + len(ai) - 2, 1)) if len(human) + len(ai) > 2 else 0.0
+    pooled = (
+        np.sqrt(
+            (human.var(ddof=1) * (len(human) - 1) + ai.var(ddof=1) * (len(ai) - 1)) / max(len(human) + len(ai) - 2, 1)
+        )
+        if len(human) + len(ai) > 2
+        else 0.0
+    )
     wasserstein = stats.wasserstein_distance(human, ai)
     return {
         "n_human": len(human),

@@ -19,7 +19,6 @@ import sys
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import torch
 from transformers import HfArgumentParser, TrainingArguments
@@ -33,89 +32,162 @@ from .protocols import PROTOCOLS, QUICK, get_protocol
 
 @dataclass
 class ModelArguments:
-    model: str = field(default="resnet18", metadata={"help": "registry name (see --list_models), Hub id or local folder to fine-tune"})
-    model_name_or_path: Optional[str] = field(
-        default=None, metadata={"help": "a trained human/ai detector (folder or Hub id): evaluate it (--eval_only) or fine-tune it further"}
+    model: str = field(
+        default="resnet18", metadata={"help": "registry name (see --list_models), Hub id or local folder to fine-tune"}
     )
-    from_scratch: bool = field(default=False, metadata={"help": "random initial weights instead of pretrained ImageNet weights"})
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "a trained human/ai detector (folder or Hub id): evaluate it (--eval_only) or fine-tune it further"
+        },
+    )
+    from_scratch: bool = field(
+        default=False, metadata={"help": "random initial weights instead of pretrained ImageNet weights"}
+    )
     # Typed bool (not Optional[bool]) so HfArgumentParser accepts a bare --freeze_backbone; None until resolved.
     freeze_backbone: bool = field(
-        default=None, metadata={"help": "train the classification head only (linear probe / feature extraction); default: the model's own (on for clip-*)"}
+        default=None,
+        metadata={
+            "help": "train the classification head only (linear probe / feature extraction); default: the model's own (on for clip-*)"
+        },
     )
-    unfreeze_epochs: float = field(default=0.0, metadata={"help": "after the frozen epochs, train this many more epochs with every layer unfrozen"})
+    unfreeze_epochs: float = field(
+        default=0.0, metadata={"help": "after the frozen epochs, train this many more epochs with every layer unfrozen"}
+    )
 
 
 @dataclass
 class DataArguments:
-    dataset: Optional[str] = field(
+    dataset: str | None = field(
         default=None,
-        metadata={"help": "a dataset folder written by dataset_scripts/ or a Hub dataset id (default: the synthetic set, built once); "
-                  "several (repeat the flag, or a comma list) mix their training splits and report each test split; "
-                  "PATH@CONFIG picks one dataset's configuration",
-                  "action": "append"},
+        metadata={
+            "help": "a dataset folder written by dataset_scripts/ or a Hub dataset id (default: the synthetic set, built once); "
+            "several (repeat the flag, or a comma list) mix their training splits and report each test split; "
+            "PATH@CONFIG picks one dataset's configuration",
+            "action": "append",
+        },
     )
-    dataset_config: Optional[str] = field(default=None, metadata={"help": "configuration (subset): default, mixed, a genre ..."})
+    dataset_config: str | None = field(
+        default=None, metadata={"help": "configuration (subset): default, mixed, a genre ..."}
+    )
     train_split: str = "train"
-    eval_split: Optional[str] = field(default="validation", metadata={"help": "evaluated each epoch; empty string for none"})
-    test_split: str = field(default="test", metadata={"help": "evaluated at the end; metrics, predictions and plots come from it"})
-    preprocess: Optional[str] = field(
-        default=None,
-        metadata={"help": "resize: whole image to --image_size (the seeds; the default for new models); crop: native-resolution crops. "
-                  "A trained detector (--model_name_or_path) keeps its own"},
+    eval_split: str | None = field(
+        default="validation", metadata={"help": "evaluated each epoch; empty string for none"}
     )
-    image_size: Optional[int] = field(default=None, metadata={"help": "model input side in pixels (default: the model's own)"})
-    eval_crops: Optional[int] = field(default=None, metadata={"help": "crop mode: crops averaged per evaluated image (default 1, the centre crop)"})
-    blur_jpeg_prob: float = field(default=0.0, metadata={"help": "CNNDetection augmentation: probability of Gaussian blur, and of JPEG re-compression"})
+    test_split: str = field(
+        default="test", metadata={"help": "evaluated at the end; metrics, predictions and plots come from it"}
+    )
+    preprocess: str | None = field(
+        default=None,
+        metadata={
+            "help": "resize: whole image to --image_size (the seeds; the default for new models); crop: native-resolution crops. "
+            "A trained detector (--model_name_or_path) keeps its own"
+        },
+    )
+    image_size: int | None = field(
+        default=None, metadata={"help": "model input side in pixels (default: the model's own)"}
+    )
+    eval_crops: int | None = field(
+        default=None, metadata={"help": "crop mode: crops averaged per evaluated image (default 1, the centre crop)"}
+    )
+    blur_jpeg_prob: float = field(
+        default=0.0,
+        metadata={"help": "CNNDetection augmentation: probability of Gaussian blur, and of JPEG re-compression"},
+    )
     blur_sigma: str = field(default="0,3", metadata={"help": "blur sigma range, MIN,MAX"})
     jpeg_quality: str = field(default="30,100", metadata={"help": "JPEG quality range, MIN,MAX"})
     augment: str = field(
-        default="", metadata={"help": "training augmentations, a comma list: color (grayscale + colour jitter, the style-shortcut control), "
-                             "safe (SAFE's jitter + rotation + patch masks), or jitter, rotate, mask"}
+        default="",
+        metadata={
+            "help": "training augmentations, a comma list: color (grayscale + colour jitter, the style-shortcut control), "
+            "safe (SAFE's jitter + rotation + patch masks), or jitter, rotate, mask"
+        },
     )
-    max_train_samples: Optional[int] = field(default=None, metadata={"help": "use only N training images, drawn with seed 0 (quick checks)"})
-    max_eval_samples: Optional[int] = field(default=None, metadata={"help": "use only N validation and N test images, drawn with seed 0"})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "use only N training images, drawn with seed 0 (quick checks)"}
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "use only N validation and N test images, drawn with seed 0"}
+    )
     synthetic_n_per_class: int = field(default=200, metadata={"help": "size of the default synthetic set, per class"})
     synthetic_image_size: int = field(default=128, metadata={"help": "side of the synthetic images"})
     # --- streamed and foreign datasets (issue 11; deepart_hf/data/streaming.py) ---
-    streaming: bool = field(default=False, metadata={"help": "stream --dataset (Hub id or folder) instead of downloading it; needs --max_steps"})
-    shuffle_buffer: int = field(default=1000, metadata={"help": "--streaming: rows in the shuffle buffer of the training stream"})
-    image_column: str = field(default="image", metadata={"help": "column holding the images (a dataset not built by deepart-hf)"})
-    label_column: str = field(default="label", metadata={"help": "column holding the target: human/ai, or with --task attribution any ClassLabel"})
-    label_map: Optional[str] = field(
-        default=None, metadata={"help": "map --label_column values to human/ai, e.g. real=human,fake=ai or real=human,*=ai (* = every other value)"}
+    streaming: bool = field(
+        default=False,
+        metadata={"help": "stream --dataset (Hub id or folder) instead of downloading it; needs --max_steps"},
+    )
+    shuffle_buffer: int = field(
+        default=1000, metadata={"help": "--streaming: rows in the shuffle buffer of the training stream"}
+    )
+    image_column: str = field(
+        default="image", metadata={"help": "column holding the images (a dataset not built by deepart-hf)"}
+    )
+    label_column: str = field(
+        default="label",
+        metadata={"help": "column holding the target: human/ai, or with --task attribution any ClassLabel"},
+    )
+    label_map: str | None = field(
+        default=None,
+        metadata={
+            "help": "map --label_column values to human/ai, e.g. real=human,fake=ai or real=human,*=ai (* = every other value)"
+        },
     )
 
 
 @dataclass
 class RunArguments:
-    protocol: Optional[str] = field(
-        default=None, metadata={"help": f"training recipe to reproduce: {', '.join(PROTOCOLS)} (default: quick on the synthetic set)"}
+    protocol: str | None = field(
+        default=None,
+        metadata={
+            "help": f"training recipe to reproduce: {', '.join(PROTOCOLS)} (default: quick on the synthetic set)"
+        },
     )
-    eval_only: bool = field(default=False, metadata={"help": "evaluate --model_name_or_path on --dataset's test split, no training"})
-    overwrite_output_dir: bool = field(default=False, metadata={"help": "replace a finished or interrupted run in --output_dir, every stage from scratch"})
-    step_lr_epochs: Optional[float] = field(default=None, metadata={"help": "StepLR: multiply the learning rate by --step_lr_gamma every N epochs"})
+    eval_only: bool = field(
+        default=False, metadata={"help": "evaluate --model_name_or_path on --dataset's test split, no training"}
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "replace a finished or interrupted run in --output_dir, every stage from scratch"},
+    )
+    step_lr_epochs: float | None = field(
+        default=None, metadata={"help": "StepLR: multiply the learning rate by --step_lr_gamma every N epochs"}
+    )
     step_lr_gamma: float = 0.1
     list_models: bool = field(default=False, metadata={"help": "print the model registry and exit"})
     target_fpr: float = field(
-        default=0.05, metadata={"help": "calibrate the decision threshold on the validation split for this false-positive rate "
-                                "(human images called ai); the temperature is fitted there too"}
+        default=0.05,
+        metadata={
+            "help": "calibrate the decision threshold on the validation split for this false-positive rate "
+            "(human images called ai); the temperature is fitted there too"
+        },
     )
     robustness: str = field(
-        default="all", metadata={"help": "perturbations evaluated on the test split at the end: all, none, or a comma list of "
-                                 "jpeg, blur, downscale, format, color"}
+        default="all",
+        metadata={
+            "help": "perturbations evaluated on the test split at the end: all, none, or a comma list of "
+            "jpeg, blur, downscale, format, color"
+        },
     )
     n_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples behind each 95% interval"})
-    push_space: Optional[str] = field(default=None, metadata={"help": "also upload the run and its demo (app.py) as a Gradio Space ORG/NAME"})
+    push_space: str | None = field(
+        default=None, metadata={"help": "also upload the run and its demo (app.py) as a Gradio Space ORG/NAME"}
+    )
     # --- generator attribution (issue 11; deepart_hf/training/attribution.py) ---
     task: str = field(
-        default=DETECTION, metadata={"help": f"{DETECTION}: human/ai; {ATTRIBUTION}: one class per value of a ClassLabel column "
-                                     "(--label_column, default generator: real + each generator), P(ai) = 1 - P(real)",
-                                     "choices": TASKS}
+        default=DETECTION,
+        metadata={
+            "help": f"{DETECTION}: human/ai; {ATTRIBUTION}: one class per value of a ClassLabel column "
+            "(--label_column, default generator: real + each generator), P(ai) = 1 - P(real)",
+            "choices": TASKS,
+        },
     )
     # --- speed (issue 13) ---
     pixel_cache: bool = field(
-        default=True, metadata={"help": "decode full-size images read every epoch (crop mode, blur/JPEG) once into a cache "
-                                "of pixels beside the datasets cache, reused by later runs on the same data"}
+        default=True,
+        metadata={
+            "help": "decode full-size images read every epoch (crop mode, blur/JPEG) once into a cache "
+            "of pixels beside the datasets cache, reused by later runs on the same data"
+        },
     )
 
 
@@ -123,7 +195,7 @@ class RunArguments:
 class _OutputDirectory:
     """Only for the first pass: was an output folder given?"""
 
-    output_dir: Optional[str] = None
+    output_dir: str | None = None
 
 
 # Sensible Trainer settings for image classification; any of them can be given on the command line.
@@ -149,6 +221,7 @@ RUN_DEFAULTS = {
     "seed": 42,
 }
 
+
 # --- CPU precision (issue 13) ---
 def cpu_bf16_supported() -> bool:
     """Does this CPU compute bf16 natively (AVX512-BF16 or AMX)? Elsewhere bf16 is emulated and slower than fp32."""
@@ -169,7 +242,16 @@ def cpu_precision_defaults() -> dict:
 # --- end of CPU precision ---
 
 # Added for --streaming before the protocol's and the user's flags (a fraction below 1 counts in --max_steps).
-STREAMING_DEFAULTS = ["--eval_strategy", "steps", "--eval_steps", "0.25", "--save_strategy", "steps", "--save_steps", "0.25"]
+STREAMING_DEFAULTS = [
+    "--eval_strategy",
+    "steps",
+    "--eval_steps",
+    "0.25",
+    "--save_strategy",
+    "steps",
+    "--save_steps",
+    "0.25",
+]
 
 # TrainingArguments that change what a run learns; the rest (logging, saving, workers) may differ on resume.
 TRAINING_HYPERPARAMETERS = (
@@ -232,7 +314,9 @@ def run_identity(args: Arguments) -> dict:
     if not args.synthetic:
         del data["synthetic_n_per_class"], data["synthetic_image_size"]
     run = {key: value for key, value in asdict(args.run).items() if key not in NOT_IDENTITY}
-    training = {} if args.run.eval_only else {key: _plain(getattr(args.training, key)) for key in TRAINING_HYPERPARAMETERS}
+    training = (
+        {} if args.run.eval_only else {key: _plain(getattr(args.training, key)) for key in TRAINING_HYPERPARAMETERS}
+    )
     return {"model": model, "data": data, "run": run, "training": training}
 
 
@@ -278,9 +362,9 @@ def _parser(*dataclasses, **kwargs) -> HfArgumentParser:
 def parse_arguments(argv: list[str] | None = None) -> Arguments:
     argv = list(sys.argv[1:] if argv is None else argv)
     # First pass, the user's flags alone: which protocol applies, and was an output folder given?
-    model, data, run, output, _ = _parser(ModelArguments, DataArguments, RunArguments, _OutputDirectory, add_help=False).parse_args_into_dataclasses(
-        args=argv, return_remaining_strings=True
-    )
+    model, data, run, output, _ = _parser(
+        ModelArguments, DataArguments, RunArguments, _OutputDirectory, add_help=False
+    ).parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     protocol = run.protocol or (QUICK.name if data.dataset is None and not run.eval_only else None)
     defaults = dict(RUN_DEFAULTS)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
@@ -295,11 +379,13 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
         layers += STREAMING_DEFAULTS
     if output.output_dir is None:
         layers += ["--output_dir", "(not given)"]  # replaced below, once the run's identity is known
-    model, data, run, training = _parser(ModelArguments, DataArguments, RunArguments, TrainingArguments).parse_args_into_dataclasses(
-        args=layers + argv
-    )
+    model, data, run, training = _parser(
+        ModelArguments, DataArguments, RunArguments, TrainingArguments
+    ).parse_args_into_dataclasses(args=layers + argv)
     run.protocol = protocol
-    if training.dataloader_num_workers > 0 and not any(token.startswith("--dataloader_persistent_workers") for token in argv):
+    if training.dataloader_num_workers > 0 and not any(
+        token.startswith("--dataloader_persistent_workers") for token in argv
+    ):
         training.dataloader_persistent_workers = True  # no new worker processes every epoch and evaluation (issue 13)
     if data.dataset is not None:
         # repeated --dataset flags and comma lists are one list, kept as one comma-joined string
@@ -308,7 +394,11 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
     synthetic = data.dataset is None
     resolve_attribution_defaults(run, data, argv)
     if synthetic:
-        data.dataset = str(synthetic_dataset_path(data.synthetic_n_per_class, data.synthetic_image_size, training.seed, synthetic_generators(run)))
+        data.dataset = str(
+            synthetic_dataset_path(
+                data.synthetic_n_per_class, data.synthetic_image_size, training.seed, synthetic_generators(run)
+            )
+        )
     args = Arguments(model, data, run, training, protocol, synthetic)
     if output.output_dir is None:
         training.output_dir = default_output_dir(args)

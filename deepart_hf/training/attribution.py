@@ -23,8 +23,10 @@ DETECTION, ATTRIBUTION = "detection", "attribution"
 TASKS = (DETECTION, ATTRIBUTION)
 GENERATOR_COLUMN = "generator"
 SYNTHETIC_GENERATORS = 3  # the default attribution set: real + gratings of period 2, 3, 4
-SKIPPED_FOR_ATTRIBUTION = ("calibration (temperature and human/ai threshold) and the robustness suite are binary-detector "
-                           "checks: skipped for an attribution model, whose human/ai decision is P(ai) = 1 - P(real) > 1/2")
+SKIPPED_FOR_ATTRIBUTION = (
+    "calibration (temperature and human/ai threshold) and the robustness suite are binary-detector "
+    "checks: skipped for an attribution model, whose human/ai decision is P(ai) = 1 - P(real) > 1/2"
+)
 
 
 def is_attribution(args) -> bool:
@@ -46,7 +48,9 @@ def resolve_attribution_defaults(run, data, argv: list[str]) -> None:
     if run.task != ATTRIBUTION:
         return
     if data.label_map:
-        raise DeepArtError("--label_map maps a column to human/ai; --task attribution learns the column's own classes, so drop it")
+        raise DeepArtError(
+            "--label_map maps a column to human/ai; --task attribution learns the column's own classes, so drop it"
+        )
     if not _given(argv, "label_column"):
         data.label_column = GENERATOR_COLUMN
 
@@ -54,12 +58,18 @@ def resolve_attribution_defaults(run, data, argv: list[str]) -> None:
 def target_classes(features, column: str, where: str) -> list[str]:
     """The class names of ``column``, which must be a ClassLabel."""
     if features is None:
-        raise DeepArtError(f"{where}: its columns are unknown before reading, so the classes of {column!r} cannot be read")
+        raise DeepArtError(
+            f"{where}: its columns are unknown before reading, so the classes of {column!r} cannot be read"
+        )
     if column not in features:
-        raise DeepArtError(f"{where} has no column {column!r} to attribute (columns: {', '.join(features)}); name it with --label_column")
+        raise DeepArtError(
+            f"{where} has no column {column!r} to attribute (columns: {', '.join(features)}); name it with --label_column"
+        )
     feature = features[column]
     if not isinstance(feature, ClassLabel):
-        raise DeepArtError(f"{where}: column {column!r} is {type(feature).__name__}, not a ClassLabel; --task attribution needs named classes")
+        raise DeepArtError(
+            f"{where}: column {column!r} is {type(feature).__name__}, not a ClassLabel; --task attribution needs named classes"
+        )
     return list(feature.names)
 
 
@@ -76,7 +86,9 @@ def attribution_classes(args, training) -> list[str]:
             splits = load_splits(dataset, config, streaming=data.streaming)
             classes = target_classes(next(iter(splits.values())).features, data.label_column, where)
             if found is not None and classes != found:
-                raise DeepArtError(f"{where}: column {data.label_column!r} has classes {classes}, another dataset of this run {found}")
+                raise DeepArtError(
+                    f"{where}: column {data.label_column!r} has classes {classes}, another dataset of this run {found}"
+                )
             found = classes
     return found
 
@@ -88,7 +100,9 @@ def as_target(splits: DatasetDict, column: str, where: str) -> DatasetDict:
     renamed = {}
     for name, split in splits.items():
         target_classes(split.features, column, f"{where}, split {name!r}")
-        renamed[name] = split.remove_columns([c for c in ("label",) if c in split.column_names]).rename_column(column, "label")
+        renamed[name] = split.remove_columns([c for c in ("label",) if c in split.column_names]).rename_column(
+            column, "label"
+        )
     return DatasetDict(renamed)
 
 

@@ -170,7 +170,12 @@ class TrainTransform:
     smaller), a random flip, the processor's normalisation.
     """
 
-    def __init__(self, processor: BaseImageProcessor, augment: Augmentation | BlurJpeg | None = None, pixels: PixelCache | None = None):
+    def __init__(
+        self,
+        processor: BaseImageProcessor,
+        augment: Augmentation | BlurJpeg | None = None,
+        pixels: PixelCache | None = None,
+    ):
         if augment is not None and not isinstance(augment, Augmentation):
             augment = Augmentation(image=[augment])
         self.processor, self.augment = processor, augment or Augmentation()
@@ -184,7 +189,11 @@ class TrainTransform:
         return outputs
 
     def pixel_values(self, value: dict) -> torch.Tensor:
-        cached = self.pixels.array(value) if self.pixels is not None and self.mode == "crop" and not self.augment.image else None
+        cached = (
+            self.pixels.array(value)
+            if self.pixels is not None and self.mode == "crop" and not self.augment.image
+            else None
+        )
         if cached is not None:
             pixels = self._random_crop(cached)  # straight from the memory map: no full-size copy
         else:
@@ -255,5 +264,9 @@ def training_augmentation(data) -> Augmentation | None:
 
     blur_jpeg = None
     if data.blur_jpeg_prob > 0:
-        blur_jpeg = BlurJpeg(data.blur_jpeg_prob, parse_range(data.blur_sigma, "blur_sigma"), parse_range(data.jpeg_quality, "jpeg_quality", int))
+        blur_jpeg = BlurJpeg(
+            data.blur_jpeg_prob,
+            parse_range(data.blur_sigma, "blur_sigma"),
+            parse_range(data.jpeg_quality, "jpeg_quality", int),
+        )
     return parse_augment(data.augment, blur_jpeg)

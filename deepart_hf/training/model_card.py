@@ -8,12 +8,12 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..cards import markdown_table, template_path
 from ..data.loading import dataset_caveats as read_dataset_caveats
+from ..evaluation.suite import SUMMARY_METRICS, interval_cell, report_markdown
+from ..evaluation.tables import results_markdown
 from ..models import FROM_SCRATCH
 from ..models.preprocessing import preprocess_mode
 from .arguments import Arguments
 from .protocols import get_protocol
-from ..evaluation.suite import SUMMARY_METRICS, interval_cell, report_markdown
-from ..evaluation.tables import results_markdown
 
 # Metrics shown in the Hub's model-index, in this order: (key, display name)
 MODEL_INDEX_METRICS = [
@@ -37,8 +37,17 @@ def dataset_label(args: Arguments) -> str:
     return " + ".join(labels)
 
 
-def render_model_card(args: Arguments, model, processor, metrics: dict, summary: dict, *, has_curves: bool,
-                      validity: dict | None = None, attribution: str | None = None) -> ModelCard:
+def render_model_card(
+    args: Arguments,
+    model,
+    processor,
+    metrics: dict,
+    summary: dict,
+    *,
+    has_curves: bool,
+    validity: dict | None = None,
+    attribution: str | None = None,
+) -> ModelCard:
     """``attribution``: an attribution model's classes and results (markdown), which open the card; ``metrics``
     are then its human-vs-AI metrics (P(ai) = 1 - P(real))."""
     described = summary["model"]
@@ -47,15 +56,22 @@ def render_model_card(args: Arguments, model, processor, metrics: dict, summary:
     dataset_is_hub = not Path(dataset).exists()
     protocol = get_protocol(args.protocol_name) if args.protocol_name else None
     # an attribution model is indexed by what it was trained for: naming the generator (summary["test"])
-    indexed, index_metrics = (summary["test"], ATTRIBUTION_INDEX_METRICS) if attribution else (metrics, MODEL_INDEX_METRICS)
+    indexed, index_metrics = (
+        (summary["test"], ATTRIBUTION_INDEX_METRICS) if attribution else (metrics, MODEL_INDEX_METRICS)
+    )
     card_data = ModelCardData(
         model_name=repo_id.split("/")[-1],
         base_model=described["base_model"] if described["base_model"] != FROM_SCRATCH else None,
         datasets=[dataset] if dataset_is_hub else None,
         library_name="transformers",
         pipeline_tag="image-classification",
-        tags=["image-classification", "ai-generated-image-detection", "deepart-hf", *(["generator-attribution"] if attribution else []),
-              described.get("architecture", "")],
+        tags=[
+            "image-classification",
+            "ai-generated-image-detection",
+            "deepart-hf",
+            *(["generator-attribution"] if attribution else []),
+            described.get("architecture", ""),
+        ],
         eval_results=[
             EvalResult(
                 task_type="image-classification",
@@ -77,10 +93,14 @@ def render_model_card(args: Arguments, model, processor, metrics: dict, summary:
         template_path=str(template_path("model.md")),
         model_name=repo_id.split("/")[-1],
         repo_id=repo_id,
-        usage=usage_code(repo_id, processor, described.get("architecture"), classes=summary.get("classes") if attribution else None),
+        usage=usage_code(
+            repo_id, processor, described.get("architecture"), classes=summary.get("classes") if attribution else None
+        ),
         architecture=described.get("architecture"),
         family=described.get("family"),
-        initial_weights="random (trained from scratch)" if described["base_model"] == FROM_SCRATCH else described["base_model"],
+        initial_weights="random (trained from scratch)"
+        if described["base_model"] == FROM_SCRATCH
+        else described["base_model"],
         parameters=f"{total:,}",
         trainable=f"{trainable:,}",
         image_size=described.get("image_size"),
@@ -101,7 +121,9 @@ def render_model_card(args: Arguments, model, processor, metrics: dict, summary:
         has_curves=has_curves,
         caveats=dataset_caveats(args),
         validity=report_markdown(validity, "Validity report").split("\n", 2)[2] if validity else None,
-        per_dataset=per_dataset_markdown(validity.get("per_dataset")) if validity and validity.get("per_dataset") else None,
+        per_dataset=per_dataset_markdown(validity.get("per_dataset"))
+        if validity and validity.get("per_dataset")
+        else None,
         robustness_plots=[name for name in (validity or {}).get("files", []) if name.endswith(".png")],
         attribution=attribution,
     )
@@ -110,8 +132,10 @@ def render_model_card(args: Arguments, model, processor, metrics: dict, summary:
 def per_dataset_markdown(per_dataset: dict) -> str:
     """One row per dataset of a mixed test split, each metric with its 95% interval."""
     headers = ["dataset", "n (human/ai)", *(name for _, name in SUMMARY_METRICS)]
-    rows = [[name, f"{m['n']} ({m['n_human']}/{m['n_ai']})", *(interval_cell(m[key]) for key, _ in SUMMARY_METRICS)]
-            for name, m in per_dataset.items()]
+    rows = [
+        [name, f"{m['n']} ({m['n_human']}/{m['n_ai']})", *(interval_cell(m[key]) for key, _ in SUMMARY_METRICS)]
+        for name, m in per_dataset.items()
+    ]
     return markdown_table(headers, rows)
 
 
@@ -121,7 +145,9 @@ def dataset_caveats(args: Arguments) -> list[str]:
     for dataset, _ in args.datasets:
         found = read_dataset_caveats(dataset)
         if found is None:
-            found = [f"The card of `{dataset}` could not be read, so its caveats are unknown: check them before trusting these figures."]
+            found = [
+                f"The card of `{dataset}` could not be read, so its caveats are unknown: check them before trusting these figures."
+            ]
         caveats += [f"{Path(dataset).name}: {caveat}" if len(args.datasets) > 1 else caveat for caveat in found]
     return caveats
 
@@ -143,11 +169,18 @@ def usage_code(repo_id: str, processor, architecture: str | None, classes: list[
     labels = classes or ["ai", "human"]
     lines += [
         f"detector(\"painting.png\")  # [{{'label': '{labels[-1]}', 'score': ...}}, {{'label': '{labels[0]}', 'score': ...}}, ...]"
-        if classes else "detector(\"painting.png\")  # [{'label': 'ai', 'score': ...}, {'label': 'human', 'score': ...}]",
+        if classes
+        else "detector(\"painting.png\")  # [{'label': 'ai', 'score': ...}, {'label': 'human', 'score': ...}]",
         "",
         "# The same probabilities, in batches, from deepart-hf:",
         "import deepart_hf",
         f'print([p.prob_ai for p in deepart_hf.load_detector("{repo_id}").predict(["painting.png"])])',
-        *([f'print([(p.generator, p.class_probs) for p in deepart_hf.load_detector("{repo_id}").predict(["painting.png"])])'] if classes else []),
+        *(
+            [
+                f'print([(p.generator, p.class_probs) for p in deepart_hf.load_detector("{repo_id}").predict(["painting.png"])])'
+            ]
+            if classes
+            else []
+        ),
     ]
     return "\n".join(line for i, line in enumerate(lines) if line or i)

@@ -94,7 +94,9 @@ DALLE = register_protocol(
             "step_lr_epochs": 7,
             "step_lr_gamma": 0.1,
         },
-        choices={"optim": "SGD with momentum 0.9: the project does not name its optimizer (PyTorch's transfer-learning tutorial, which its setup follows, uses this)"},
+        choices={
+            "optim": "SGD with momentum 0.9: the project does not name its optimizer (PyTorch's transfer-learning tutorial, which its setup follows, uses this)"
+        },
     )
 )
 

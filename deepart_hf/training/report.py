@@ -10,24 +10,24 @@ from pathlib import Path
 import numpy as np
 
 from ..data.loading import DATASET_COLUMN
+from ..evaluation.calibration import describe_calibration
+from ..evaluation.intervals import metric_intervals
+from ..evaluation.metrics import load_detector_metric
+from ..evaluation.perturbations import select_perturbations
+from ..evaluation.plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
+from ..evaluation.predictions import write_predictions_csv
+from ..evaluation.suite import score_split, validity_report, write_report
+from ..evaluation.tables import counts_line, results_markdown
 from ..files import write_json
 from ..hub import push_folder
 from ..inference.detector import Detector
 from ..models import describe_model
 from ..models.calibration import Calibration
 from ..models.preprocessing import describe_preprocessing, preprocess_mode
-from .arguments import Arguments
-from .prepared_streams import example_ids
-from ..evaluation.calibration import describe_calibration
-from ..evaluation.intervals import metric_intervals
-from ..evaluation.metrics import load_detector_metric
 from ..models.scores import decisions_at, log_odds_from_logits
+from .arguments import Arguments
 from .model_card import dataset_label, render_model_card
-from ..evaluation.perturbations import select_perturbations
-from ..evaluation.plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
-from ..evaluation.predictions import write_predictions_csv
-from ..evaluation.suite import score_split, validity_report, write_report
-from ..evaluation.tables import counts_line, results_markdown
+from .prepared_streams import example_ids
 
 logger = logging.getLogger(__name__)
 
@@ -62,24 +62,37 @@ def evaluate_and_report(args: Arguments, trainer, model, processor, splits, hist
 
     # The validity report: the same scores with intervals, then the perturbations through the saved artifact.
     perturbations = select_perturbations(args.run.robustness)
-    detector = Detector(model, processor, batch_size=args.training.per_device_eval_batch_size, device=str(trainer.args.device))
+    detector = Detector(
+        model, processor, batch_size=args.training.per_device_eval_batch_size, device=str(trainer.args.device)
+    )
     if splits.raw_test is None and perturbations:
         logger.warning("a streamed test split is read once: the validity report has no perturbations")
         perturbations = ()
-    perturbed = score_split(detector, splits.raw_test, perturbations, description="robustness checks", score_clean=False)[2] if perturbations else {}
-    validity = validity_report(detector, references, log_odds, perturbed, perturbations, n_resamples=args.run.n_resamples)
+    perturbed = (
+        score_split(detector, splits.raw_test, perturbations, description="robustness checks", score_clean=False)[2]
+        if perturbations
+        else {}
+    )
+    validity = validity_report(
+        detector, references, log_odds, perturbed, perturbations, n_resamples=args.run.n_resamples
+    )
     if splits.raw_test is not None and DATASET_COLUMN in splits.raw_test.column_names:
-        validity["per_dataset"] = per_dataset_metrics(splits.raw_test[DATASET_COLUMN], references, log_odds,
-                                                      calibration.threshold_log_odds, args.run.n_resamples)
+        validity["per_dataset"] = per_dataset_metrics(
+            splits.raw_test[DATASET_COLUMN], references, log_odds, calibration.threshold_log_odds, args.run.n_resamples
+        )
     written = write_report(validity, references, log_odds, out, title=f"Validity report: {title}")
     validity["files"] = written
 
     summary = run_summary(args, model, processor, metrics)
     summary["calibration"] = calibration.to_dict()
-    summary["per_dataset"] = {name: {k: v["value"] for k, v in m.items() if isinstance(v, dict) and "value" in v}
-                              for name, m in validity.get("per_dataset", {}).items()}
+    summary["per_dataset"] = {
+        name: {k: v["value"] for k, v in m.items() if isinstance(v, dict) and "value" in v}
+        for name, m in validity.get("per_dataset", {}).items()
+    }
     if not args.run.eval_only:
-        render_model_card(args, model, processor, metrics, summary, has_curves=bool(history), validity=validity).save(out / "README.md")
+        render_model_card(args, model, processor, metrics, summary, has_curves=bool(history), validity=validity).save(
+            out / "README.md"
+        )
     write_json(out / "metrics.json", summary)  # last: its presence marks a finished run
 
     print(f"Test results: {title} ({len(references)} images)\n{results_markdown(metrics)}\n{counts_line(metrics)}")
@@ -97,7 +110,12 @@ def per_dataset_metrics(datasets, references, log_odds, threshold_log_odds: floa
     """Every metric with its interval for each dataset of a mixed test split."""
     datasets = np.asarray(datasets, dtype=object)
     return {
-        name: metric_intervals(references[datasets == name], log_odds[datasets == name], threshold_log_odds=threshold_log_odds, n_resamples=n_resamples)
+        name: metric_intervals(
+            references[datasets == name],
+            log_odds[datasets == name],
+            threshold_log_odds=threshold_log_odds,
+            n_resamples=n_resamples,
+        )
         for name in dict.fromkeys(datasets.tolist())
     }
 
@@ -111,10 +129,14 @@ def hyperparameters(args: Arguments) -> dict:
         "learning rate": t.learning_rate,
         "optimizer": f"{t.optim}" + (f" ({t.optim_args})" if t.optim_args else ""),
         "weight decay": t.weight_decay,
-        "lr schedule": f"StepLR every {args.run.step_lr_epochs} epochs, gamma {args.run.step_lr_gamma}" if args.run.step_lr_epochs else str(t.lr_scheduler_type),
+        "lr schedule": f"StepLR every {args.run.step_lr_epochs} epochs, gamma {args.run.step_lr_gamma}"
+        if args.run.step_lr_epochs
+        else str(t.lr_scheduler_type),
         "warmup steps": t.warmup_steps,
         # issue 13: training steps only; calibration, test predictions and the saved model run in fp32
-        "mixed precision": f"{'bf16' if t.bf16 else 'fp16'} autocast in training steps, fp32 predictions" if t.bf16 or t.fp16 else "no (fp32)",
+        "mixed precision": f"{'bf16' if t.bf16 else 'fp16'} autocast in training steps, fp32 predictions"
+        if t.bf16 or t.fp16
+        else "no (fp32)",
         "seed": t.seed,
         "frozen backbone": args.model.freeze_backbone,
         "unfrozen epochs after that": args.model.unfreeze_epochs,

@@ -60,12 +60,19 @@ def run(args: Arguments) -> dict:
     if args.run.eval_only:
         claim_output_dir(args, training, splits.fingerprint, resumable=False)
         # fp32 whatever --bf16 says (issue 13): the predictions must be those of the saved model loaded again
-        trainer, history = make_trainer(args, replace(training, eval_strategy="no", bf16=False), model, processor, None, None), []
+        trainer, history = (
+            make_trainer(args, replace(training, eval_strategy="no", bf16=False), model, processor, None, None),
+            [],
+        )
     else:
         resume = claim_output_dir(args, training, splits.fingerprint, resumable=True)
         trainer, history = train_model(args, training, model, processor, splits.train, splits.evaluation, resume)
         # Decide how to decide: temperature and threshold from the validation split, saved with the model.
-        calibration = calibrate(model, splits.evaluation, args.run.target_fpr, training.per_device_eval_batch_size) if splits.evaluation and not classes else None
+        calibration = (
+            calibrate(model, splits.evaluation, args.run.target_fpr, training.per_device_eval_batch_size)
+            if splits.evaluation and not classes
+            else None
+        )
         if calibration is not None:
             trainer.save_model(training.output_dir)
     metrics = evaluate_and_report(args, trainer, model, processor, splits, history)
@@ -81,7 +88,12 @@ def run(args: Arguments) -> dict:
     if args.run.push_space and trainer.is_world_process_zero():
         from ..inference.space import push_space
 
-        push_space(training.output_dir, args.run.push_space, token=args.training.hub_token, private=bool(getattr(args.training, "hub_private_repo", False)))
+        push_space(
+            training.output_dir,
+            args.run.push_space,
+            token=args.training.hub_token,
+            private=bool(getattr(args.training, "hub_private_repo", False)),
+        )
     return metrics
 
 
@@ -117,9 +129,13 @@ def build_model(args: Arguments, classes: list[str] | None = None):
     saved_mode, (saved_size, _, _) = preprocess_mode(processor), processor_geometry(processor)
     where = f"{args.model.model_name_or_path} was trained with"
     if data.preprocess and data.preprocess != saved_mode:
-        raise DeepArtError(f"{where} --preprocess {saved_mode}; drop --preprocess {data.preprocess} (a detector keeps its preprocessing)")
+        raise DeepArtError(
+            f"{where} --preprocess {saved_mode}; drop --preprocess {data.preprocess} (a detector keeps its preprocessing)"
+        )
     if data.image_size and data.image_size != saved_size:
-        raise DeepArtError(f"{where} --image_size {saved_size}; drop --image_size {data.image_size} (a detector keeps its preprocessing)")
+        raise DeepArtError(
+            f"{where} --image_size {saved_size}; drop --image_size {data.image_size} (a detector keeps its preprocessing)"
+        )
     if data.eval_crops:
         if not isinstance(processor, CropImageProcessor):
             raise DeepArtError(f"{where} --preprocess resize, which has one view per image; drop --eval_crops")
@@ -137,7 +153,9 @@ def prepare_data(args: Arguments, training: TrainingArguments, processor, classe
     data = args.data
     with training.main_process_first(desc="preparing the dataset"):
         if args.synthetic:
-            ensure_synthetic(data.synthetic_n_per_class, data.synthetic_image_size, training.seed, synthetic_generators(args.run))
+            ensure_synthetic(
+                data.synthetic_n_per_class, data.synthetic_image_size, training.seed, synthetic_generators(args.run)
+            )
         parts = {name: [] for name in ("train", "evaluation", "test")}
         fingerprint = {}
         for dataset, config in args.datasets:
@@ -146,22 +164,38 @@ def prepare_data(args: Arguments, training: TrainingArguments, processor, classe
             if classes is not None:
                 splits = as_target(splits, data.label_column, where)
             name = Path(dataset.rstrip("/")).name + (f"@{config}" if config and len(args.datasets) > 1 else "")
-            fingerprint.update({(f"{name}/{split}" if len(args.datasets) > 1 else split): s._fingerprint for split, s in splits.items()})
+            fingerprint.update(
+                {
+                    (f"{name}/{split}" if len(args.datasets) > 1 else split): s._fingerprint
+                    for split, s in splits.items()
+                }
+            )
             if not args.run.eval_only:
-                parts["train"].append((name, checked_split(splits, data.train_split, where, data.max_train_samples, classes)))
+                parts["train"].append(
+                    (name, checked_split(splits, data.train_split, where, data.max_train_samples, classes))
+                )
                 if data.eval_split:
-                    parts["evaluation"].append((name, checked_split(splits, data.eval_split, where, data.max_eval_samples, classes)))
+                    parts["evaluation"].append(
+                        (name, checked_split(splits, data.eval_split, where, data.max_eval_samples, classes))
+                    )
             parts["test"].append((name, checked_split(splits, data.test_split, where, data.max_eval_samples, classes)))
-        train, evaluation, test = (combine_datasets(parts[key]) if parts[key] else None for key in ("train", "evaluation", "test"))
+        train, evaluation, test = (
+            combine_datasets(parts[key]) if parts[key] else None for key in ("train", "evaluation", "test")
+        )
         raw_test = test.with_format(None)  # its own object: set_transform below changes `test` in place
         if preprocess_mode(processor) == "resize":
             # Decode and resize each image once instead of once per epoch (the pixels the processor gives are
             # the same). Blur/JPEG augmentation must see the full-size image, so then training decodes as it goes.
-            evaluation, test = (pre_resize(split, processor) if split is not None else None for split in (evaluation, test))
+            evaluation, test = (
+                pre_resize(split, processor) if split is not None else None for split in (evaluation, test)
+            )
             if train is not None and not data.blur_jpeg_prob:
                 train = pre_resize(train, processor)
         # --- decoded-pixel cache (issue 13): full-size images read by every epoch are decoded once, by one process ---
-        pixels = {name: cached_pixels(args, processor, name, split) for name, split in (("train", train), ("evaluation", evaluation))}
+        pixels = {
+            name: cached_pixels(args, processor, name, split)
+            for name, split in (("train", train), ("evaluation", evaluation))
+        }
         # --- end of the decoded-pixel cache ---
     if train is not None:
         train.set_transform(TrainTransform(processor, training_augmentation(data), pixels["train"]))
@@ -201,7 +235,9 @@ def claim_output_dir(args: Arguments, training: TrainingArguments, fingerprint: 
         resume = {}
     else:
         if (out / FINISHED_MARKER).exists():
-            raise DeepArtError(f"{out} holds a finished run; pass --overwrite_output_dir to replace it, or another --output_dir")
+            raise DeepArtError(
+                f"{out} holds a finished run; pass --overwrite_output_dir to replace it, or another --output_dir"
+            )
         resume = _checkpoints(out) if resumable else {}
         record = out / RUN_RECORD
         if record.is_file():
@@ -213,7 +249,9 @@ def claim_output_dir(args: Arguments, training: TrainingArguments, fingerprint: 
                     "pass --overwrite_output_dir to start it again, or choose another --output_dir"
                 )
         elif resume:
-            raise DeepArtError(f"{out} holds checkpoints of an unrecorded run; pass --overwrite_output_dir to replace them, or another --output_dir")
+            raise DeepArtError(
+                f"{out} holds checkpoints of an unrecorded run; pass --overwrite_output_dir to replace them, or another --output_dir"
+            )
     explicit = training.resume_from_checkpoint
     if explicit and explicit.lower() not in ("true", "last"):
         if not Path(explicit).is_dir():
@@ -264,7 +302,9 @@ def check_checkpoint_matches(checkpoint: str, model) -> None:
         # read through the same config class, so defaults left out of the file compare equal
         saved = type(model.config).from_dict(saved).to_dict()
     saved, current = _architecture(saved), _architecture(current)
-    differing = sorted((key != "model_type", key) for key in set(saved) | set(current) if saved.get(key) != current.get(key))
+    differing = sorted(
+        (key != "model_type", key) for key in set(saved) | set(current) if saved.get(key) != current.get(key)
+    )
     if differing:
         key = differing[0][1]
         raise DeepArtError(
@@ -275,8 +315,19 @@ def check_checkpoint_matches(checkpoint: str, model) -> None:
 
 def _architecture(config: dict) -> dict:
     """The config entries that decide the shape of the weights (not names, versions, dtypes or label names)."""
-    ignored = {"_name_or_path", "transformers_version", "dtype", "torch_dtype", "architectures", "base_model_id", "auto_map",
-               "id2label", "label2id", "label_names", "problem_type"}
+    ignored = {
+        "_name_or_path",
+        "transformers_version",
+        "dtype",
+        "torch_dtype",
+        "architectures",
+        "base_model_id",
+        "auto_map",
+        "id2label",
+        "label2id",
+        "label_names",
+        "problem_type",
+    }
     flat = {}
     for key, value in config.items():
         if key in ignored:
@@ -291,7 +342,9 @@ def _architecture(config: dict) -> dict:
 # --- training ----------------------------------------------------------------------------------------------------
 
 
-def make_trainer(args: Arguments, training: TrainingArguments, model, processor, train, evaluation, stage: str | None = None) -> DetectorTrainer:
+def make_trainer(
+    args: Arguments, training: TrainingArguments, model, processor, train, evaluation, stage: str | None = None
+) -> DetectorTrainer:
     return DetectorTrainer(
         model=model,
         args=training,
@@ -299,14 +352,18 @@ def make_trainer(args: Arguments, training: TrainingArguments, model, processor,
         eval_dataset=evaluation,
         data_collator=collate,
         processing_class=processor,
-        compute_metrics=make_attribution_compute_metrics(model_labels(model.config)) if is_attribution(args) else make_compute_metrics(),
+        compute_metrics=make_attribution_compute_metrics(model_labels(model.config))
+        if is_attribution(args)
+        else make_compute_metrics(),
         step_lr_epochs=args.run.step_lr_epochs,
         step_lr_gamma=args.run.step_lr_gamma,
         stage=stage,
     )
 
 
-def train_model(args: Arguments, training: TrainingArguments, model, processor, train, evaluation, resume: dict) -> tuple[DetectorTrainer, list[dict]]:
+def train_model(
+    args: Arguments, training: TrainingArguments, model, processor, train, evaluation, resume: dict
+) -> tuple[DetectorTrainer, list[dict]]:
     """Train (frozen backbone first if asked, then unfrozen); returns the last trainer and the whole log, whose
     epochs count on from one stage to the next."""
     if evaluation is None:
@@ -317,7 +374,9 @@ def train_model(args: Arguments, training: TrainingArguments, model, processor, 
             raise DeepArtError("--unfreeze_epochs continues a --freeze_backbone run; add --freeze_backbone")
         # The second stage is a fresh Trainer: DDP must see the newly trainable parameters from the start.
         unfrozen_dir = str(Path(training.output_dir) / UNFROZEN_STAGE)
-        stages.append((UNFROZEN_STAGE, replace(training, num_train_epochs=args.model.unfreeze_epochs, output_dir=unfrozen_dir)))
+        stages.append(
+            (UNFROZEN_STAGE, replace(training, num_train_epochs=args.model.unfreeze_epochs, output_dir=unfrozen_dir))
+        )
 
     history: list[dict] = []
     trainer, epochs_before = None, 0.0
@@ -336,7 +395,9 @@ def train_model(args: Arguments, training: TrainingArguments, model, processor, 
         if checkpoint:
             check_checkpoint_matches(checkpoint, model)
             logger.warning("resuming from %s", checkpoint)
-        trainer = make_trainer(args, stage_args, model, processor, train, evaluation, stage=stage if len(stages) > 1 else None)
+        trainer = make_trainer(
+            args, stage_args, model, processor, train, evaluation, stage=stage if len(stages) > 1 else None
+        )
         trainer.train(resume_from_checkpoint=checkpoint)
         # accelerate's autocast around forward (--bf16) comes off after each stage, else the next would wrap it again
         extract_model_from_parallel(model, keep_fp32_wrapper=False)
@@ -363,7 +424,12 @@ def training_layout(model, *, channels_last: bool) -> None:
 
 
 def _stage_history(log_history: list[dict], stage: str, epochs_before: float) -> list[dict]:
-    return [{**entry, "stage": stage, "epoch": epochs_before + entry["epoch"]} if "epoch" in entry else {**entry, "stage": stage} for entry in log_history]
+    return [
+        {**entry, "stage": stage, "epoch": epochs_before + entry["epoch"]}
+        if "epoch" in entry
+        else {**entry, "stage": stage}
+        for entry in log_history
+    ]
 
 
 def _logged_history(checkpoint: str | None) -> list[dict]:

@@ -39,7 +39,11 @@ class StageProgress(ProgressCallback):
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         super().on_evaluate(args, state, control, **kwargs)
         if state.is_world_process_zero and self.training_bar is not None and metrics:
-            shown = [f"{name.replace('_', ' ')} {metrics[f'eval_{name}']:.3f}" for name in HEADLINE_METRICS if f"eval_{name}" in metrics]
+            shown = [
+                f"{name.replace('_', ' ')} {metrics[f'eval_{name}']:.3f}"
+                for name in HEADLINE_METRICS
+                if f"eval_{name}" in metrics
+            ]
             loss = f", loss {metrics['eval_loss']:.4f}" if "eval_loss" in metrics else ""
             self.training_bar.write(f"epoch {state.epoch:g}: validation {', '.join(shown)}{loss}")
 
@@ -50,7 +54,9 @@ class StageProgress(ProgressCallback):
 class DetectorTrainer(Trainer):
     """Trainer + StepLR + the quiet console."""
 
-    def __init__(self, *args, step_lr_epochs: float | None = None, step_lr_gamma: float = 0.1, stage: str | None = None, **kwargs):
+    def __init__(
+        self, *args, step_lr_epochs: float | None = None, step_lr_gamma: float = 0.1, stage: str | None = None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.step_lr_epochs = step_lr_epochs
         self.step_lr_gamma = step_lr_gamma
@@ -69,7 +75,9 @@ class DetectorTrainer(Trainer):
             num_workers=self.args.dataloader_num_workers,
             pin_memory=self.args.dataloader_pin_memory,
         )
-        return prepare_data_loader(loader, self.args.device, num_processes=1, process_index=0, put_on_device=True, dispatch_batches=False)
+        return prepare_data_loader(
+            loader, self.args.device, num_processes=1, process_index=0, put_on_device=True, dispatch_batches=False
+        )
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.step_lr_epochs is None:

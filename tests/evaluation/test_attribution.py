@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from deepart_hf.evaluation.attribution import attribution_metrics
-from deepart_hf.models.scores import attribution_log_odds_ai
 from deepart_hf.evaluation.plots import plot_confusion_matrix
+from deepart_hf.models.scores import attribution_log_odds_ai
 
 NAMES = ["real", "SD_XL", "Dalle3"]
 # Six images: true classes 0 0 1 1 2 2; predicted (arg-max) 0 1 1 1 2 0.
@@ -43,14 +43,18 @@ def test_human_vs_ai_comes_from_one_minus_p_real():
 
 def test_saturated_logits_keep_their_order_and_a_missing_real_class_is_refused():
     logits = np.array([[0.0, 60.0, 50.0], [0.0, 50.0, 40.0]])
-    assert attribution_log_odds_ai(logits, NAMES) == pytest.approx([60 + np.log1p(np.exp(-10)), 50 + np.log1p(np.exp(-10))])
+    assert attribution_log_odds_ai(logits, NAMES) == pytest.approx(
+        [60 + np.log1p(np.exp(-10)), 50 + np.log1p(np.exp(-10))]
+    )
     with pytest.raises(ValueError, match="no 'real' class"):
         attribution_log_odds_ai(logits, ["a", "b", "c"])
     assert "detection" not in attribution_metrics(logits, [1, 2], ["a", "b", "c"])
 
 
 def test_k_by_k_confusion_matrix_plot(tmp_path):
-    path = plot_confusion_matrix(attribution_metrics(LOGITS, REFERENCES, NAMES)["confusion_matrix"], tmp_path / "cm.png", labels=NAMES)
+    path = plot_confusion_matrix(
+        attribution_metrics(LOGITS, REFERENCES, NAMES)["confusion_matrix"], tmp_path / "cm.png", labels=NAMES
+    )
     with Image.open(path) as image:
         assert image.size[0] > 400 and image.size[1] > 400
     with pytest.raises(ValueError, match="must be 3x3"):

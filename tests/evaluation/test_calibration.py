@@ -81,8 +81,9 @@ def test_ece_drops_after_temperature_scaling():
     details = calibration.details
     assert details["validation_ece_after"] < details["validation_ece_before"] / 2
     assert details["validation_fpr_at_threshold"] <= 0.05
-    assert expected_calibration_error(labels, tempered_log_odds(overconfident, calibration.temperature)) == pytest.approx(
-        details["validation_ece_after"])
+    assert expected_calibration_error(
+        labels, tempered_log_odds(overconfident, calibration.temperature)
+    ) == pytest.approx(details["validation_ece_after"])
 
 
 def test_temperature_is_baked_into_the_head_and_stored_in_the_config():

@@ -8,8 +8,8 @@ from sklearn import metrics as skm
 
 from deepart_hf.constants import AI, HUMAN, ID2LABEL
 from deepart_hf.evaluation import metrics as dm
-from deepart_hf.models import scores
 from deepart_hf.evaluation.detector_metric.detector_metric import DetectorMetric
+from deepart_hf.models import scores
 
 METRIC_KEYS = [
     "accuracy",

@@ -48,8 +48,6 @@ def test_compute_metrics_for_trainer():
     assert "human_accuracy" in only_human
 
 
-
-
 def test_compute_metrics_ranks_an_overconfident_detector_exactly():
     from transformers import EvalPrediction
 
@@ -63,4 +61,6 @@ def test_compute_metrics_ranks_an_overconfident_detector_exactly():
     flat = dm.make_compute_metrics()(EvalPrediction(predictions=logits, label_ids=labels))
     margins = logits[:, AI].astype(np.float64) - logits[:, HUMAN]
     assert flat["auroc"] == pytest.approx(skm.roc_auc_score(labels, margins), abs=1e-9)
-    assert flat["auroc"] != pytest.approx(skm.roc_auc_score(labels, scores.probabilities_from_logits(logits).astype(np.float32)), abs=1e-4)
+    assert flat["auroc"] != pytest.approx(
+        skm.roc_auc_score(labels, scores.probabilities_from_logits(logits).astype(np.float32)), abs=1e-4
+    )

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from helpers import random_pixels
 from PIL import Image
 
 from deepart_hf.errors import DeepArtError
 from deepart_hf.evaluation.perturbations import FAMILIES, PERTURBATIONS, select_perturbations
+from helpers import random_pixels
 
 
 @pytest.fixture
@@ -38,7 +38,11 @@ def test_png_is_lossless_and_jpeg_and_blur_are_not(image):
 def test_downscale_and_grayscale(image):
     assert by_label("downscale factor 0.25").apply(image).size == (20, 16)
     gray = np.asarray(by_label("colour removed grayscale").apply(image))
-    assert gray.shape == (64, 80, 3) and np.array_equal(gray[..., 0], gray[..., 1]) and np.array_equal(gray[..., 1], gray[..., 2])
+    assert (
+        gray.shape == (64, 80, 3)
+        and np.array_equal(gray[..., 0], gray[..., 1])
+        and np.array_equal(gray[..., 1], gray[..., 2])
+    )
 
 
 def test_selecting_families():

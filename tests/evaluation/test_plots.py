@@ -42,7 +42,14 @@ def test_plots_write_png_files(tmp_path):
     assert_png(plot_training_curves(log_history, tmp_path / "training.png"))
     two_stages = [{**entry, "stage": "frozen"} for entry in log_history] + [
         {"loss": 0.3, "epoch": 1.5, "step": 5, "stage": "unfrozen"},
-        {"eval_loss": 0.4, "eval_accuracy": 0.8, "eval_mean_accuracy": 0.8, "epoch": 2.0, "step": 10, "stage": "unfrozen"},
+        {
+            "eval_loss": 0.4,
+            "eval_accuracy": 0.8,
+            "eval_mean_accuracy": 0.8,
+            "epoch": 2.0,
+            "step": 10,
+            "stage": "unfrozen",
+        },
     ]
     assert_png(plot_training_curves(two_stages, tmp_path / "training_two_stages.png"))
     assert_png(plot_training_curves([], tmp_path / "training_empty.png"))

@@ -6,12 +6,12 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import FAST_TRAINING, SHARED_DATA
 
 import deepart_hf
 import train
 from deepart_hf.cli import main as deepart_hf_cli
 from deepart_hf.evaluation.predictions import read_predictions_csv
+from helpers import FAST_TRAINING, SHARED_DATA
 
 FAST = [*FAST_TRAINING, "--save_total_limit", "1", "--max_eval_samples", "24"]
 GENRES = SHARED_DATA / "genres-sample"
@@ -42,9 +42,31 @@ def genres_folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_run(synthetic_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "resnet-crop"
-    assert train.main([*FAST, "--dataset", str(synthetic_folder), "--model", "resnet10t", "--from_scratch",
-                       "--preprocess", "crop", "--image_size", "48", "--eval_crops", "2",
-                       "--num_train_epochs", "2", "--robustness", "all", "--output_dir", str(out)]) == 0
+    assert (
+        train.main(
+            [
+                *FAST,
+                "--dataset",
+                str(synthetic_folder),
+                "--model",
+                "resnet10t",
+                "--from_scratch",
+                "--preprocess",
+                "crop",
+                "--image_size",
+                "48",
+                "--eval_crops",
+                "2",
+                "--num_train_epochs",
+                "2",
+                "--robustness",
+                "all",
+                "--output_dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -54,7 +76,11 @@ def test_a_run_writes_the_validity_report_at_its_calibrated_threshold(trained_ru
     config = json.loads((trained_run / "config.json").read_text())
     calibration = config["deepart_calibration"]
     assert calibration["target_fpr"] == 0.05 and calibration["temperature"] > 0
-    assert report["threshold"]["threshold_log_odds"] == calibration["threshold_log_odds"] == metrics["calibration"]["threshold_log_odds"]
+    assert (
+        report["threshold"]["threshold_log_odds"]
+        == calibration["threshold_log_odds"]
+        == metrics["calibration"]["threshold_log_odds"]
+    )
     # the clean figures are the run's own test metrics, with intervals around them
     for key in ("accuracy", "mean_accuracy", "auroc", "average_precision", "tpr_at_5_fpr"):
         assert report["clean"][key]["value"] == metrics["test"][key]
@@ -74,23 +100,68 @@ def test_a_run_writes_the_validity_report_at_its_calibrated_threshold(trained_ru
 
 def test_deepart_hf_evaluate_reproduces_the_run_s_report(trained_run, synthetic_folder, tmp_path, capsys):
     out = tmp_path / "evaluation"
-    assert deepart_hf_cli(["evaluate", "--model", str(trained_run), "--dataset", str(synthetic_folder), "--output_dir", str(out),
-                           "--n_resamples", "50", "--max_samples", "24"]) == 0
-    ours, runs = json.loads((out / "evaluation.json").read_text()), json.loads((trained_run / "evaluation.json").read_text())
+    assert (
+        deepart_hf_cli(
+            [
+                "evaluate",
+                "--model",
+                str(trained_run),
+                "--dataset",
+                str(synthetic_folder),
+                "--output_dir",
+                str(out),
+                "--n_resamples",
+                "50",
+                "--max_samples",
+                "24",
+            ]
+        )
+        == 0
+    )
+    ours, runs = (
+        json.loads((out / "evaluation.json").read_text()),
+        json.loads((trained_run / "evaluation.json").read_text()),
+    )
     assert ours["clean"] == runs["clean"]
     assert [p["metrics"] for p in ours["perturbations"]] == [p["metrics"] for p in runs["perturbations"]]
-    np.testing.assert_array_equal(read_predictions_csv(out / "predictions.csv")["log_odds_ai"],
-                                  read_predictions_csv(trained_run / "predictions.csv")["log_odds_ai"])
+    np.testing.assert_array_equal(
+        read_predictions_csv(out / "predictions.csv")["log_odds_ai"],
+        read_predictions_csv(trained_run / "predictions.csv")["log_odds_ai"],
+    )
     assert "### Decision" in capsys.readouterr().out
     # a report is not overwritten without being asked
-    assert deepart_hf_cli(["evaluate", "--model", str(trained_run), "--dataset", str(synthetic_folder), "--output_dir", str(out)]) == 2
+    assert (
+        deepart_hf_cli(
+            ["evaluate", "--model", str(trained_run), "--dataset", str(synthetic_folder), "--output_dir", str(out)]
+        )
+        == 2
+    )
     assert "already holds a report" in capsys.readouterr().err
 
 
 def test_several_datasets_train_together_and_are_reported_one_by_one(synthetic_folder, deepart_folder, tmp_path):
     out = tmp_path / "mixed"
-    assert train.main([*FAST, "--dataset", str(synthetic_folder), "--dataset", str(deepart_folder), "--model", "vit-test",
-                       "--from_scratch", "--image_size", "32", "--robustness", "none", "--output_dir", str(out)]) == 0
+    assert (
+        train.main(
+            [
+                *FAST,
+                "--dataset",
+                str(synthetic_folder),
+                "--dataset",
+                str(deepart_folder),
+                "--model",
+                "vit-test",
+                "--from_scratch",
+                "--image_size",
+                "32",
+                "--robustness",
+                "none",
+                "--output_dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     report = json.loads((out / "evaluation.json").read_text())
     assert set(report["per_dataset"]) == {"synthetic", "deepart"}
@@ -102,9 +173,30 @@ def test_several_datasets_train_together_and_are_reported_one_by_one(synthetic_f
 
 def test_cross_eval_fills_the_matrix(synthetic_folder, deepart_folder, genres_folder, tmp_path):
     out = tmp_path / "cross"
-    assert deepart_hf_cli(["cross-eval", "--dataset", f"{synthetic_folder},{deepart_folder}", "--dataset", str(genres_folder),
-                           "--output_dir", str(out), "--n_resamples", "20", *FAST, "--max_eval_samples", "1000", "--model", "vit-test", "--from_scratch",
-                           "--image_size", "32"]) == 0
+    assert (
+        deepart_hf_cli(
+            [
+                "cross-eval",
+                "--dataset",
+                f"{synthetic_folder},{deepart_folder}",
+                "--dataset",
+                str(genres_folder),
+                "--output_dir",
+                str(out),
+                "--n_resamples",
+                "20",
+                *FAST,
+                "--max_eval_samples",
+                "1000",
+                "--model",
+                "vit-test",
+                "--from_scratch",
+                "--image_size",
+                "32",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "cross_source.json").read_text())
     assert report["sources"] == ["synthetic", "deepart", "genres"]
     assert report["trained_on"] == ["synthetic", "deepart", "genres"]
@@ -115,4 +207,6 @@ def test_cross_eval_fills_the_matrix(synthetic_folder, deepart_folder, genres_fo
     # the diagonal cell is the run's own test evaluation
     own = json.loads((out / "train-deepart" / "evaluation.json").read_text())["clean"]
     assert report["cells"]["deepart"]["deepart"]["auroc"]["value"] == own["auroc"]["value"]
-    assert (out / "cross_source.png").stat().st_size > 1000 and "trained on genres" in (out / "cross_source.md").read_text()
+    assert (out / "cross_source.png").stat().st_size > 1000 and "trained on genres" in (
+        out / "cross_source.md"
+    ).read_text()

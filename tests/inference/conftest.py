@@ -1,9 +1,9 @@
 """One tiny crop detector trained on the DeepArt sample, shared by the inference tests, and its --eval_only."""
 
 import pytest
-from helpers import FAST_TRAINING
 
 import train
+from helpers import FAST_TRAINING
 
 
 @pytest.fixture(scope="session")
@@ -14,8 +14,24 @@ def crop_run(tmp_path_factory, deepart_sample):
     data = tmp_path_factory.mktemp("data") / "deepart"
     deepart_hf.publish(deepart_hf.build("deepart", deepart_sample), data)
     run = tmp_path_factory.mktemp("runs") / "crop"
-    argv = ["--dataset", data, "--from_scratch", "--model", "resnet10t", "--preprocess", "crop", "--image_size", "64",
-            "--eval_crops", "3", "--output_dir", run, *FAST_TRAINING, "--save_total_limit", "1"]
+    argv = [
+        "--dataset",
+        data,
+        "--from_scratch",
+        "--model",
+        "resnet10t",
+        "--preprocess",
+        "crop",
+        "--image_size",
+        "64",
+        "--eval_crops",
+        "3",
+        "--output_dir",
+        run,
+        *FAST_TRAINING,
+        "--save_total_limit",
+        "1",
+    ]
     assert train.main([str(a) for a in argv]) == 0
     return run, data
 

@@ -7,12 +7,12 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import DEEPART_SAMPLE, random_pixels
 from PIL import Image
 
 from deepart_hf.errors import PublishError
 from deepart_hf.inference.demo import analyse, figures_markdown
 from deepart_hf.inference.space import push_space, requirements, stage_space
+from helpers import DEEPART_SAMPLE, random_pixels
 
 
 def test_a_crop_model_shows_both_probabilities_a_decision_and_a_heat_map(crop_detector):
@@ -32,7 +32,11 @@ def test_bad_files_show_a_message(crop_detector, tmp_path, monkeypatch):
     (tmp_path / "cut.png").write_bytes(good.read_bytes()[:300])
     Image.fromarray(random_pixels(100, 100)).save(tmp_path / "huge.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4000)  # huge.png is then a decompression bomb to Pillow
-    for name, message in (("paper.pdf", "not an image Pillow can read"), ("cut.png", "corrupt or truncated"), ("huge.png", "too large")):
+    for name, message in (
+        ("paper.pdf", "not an image Pillow can read"),
+        ("cut.png", "corrupt or truncated"),
+        ("huge.png", "too large"),
+    ):
         shown = analyse(crop_detector, tmp_path / name)
         assert shown.probabilities is None and f"Cannot score `{name}`" in shown.verdict and message in shown.verdict
     assert analyse(crop_detector, good).probabilities is not None  # and the next file is scored as usual
@@ -48,10 +52,17 @@ def test_figures_come_from_evaluation_json_else_metrics_json(crop_detector, crop
     assert f"| accuracy | {100 * metrics['accuracy']:.1f}% |" in from_metrics and "deepart-hf evaluate" in from_metrics
 
     evaluation = {
-        "clean": {"accuracy": {"value": 0.9, "low": 0.8, "high": 0.95}, "auroc": {"value": 0.97, "low": 0.9, "high": 0.99},
-                  "n": 60, "n_human": 30, "n_ai": 30},
+        "clean": {
+            "accuracy": {"value": 0.9, "low": 0.8, "high": 0.95},
+            "auroc": {"value": 0.97, "low": 0.9, "high": 0.99},
+            "n": 60,
+            "n_human": 30,
+            "n_ai": 30,
+        },
         "threshold": {"threshold_log_odds": 0.2},
-        "perturbations": [{"name": "jpeg", "param": 75, "metrics": {"accuracy": {"value": 0.7}, "auroc": {"value": 0.8}}}],
+        "perturbations": [
+            {"name": "jpeg", "param": 75, "metrics": {"accuracy": {"value": 0.7}, "auroc": {"value": 0.8}}}
+        ],
         "per_dataset": {"genres": {"accuracy": {"value": 0.55}, "auroc": {"value": 0.6}}},
     }
     (tmp_path / "evaluation.json").write_text(json.dumps(evaluation))

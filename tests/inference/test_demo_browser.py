@@ -5,12 +5,15 @@ truncated PNG (refused by the demo), each with a message, and the server still s
 import sys
 
 import pytest
+
 from helpers import DEEPART_SAMPLE, REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
-import demo_screenshot as page  # noqa: E402
+import demo_screenshot as page
 
-pytestmark = pytest.mark.skipif(page.missing_browser() is not None, reason=f"no browser to drive: {page.missing_browser()}")
+pytestmark = pytest.mark.skipif(
+    page.missing_browser() is not None, reason=f"no browser to drive: {page.missing_browser()}"
+)
 
 
 def test_the_demo_in_a_browser(crop_detector, crop_run, tmp_path):
@@ -25,7 +28,9 @@ def test_the_demo_in_a_browser(crop_detector, crop_run, tmp_path):
         page.upload(driver, image)
         verdict = page.wait_for_verdict(driver, "P(ai)")
         shown = page.read_probabilities(driver)
-        assert shown["ai"] == pytest.approx(expected, abs=1e-12) and shown["human"] == pytest.approx(1 - expected, abs=1e-12)
+        assert shown["ai"] == pytest.approx(expected, abs=1e-12) and shown["human"] == pytest.approx(
+            1 - expected, abs=1e-12
+        )
         assert f"P(ai) = {expected:.3f}" in verdict
         assert "What this detector measured" in driver.page_source
 

@@ -8,13 +8,13 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import DEEPART_SAMPLE, random_pixels
 from PIL import Image
 
 import train
 from deepart_hf.cli import main as cli
 from deepart_hf.evaluation.predictions import read_predictions_csv
 from deepart_hf.inference.demo import analyse
+from helpers import DEEPART_SAMPLE, random_pixels
 
 EXACT = 1e-6  # the same file through the same model: only float32 batch effects (order of sums, ~1e-8 here) may differ
 
@@ -32,8 +32,24 @@ def read_json_rows(path) -> dict[str, dict]:
 def test_predict_evaluate_and_demo_give_the_same_prob_ai(crop_run, crop_detector, tmp_path, capsys):
     run, data = crop_run
     again = tmp_path / "eval"
-    assert train.main(["--eval_only", "--model_name_or_path", str(run), "--dataset", str(data), "--output_dir", str(again),
-                       "--max_eval_samples", "8", "--dataloader_num_workers", "0"]) == 0
+    assert (
+        train.main(
+            [
+                "--eval_only",
+                "--model_name_or_path",
+                str(run),
+                "--dataset",
+                str(data),
+                "--output_dir",
+                str(again),
+                "--max_eval_samples",
+                "8",
+                "--dataloader_num_workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     evaluated = read_predictions_csv(again / "predictions.csv")
     files = [DEEPART_SAMPLE / image_id for image_id in evaluated["id"]]  # ids are the sample's relative paths
     assert all(f.is_file() for f in files) and np.ptp(evaluated["prob_ai"]) > 0
@@ -43,7 +59,9 @@ def test_predict_evaluate_and_demo_give_the_same_prob_ai(crop_run, crop_detector
     rows = read_json_rows(tmp_path / "rows.json")
     predicted = [rows[str(f)]["prob_ai"] for f in files]
     np.testing.assert_allclose(predicted, evaluated["prob_ai"], rtol=0, atol=EXACT)
-    np.testing.assert_allclose([rows[str(f)]["log_odds_ai"] for f in files], evaluated["log_odds_ai"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        [rows[str(f)]["log_odds_ai"] for f in files], evaluated["log_odds_ai"], rtol=0, atol=1e-6
+    )
     shown = [analyse(crop_detector, f).probabilities["ai"] for f in files[:3]]
     np.testing.assert_allclose(shown, evaluated["prob_ai"][:3], rtol=0, atol=EXACT)
     assert "8 files:" in out and "0 failed" in out
@@ -82,11 +100,18 @@ def test_every_input_kind_and_image_mode(crop_detector, crop_run, tmp_path, caps
     exif[Image.ExifTags.Base.Orientation] = 6  # stored sideways: viewers turn it 90 degrees clockwise
     save(modes / "rotated.png", rgb.transpose(Image.Transpose.ROTATE_90), "PNG", exif=exif)
 
-    code, out, err = predict(capsys, "--model", crop_run[0], folder, archive, str(modes / "*.png"), modes, "--output", tmp_path / "r.csv")
+    code, out, err = predict(
+        capsys, "--model", crop_run[0], folder, archive, str(modes / "*.png"), modes, "--output", tmp_path / "r.csv"
+    )
     assert code == 0, out + err
     with open(tmp_path / "r.csv", newline="") as handle:
         rows = {row["file"]: row for row in csv.DictReader(handle)}
-    expected = {str(folder / "a.png"), str(folder / "nested/deeper/b.jpg"), f"{archive}/sub/a.png", *(str(p) for p in modes.iterdir())}
+    expected = {
+        str(folder / "a.png"),
+        str(folder / "nested/deeper/b.jpg"),
+        f"{archive}/sub/a.png",
+        *(str(p) for p in modes.iterdir()),
+    }
     assert set(rows) == expected  # the glob's PNGs appear once although the folder lists them again
     assert all(row["error"] == "" and 0 <= float(row["prob_ai"]) <= 1 for row in rows.values())
     assert "2 non-image files in folders or archives skipped" in out
@@ -94,10 +119,21 @@ def test_every_input_kind_and_image_mode(crop_detector, crop_run, tmp_path, caps
     score = {name: float(row["prob_ai"]) for name, row in rows.items()}
     reference = crop_detector.predict([rgb])[0].prob_ai
     # the same pixels, whichever way they arrive: file, zip member, EXIF-rotated, RGBA, palette, lossless WebP/TIFF
-    for name in (folder / "a.png", f"{archive}/sub/a.png", modes / "rotated.png", modes / "rgba.png", modes / "lossless.webp", modes / "tiff.tif"):
+    for name in (
+        folder / "a.png",
+        f"{archive}/sub/a.png",
+        modes / "rotated.png",
+        modes / "rgba.png",
+        modes / "lossless.webp",
+        modes / "tiff.tif",
+    ):
         assert score[str(name)] == pytest.approx(reference, abs=EXACT), name
-    assert score[str(modes / "palette.png")] == pytest.approx(crop_detector.predict([rgb.convert("P")])[0].prob_ai, abs=EXACT)
-    assert score[str(modes / "grey16.png")] == pytest.approx(score[str(modes / "grey8.png")], abs=EXACT)  # not clipped white
+    assert score[str(modes / "palette.png")] == pytest.approx(
+        crop_detector.predict([rgb.convert("P")])[0].prob_ai, abs=EXACT
+    )
+    assert score[str(modes / "grey16.png")] == pytest.approx(
+        score[str(modes / "grey8.png")], abs=EXACT
+    )  # not clipped white
 
     # the Python API: paths, folders and images together, one row each, in order
     api = crop_detector.predict_rows([folder / "a.png", rgb, archive])
@@ -116,8 +152,19 @@ def test_bad_files_get_their_row_and_the_run_goes_on(crop_run, tmp_path, capsys,
     save(tmp_path / "huge.png", Image.fromarray(random_pixels(100, 100)), "PNG")
     # Pillow refuses images over twice MAX_IMAGE_PIXELS (a decompression bomb); lowered so the file stays small
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4000)  # the others have 1600 pixels
-    names = ["good.png", "truncated.png", "paper.pdf", "empty.jpg", "fake.zip", "huge.png", "missing.png", "nothing-*.png"]
-    code, out, _ = predict(capsys, "--model", crop_run[0], *(tmp_path / n for n in names), "--output", tmp_path / "r.jsonl")
+    names = [
+        "good.png",
+        "truncated.png",
+        "paper.pdf",
+        "empty.jpg",
+        "fake.zip",
+        "huge.png",
+        "missing.png",
+        "nothing-*.png",
+    ]
+    code, out, _ = predict(
+        capsys, "--model", crop_run[0], *(tmp_path / n for n in names), "--output", tmp_path / "r.jsonl"
+    )
     assert code == 1
     rows = {json.loads(line)["file"]: json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()}
     errors = {name: rows[str(tmp_path / name)]["error"] for name in names}
@@ -146,7 +193,7 @@ def test_outputs_are_refused_unless_asked_and_models_that_cannot_load_are_one_li
     not_a_model = tmp_path / "not-a-model"
     not_a_model.mkdir()
     for model, expected in ((not_a_model, "no config.json"), ("some-org/no-such-detector", "offline")):
-        code, out, err = predict(capsys, "--model", model, image)
+        code, _out, err = predict(capsys, "--model", model, image)
         assert code == 2 and expected in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
 
 

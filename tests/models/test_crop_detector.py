@@ -60,7 +60,11 @@ def test_an_image_smaller_than_the_crop_is_reflect_padded():
 
 
 def test_a_batch_of_mixed_sizes_and_modes_stacks_per_image():
-    images = [random_image(70, 90), random_image(200, 80, seed=1).convert("L"), random_image(64, 64, seed=2).convert("RGBA")]
+    images = [
+        random_image(70, 90),
+        random_image(200, 80, seed=1).convert("L"),
+        random_image(64, 64, seed=2).convert("RGBA"),
+    ]
     pixel_values = processor(5)(images)["pixel_values"]
     assert pixel_values.shape == (3, 5, 3, 64, 64) and pixel_values.dtype == torch.float32
 

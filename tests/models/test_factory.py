@@ -185,7 +185,7 @@ def test_resize_mode_processors_squash_the_whole_image_without_a_centre_crop():
 
 
 def test_crop_mode_wraps_the_model_in_a_crop_detector_with_the_same_weights():
-    plain, plain_processor = create_model("vit-test", from_scratch=True, image_size=32)
+    _plain, plain_processor = create_model("vit-test", from_scratch=True, image_size=32)
     torch.manual_seed(0)
     wrapped, processor = create_model("vit-test", from_scratch=True, image_size=32, preprocess="crop", eval_crops=5)
     assert type(wrapped).__name__ == "CropDetector" and wrapped.config.id2label == ID2LABEL
@@ -218,7 +218,11 @@ def test_freeze_backbone_leaves_only_the_head_trainable(name):
 
     total = model.num_parameters()
     freeze_backbone(model)
-    assert model.num_parameters(only_trainable=True) == sum(p.numel() for p in head.parameters()) == 2 * (head.in_features + 1)
+    assert (
+        model.num_parameters(only_trainable=True)
+        == sum(p.numel() for p in head.parameters())
+        == 2 * (head.in_features + 1)
+    )
 
     unfreeze_all(model)
     assert model.num_parameters(only_trainable=True) == total

@@ -9,7 +9,6 @@ import timm
 import torch
 from datasets import Dataset, Features, Value
 from datasets import Image as ImageFeature
-from helpers import png_value, random_pixels
 from PIL import Image
 from transformers import TimmWrapperImageProcessor, ViTImageProcessor
 
@@ -24,9 +23,9 @@ from deepart_hf.models.preprocessing import (
     processor_geometry,
     whole_image_resizer,
 )
+from helpers import png_value, random_pixels
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
-
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +41,9 @@ def test_processor_geometry_reads_every_kind_of_processor(processors):
     assert processor_geometry(processors["vit"]) == (64, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
     size, mean, std = processor_geometry(processors["timm"])
     assert size == 48
-    assert mean == pytest.approx(timm.data.IMAGENET_DEFAULT_MEAN) and std == pytest.approx(timm.data.IMAGENET_DEFAULT_STD)
+    assert mean == pytest.approx(timm.data.IMAGENET_DEFAULT_MEAN) and std == pytest.approx(
+        timm.data.IMAGENET_DEFAULT_STD
+    )
     assert processor_geometry(processors["crop"])[0] == 48
     shortest_edge = ViTImageProcessor(size={"shortest_edge": 40}, image_mean=list(MEAN), image_std=list(STD))
     assert processor_geometry(shortest_edge)[0] == 40
@@ -80,7 +81,9 @@ def test_resizing_once_gives_the_same_pixel_values_as_the_full_image(processors,
 
 
 def test_a_processor_that_crops_after_resizing_has_no_resize_step_of_its_own(processors):
-    imagenet_style = TimmWrapperImageProcessor(dict(timm.create_model("resnet18").pretrained_cfg, input_size=(3, 48, 48)), "resnet18")
+    imagenet_style = TimmWrapperImageProcessor(
+        dict(timm.create_model("resnet18").pretrained_cfg, input_size=(3, 48, 48)), "resnet18"
+    )
     assert whole_image_resizer(imagenet_style) is None  # resize to 54, crop 48: the resize alone is not the input
     assert whole_image_resizer(processors["crop"]) is None
 
@@ -105,7 +108,9 @@ def test_collate_stacks_single_images_and_crop_stacks():
 def test_usage_with_set_transform_and_the_trainer_collator(processors):
     features = Features({"image": ImageFeature(decode=False), "label": Value("int64"), "image_id": Value("string")})
     values = [png_value(random_pixels(70, 90, seed), f"Human/{seed}.png") for seed in range(3)]
-    dataset = Dataset.from_dict({"image": values, "label": [0, 1, 0], "image_id": [v["path"] for v in values]}, features=features)
+    dataset = Dataset.from_dict(
+        {"image": values, "label": [0, 1, 0], "image_id": [v["path"] for v in values]}, features=features
+    )
     dataset.set_transform(PixelValues(processors["vit"]))
     assert dataset[1]["image_id"] == "Human/1.png"
     batch = collate([dataset[i] for i in range(len(dataset))])

@@ -75,7 +75,12 @@ def test_recipes_build_offline_with_two_class_outputs(name):
 def test_safe_matches_the_papers_size_and_averages_crops():
     model, processor = create_model("safe", from_scratch=True, image_size=32, eval_crops=3)
     assert round(model.num_parameters() / 1e6, 2) == 1.44  # the 1.44M parameters SAFE reports
-    assert (processor.crop_size, processor.eval_crops, processor.image_mean, processor.image_std) == (32, 3, [0.0] * 3, [1.0] * 3)
+    assert (processor.crop_size, processor.eval_crops, processor.image_mean, processor.image_std) == (
+        32,
+        3,
+        [0.0] * 3,
+        [1.0] * 3,
+    )
     crops = torch.rand(2, 3, 3, 32, 32)
     with torch.no_grad():
         per_crop = model.eval()(crops.flatten(0, 1)).logits.softmax(-1).view(2, 3, 2).mean(1)
@@ -87,7 +92,10 @@ def test_clip_probe_freezes_all_but_the_head_and_uses_clips_own_processor():
     freeze_backbone(model)
     assert model.num_parameters(only_trainable=True) == model.classifier.weight.numel() + 2
     assert processor.do_center_crop and processor.size == {"shortest_edge": 32}
-    assert MODELS["clip-vit-l14-linear"].freeze_backbone and MODELS["clip-vit-l14-linear"].pretrained_id == "openai/clip-vit-large-patch14"
+    assert (
+        MODELS["clip-vit-l14-linear"].freeze_backbone
+        and MODELS["clip-vit-l14-linear"].pretrained_id == "openai/clip-vit-large-patch14"
+    )
 
 
 def test_recipe_preprocessing_is_fixed_and_pretrained_clip_offline_is_one_line():
@@ -106,7 +114,9 @@ def test_saved_recipes_load_with_trust_remote_code_and_no_deepart_hf(name, tmp_p
     image.save(tmp_path / "image.png")
     loaded, loaded_processor = load_trained(str(tmp_path))
     with torch.no_grad():
-        expected = loaded.eval()(**loaded_processor(images=[image], return_tensors="pt")).logits.softmax(-1)[0, 1].item()
+        expected = (
+            loaded.eval()(**loaded_processor(images=[image], return_tensors="pt")).logits.softmax(-1)[0, 1].item()
+        )
     script = textwrap.dedent(
         f"""
         import sys

@@ -18,8 +18,19 @@ def assert_png(path):
 
 def test_fidelity_on_deepart_pairs(deepart_folder, tmp_path, capsys):
     out = tmp_path / "fidelity"
-    command = ["fidelity", "--dataset", str(deepart_folder), "--config", "pairs", "--splits", "train",
-               "--output_dir", str(out), "--bootstrap", "200"]
+    command = [
+        "fidelity",
+        "--dataset",
+        str(deepart_folder),
+        "--config",
+        "pairs",
+        "--splits",
+        "train",
+        "--output_dir",
+        str(out),
+        "--bootstrap",
+        "200",
+    ]
     assert cli(command) == 0
     result = json.loads((out / "fidelity.json").read_text())
     assert result["design"] == "paired" and result["n_pairs"] == 4 and result["n_images"] == 8
@@ -47,8 +58,24 @@ def test_fidelity_on_deepart_pairs(deepart_folder, tmp_path, capsys):
 
 def test_fidelity_on_unpaired_images(deepart_folder, tmp_path):
     out = tmp_path / "unpaired"
-    assert cli(["fidelity", "--dataset", str(deepart_folder), "--splits", "train", "--output_dir", str(out),
-                "--bootstrap", "100", "--workers", "1"]) == 0
+    assert (
+        cli(
+            [
+                "fidelity",
+                "--dataset",
+                str(deepart_folder),
+                "--splits",
+                "train",
+                "--output_dir",
+                str(out),
+                "--bootstrap",
+                "100",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     result = json.loads((out / "fidelity.json").read_text())
     assert result["design"] == "unpaired" and (result["n_human"], result["n_ai"]) == (4, 4)
     assert all("wasserstein_sd" in entry for entry in result["comparisons"]["stored"].values())
@@ -57,14 +84,33 @@ def test_fidelity_on_unpaired_images(deepart_folder, tmp_path):
 
 def test_baselines_on_pixels_and_fidelity_features(deepart_folder, tmp_path, capsys):
     out = tmp_path / "baselines"
-    assert cli(["baselines", "--dataset", str(deepart_folder), "--output_dir", str(out), "--pixels", "24",
-                "--test_split", "validation", "--bootstrap", "50"]) == 0
+    assert (
+        cli(
+            [
+                "baselines",
+                "--dataset",
+                str(deepart_folder),
+                "--output_dir",
+                str(out),
+                "--pixels",
+                "24",
+                "--test_split",
+                "validation",
+                "--bootstrap",
+                "50",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((out / "baselines.json").read_text())
     assert summary["n_test"] == {"human": 4, "ai": 4} and len(summary["results"]) == 10
     for entry in summary["results"].values():
         folder = out / entry["folder"]
         metrics = json.loads((folder / "metrics.json").read_text())
-        assert metrics["n"] == 8 and metrics["accuracy"]["low"] <= metrics["accuracy"]["value"] <= metrics["accuracy"]["high"]
+        assert (
+            metrics["n"] == 8
+            and metrics["accuracy"]["low"] <= metrics["accuracy"]["value"] <= metrics["accuracy"]["high"]
+        )
         lines = (folder / "predictions.csv").read_text().splitlines()
         assert lines[0] == "id,label,predicted,prob_ai,log_odds_ai" and len(lines) == 9
         assert_png(folder / "confusion_matrix.png")
@@ -72,13 +118,32 @@ def test_baselines_on_pixels_and_fidelity_features(deepart_folder, tmp_path, cap
     table = (out / "report.md").read_text()
     assert "random_forest / fidelity" in table and "svm / pixels" in table and "AUROC %" in table
     assert "svm / pixels" in capsys.readouterr().out
-    assert cli(["baselines", "--dataset", str(deepart_folder), "--config", "pairs", "--output_dir", str(tmp_path / "x")]) == 2
+    assert (
+        cli(["baselines", "--dataset", str(deepart_folder), "--config", "pairs", "--output_dir", str(tmp_path / "x")])
+        == 2
+    )
     assert "leave out --config pairs" in capsys.readouterr().err
 
 
 def test_baselines_refuse_a_pixel_matrix_above_the_memory_limit(deepart_folder, tmp_path, capsys):
-    assert cli(["baselines", "--dataset", str(deepart_folder), "--output_dir", str(tmp_path / "big"), "--features", "pixels",
-                "--pixels", "1024", "--max_memory_gb", "0.1"]) == 2
+    assert (
+        cli(
+            [
+                "baselines",
+                "--dataset",
+                str(deepart_folder),
+                "--output_dir",
+                str(tmp_path / "big"),
+                "--features",
+                "pixels",
+                "--pixels",
+                "1024",
+                "--max_memory_gb",
+                "0.1",
+            ]
+        )
+        == 2
+    )
     assert "needs 0.1 GB (float32), above --max_memory_gb 0.1" in capsys.readouterr().err
 
 
@@ -90,7 +155,9 @@ def test_shots_are_drawn_by_whole_groups():
         rows = sample_shots(labels, groups, 2, seed)
         assert sorted(labels[r] for r in rows) == [0, 0, 1, 1]
         chosen = {groups[r] for r in rows}
-        assert len(chosen) == 2 and rows == sorted(r for r in range(10) if groups[r] in chosen)  # a painting comes with its re-creation
+        assert len(chosen) == 2 and rows == sorted(
+            r for r in range(10) if groups[r] in chosen
+        )  # a painting comes with its re-creation
         draws.add(tuple(rows))
     assert len(draws) > 1 and sample_shots(labels, groups, 2, 0) == sample_shots(labels, groups, 2, 0)
     # rows without a group are drawn one by one
@@ -101,10 +168,41 @@ def test_shots_are_drawn_by_whole_groups():
 
 def test_few_shot_curve_with_baselines(deepart_folder, tmp_path, capsys):
     out = tmp_path / "few-shot"
-    assert cli(["few-shot", "--dataset", str(deepart_folder), "--model", "vit-test", "--shots", "1,2", "--seeds", "2",
-                "--output_dir", str(out), "--pixels", "16", "--from_scratch", "--image_size", "32", "--num_train_epochs", "1",
-                "--per_device_train_batch_size", "4", "--dataloader_num_workers", "0", "--max_eval_samples", "8",
-                "--eval_strategy", "no", "--save_strategy", "no"]) == 0
+    assert (
+        cli(
+            [
+                "few-shot",
+                "--dataset",
+                str(deepart_folder),
+                "--model",
+                "vit-test",
+                "--shots",
+                "1,2",
+                "--seeds",
+                "2",
+                "--output_dir",
+                str(out),
+                "--pixels",
+                "16",
+                "--from_scratch",
+                "--image_size",
+                "32",
+                "--num_train_epochs",
+                "1",
+                "--per_device_train_batch_size",
+                "4",
+                "--dataloader_num_workers",
+                "0",
+                "--max_eval_samples",
+                "8",
+                "--eval_strategy",
+                "no",
+                "--save_strategy",
+                "no",
+            ]
+        )
+        == 0
+    )
     result = json.loads((out / "few_shot.json").read_text())
     assert result["shots"] == ["1", "2"] and len(result["runs"]) == 4 and result["n_test"] == 8
     assert [run["n_train"] for run in result["runs"]] == [2, 2, 4, 4]
@@ -118,5 +216,20 @@ def test_few_shot_curve_with_baselines(deepart_folder, tmp_path, capsys):
     assert_png(out / "few_shot.png")
     assert "vit-test acc. %" in (out / "report.md").read_text()
     # flags the study sets itself are refused in one line
-    assert cli(["few-shot", "--dataset", str(deepart_folder), "--model", "vit-test", "--output_dir", str(tmp_path / "y"), "--seed", "3"]) == 2
+    assert (
+        cli(
+            [
+                "few-shot",
+                "--dataset",
+                str(deepart_folder),
+                "--model",
+                "vit-test",
+                "--output_dir",
+                str(tmp_path / "y"),
+                "--seed",
+                "3",
+            ]
+        )
+        == 2
+    )
     assert "remove --seed from the train.py flags" in capsys.readouterr().err

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from helpers import png_value
 from sklearn.metrics import roc_auc_score
 
 from deepart_hf.research import fidelity
 from deepart_hf.research.statistics import holm, paired_comparison, paired_rank_biserial, unpaired_comparison
+from helpers import png_value
 
 
 def power_law_image(size: int, exponent: float, seed: int = 0) -> np.ndarray:

@@ -33,12 +33,28 @@ def test_dalle_protocol_is_model_one_with_a_frozen_resnet18():
 def test_genre_protocol():
     args = resolved("--protocol", "genre", "--dataset", "genres", "--dataset_config", "castle")
     t = args.training
-    assert (t.optim.value, t.learning_rate, t.per_device_train_batch_size, t.num_train_epochs) == ("sgd", 1e-3, 100, 300)
+    assert (t.optim.value, t.learning_rate, t.per_device_train_batch_size, t.num_train_epochs) == (
+        "sgd",
+        1e-3,
+        100,
+        300,
+    )
     assert args.model.model == "resnet50" and args.data.dataset_config == "castle"
 
 
 def test_explicit_flags_override_the_protocol_in_either_spelling():
-    args = resolved("--protocol", "deepart", "--dataset", "x", "--num_train_epochs", "3", "--image-size", "64", "--preprocess", "crop")
+    args = resolved(
+        "--protocol",
+        "deepart",
+        "--dataset",
+        "x",
+        "--num_train_epochs",
+        "3",
+        "--image-size",
+        "64",
+        "--preprocess",
+        "crop",
+    )
     assert args.training.num_train_epochs == 3 and args.data.image_size == 64 and args.data.preprocess == "crop"
     assert args.training.per_device_train_batch_size == 8  # still the protocol's
 
@@ -63,7 +79,10 @@ def test_unknown_protocol_is_named():
         resolved("--protocol", "paper")
 
 
-@pytest.mark.parametrize("spelling", [["--eval_only"], ["--eval-only"], ["--eval_only=true"], ["--eval_only", "true"], ["--eval-only", "True"]])
+@pytest.mark.parametrize(
+    "spelling",
+    [["--eval_only"], ["--eval-only"], ["--eval_only=true"], ["--eval_only", "true"], ["--eval-only", "True"]],
+)
 def test_eval_only_is_read_by_the_parser_in_every_spelling(spelling):
     args = resolved(*spelling, "--model_name_or_path", "some/run")
     assert args.run.eval_only is True
@@ -78,7 +97,9 @@ def test_default_folders_differ_for_different_datasets_and_settings(tmp_path):
         resolved("--dataset", str(tmp_path / "x" / "deepart"), "--preprocess", "crop").training.output_dir,
         resolved("--dataset", str(tmp_path / "y" / "deepart"), "--preprocess", "crop").training.output_dir,
         resolved("--dataset", str(tmp_path / "y" / "deepart"), "--preprocess", "resize").training.output_dir,
-        resolved("--dataset", str(tmp_path / "y" / "deepart"), "--preprocess", "resize", "--learning_rate", "0.01").training.output_dir,
+        resolved(
+            "--dataset", str(tmp_path / "y" / "deepart"), "--preprocess", "resize", "--learning_rate", "0.01"
+        ).training.output_dir,
     }
     assert len(folders) == 4
     assert all(folder.startswith("outputs/resnet18-deepart-") for folder in folders)

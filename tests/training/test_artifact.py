@@ -10,7 +10,6 @@ import textwrap
 
 import numpy as np
 import pytest
-from helpers import FAST_TRAINING
 from transformers import pipeline
 
 import deepart_hf
@@ -18,6 +17,7 @@ import train
 from deepart_hf.data.images import decode_image
 from deepart_hf.data.loading import load_splits
 from deepart_hf.evaluation.predictions import read_predictions_csv
+from helpers import FAST_TRAINING
 
 TOLERANCE = 1e-4  # the issue's bar; in practice the pipeline agrees to ~1e-7 (float32 softmax) and the rest exactly
 FAST = [*FAST_TRAINING, "--save_total_limit", "1"]
@@ -25,7 +25,6 @@ FAST = [*FAST_TRAINING, "--save_total_limit", "1"]
 
 def run_train(*argv):
     assert train.main([str(a) for a in argv]) == 0
-
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,9 @@ def synthetic_folder(tmp_path_factory):
 def reported_test_images(run, dataset) -> tuple[list, np.ndarray]:
     """The run's test images, in the order of its predictions.csv, and the probabilities it reported."""
     reported = read_predictions_csv(run / "predictions.csv")
-    by_id = {row["image_id"]: row["image"] for row in load_splits(str(dataset))["test"].cast_column("image", _undecoded())}
+    by_id = {
+        row["image_id"]: row["image"] for row in load_splits(str(dataset))["test"].cast_column("image", _undecoded())
+    }
     return [decode_image(by_id[image_id]) for image_id in reported["id"]], reported["prob_ai"]
 
 
@@ -55,9 +56,23 @@ def pipeline_probabilities(run, images) -> np.ndarray:
 
 def assert_eval_only_reproduces(run, dataset, tmp_path):
     again = tmp_path / "eval"
-    run_train("--eval_only", "--model_name_or_path", run, "--dataset", dataset, "--output_dir", again,
-              "--max_eval_samples", "8", "--dataloader_num_workers", "0")  # no preprocessing flag: the model has it
-    reported, reproduced = read_predictions_csv(run / "predictions.csv"), read_predictions_csv(again / "predictions.csv")
+    run_train(
+        "--eval_only",
+        "--model_name_or_path",
+        run,
+        "--dataset",
+        dataset,
+        "--output_dir",
+        again,
+        "--max_eval_samples",
+        "8",
+        "--dataloader_num_workers",
+        "0",
+    )  # no preprocessing flag: the model has it
+    reported, reproduced = (
+        read_predictions_csv(run / "predictions.csv"),
+        read_predictions_csv(again / "predictions.csv"),
+    )
     assert reproduced["id"].tolist() == reported["id"].tolist()
     np.testing.assert_allclose(reproduced["prob_ai"], reported["prob_ai"], rtol=0, atol=TOLERANCE)
     metrics = json.loads((again / "metrics.json").read_text())["test"]
@@ -70,13 +85,22 @@ def assert_eval_only_reproduces(run, dataset, tmp_path):
 CASES = {
     # name: (dataset fixture, train.py flags)
     "vit-resize-deepart": ("deepart_folder", ["--model", "vit-test", "--image_size", "32"]),
-    "resnet-crop3-deepart": ("deepart_folder", ["--model", "resnet10t", "--preprocess", "crop", "--image_size", "64", "--eval_crops", "3"]),
+    "resnet-crop3-deepart": (
+        "deepart_folder",
+        ["--model", "resnet10t", "--preprocess", "crop", "--image_size", "64", "--eval_crops", "3"],
+    ),
     "googlenet-resize-deepart": ("deepart_folder", ["--model", "googlenet", "--image_size", "64"]),
-    "vit-crop5-synthetic": ("synthetic_folder", ["--model", "vit-test", "--preprocess", "crop", "--image_size", "32", "--eval_crops", "5"]),
+    "vit-crop5-synthetic": (
+        "synthetic_folder",
+        ["--model", "vit-test", "--preprocess", "crop", "--image_size", "32", "--eval_crops", "5"],
+    ),
     "resnet-resize-synthetic": ("synthetic_folder", ["--model", "resnet10t", "--image_size", "48"]),
     # the recipes of issue 8: a frozen CLIP probe (CLIP's resize + centre crop), SAFE with its protocol and --augment
     "clip-probe-synthetic": ("synthetic_folder", ["--model", "clip-test", "--image_size", "32"]),
-    "safe-crop3-synthetic": ("synthetic_folder", ["--protocol", "safe", "--image_size", "32", "--eval_crops", "3", "--max_train_samples", "24"]),
+    "safe-crop3-synthetic": (
+        "synthetic_folder",
+        ["--protocol", "safe", "--image_size", "32", "--eval_crops", "3", "--max_train_samples", "24"],
+    ),
 }
 
 
@@ -89,14 +113,27 @@ def test_a_saved_detector_reproduces_its_test_predictions(case, request, tmp_pat
     images, reported = reported_test_images(run, dataset)
     assert len(images) == 8 and np.ptp(reported) > 0  # a real spread of scores, not a constant
 
-    np.testing.assert_allclose([p.prob_ai for p in deepart_hf.load_detector(run).predict(images)], reported, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        [p.prob_ai for p in deepart_hf.load_detector(run).predict(images)], reported, rtol=0, atol=1e-12
+    )
     np.testing.assert_allclose(pipeline_probabilities(run, images), reported, rtol=0, atol=TOLERANCE)
     assert_eval_only_reproduces(run, dataset, tmp_path)
 
 
 def test_a_resize_detector_needs_nothing_but_transformers(deepart_folder, tmp_path):
     run = tmp_path / "run"
-    run_train("--dataset", deepart_folder, "--model", "resnet10t", "--from_scratch", "--image_size", "48", "--output_dir", run, *FAST)
+    run_train(
+        "--dataset",
+        deepart_folder,
+        "--model",
+        "resnet10t",
+        "--from_scratch",
+        "--image_size",
+        "48",
+        "--output_dir",
+        run,
+        *FAST,
+    )
     images, reported = reported_test_images(run, deepart_folder)
     for index, image in enumerate(images):
         image.save(tmp_path / f"{index}.png")
@@ -110,7 +147,13 @@ def test_a_resize_detector_needs_nothing_but_transformers(deepart_folder, tmp_pa
         assert not any(name.startswith("deepart_hf") for name in sys.modules)
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     np.testing.assert_allclose([float(line) for line in done.stdout.split()], reported, rtol=0, atol=TOLERANCE)
 
@@ -120,8 +163,18 @@ def test_the_main_command_reproduces_itself_and_its_predictions(synthetic_folder
     twice give identical predictions, and the saved model reproduces them through the pipeline."""
     first, second = tmp_path / "first", tmp_path / "second"
     for out in (first, second):
-        run_train("--dataset", synthetic_folder, "--protocol", "quick", "--output_dir", out, "--num_train_epochs", "1",
-                  "--dataloader_num_workers", "0")
+        run_train(
+            "--dataset",
+            synthetic_folder,
+            "--protocol",
+            "quick",
+            "--output_dir",
+            out,
+            "--num_train_epochs",
+            "1",
+            "--dataloader_num_workers",
+            "0",
+        )
     assert (first / "predictions.csv").read_bytes() == (second / "predictions.csv").read_bytes()
     images, reported = reported_test_images(first, synthetic_folder)
     np.testing.assert_allclose(pipeline_probabilities(first, images), reported, rtol=0, atol=TOLERANCE)

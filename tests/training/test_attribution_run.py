@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from helpers import FAST_TRAINING
 
 import train
 from deepart_hf.cli import main as cli
@@ -16,6 +15,7 @@ from deepart_hf.errors import DeepArtError
 from deepart_hf.inference import load_detector
 from deepart_hf.inference.demo import analyse
 from deepart_hf.models import create_model, load_trained
+from helpers import FAST_TRAINING
 
 CLASSES = [REAL_GENERATOR, "upsampler-p2", "upsampler-p3", "upsampler-p4"]
 REPRODUCED = 1e-6
@@ -26,10 +26,30 @@ def attribution_run(tmp_path_factory):
     import deepart_hf
 
     data = tmp_path_factory.mktemp("data") / "synthetic-g3"
-    deepart_hf.publish(deepart_hf.build("synthetic", n_per_class=20, image_size=32, seed=1, extra={"generators": 3}), data)
+    deepart_hf.publish(
+        deepart_hf.build("synthetic", n_per_class=20, image_size=32, seed=1, extra={"generators": 3}), data
+    )
     run = tmp_path_factory.mktemp("runs") / "attribution"
-    argv = ["--task", "attribution", "--dataset", data, "--model", "resnet10t", "--from_scratch", "--preprocess", "crop",
-            "--image_size", "32", "--output_dir", run, *FAST_TRAINING, "--save_total_limit", "1", "--seed", "3"]
+    argv = [
+        "--task",
+        "attribution",
+        "--dataset",
+        data,
+        "--model",
+        "resnet10t",
+        "--from_scratch",
+        "--preprocess",
+        "crop",
+        "--image_size",
+        "32",
+        "--output_dir",
+        run,
+        *FAST_TRAINING,
+        "--save_total_limit",
+        "1",
+        "--seed",
+        "3",
+    ]
     assert train.main([str(a) for a in argv]) == 0
     return run, data
 
@@ -51,7 +71,14 @@ def test_the_factory_builds_a_k_class_head_and_keeps_the_binary_one():
 
 def test_run_leaves_attribution_metrics_plots_and_a_card(attribution_run):
     run, _ = attribution_run
-    for name in ("metrics.json", "predictions.csv", "confusion_matrix.png", "roc_curve.png", "README.md", "config.json"):
+    for name in (
+        "metrics.json",
+        "predictions.csv",
+        "confusion_matrix.png",
+        "roc_curve.png",
+        "README.md",
+        "config.json",
+    ):
         assert (run / name).is_file(), name
     summary = json.loads((run / "metrics.json").read_text())
     test = summary["test"]
@@ -74,7 +101,10 @@ def test_saved_model_reproduces_predictions_csv_class_probabilities(attribution_
     assert list(rows[0])[:5] == ["id", "label", "predicted", "prob_ai", "log_odds_ai"]
     assert list(rows[0])[5:] == [f"prob_{name}" for name in CLASSES]
     stored = load_splits(str(data))["test"]
-    images = {row["image_id"]: row["image"] for row in stored.cast_column("image", stored.features["image"].__class__(decode=False))}
+    images = {
+        row["image_id"]: row["image"]
+        for row in stored.cast_column("image", stored.features["image"].__class__(decode=False))
+    }
     predictions = load_detector(run).predict([images[row["id"]] for row in rows])
     saved = np.array([[float(row[f"prob_{name}"]) for name in CLASSES] for row in rows])
     again = np.array([[p.class_probs[name] for name in CLASSES] for p in predictions])
@@ -120,8 +150,20 @@ def test_predict_shows_the_generator_and_writes_it(attribution_run, tmp_path, ca
 
 def test_attribution_needs_a_classlabel_column(attribution_run, tmp_path, capsys):
     _, data = attribution_run
-    argv = ["--task", "attribution", "--label_column", "source", "--dataset", str(data), "--model", "vit-test", "--from_scratch",
-            "--output_dir", str(tmp_path / "x"), *FAST_TRAINING]
+    argv = [
+        "--task",
+        "attribution",
+        "--label_column",
+        "source",
+        "--dataset",
+        str(data),
+        "--model",
+        "vit-test",
+        "--from_scratch",
+        "--output_dir",
+        str(tmp_path / "x"),
+        *FAST_TRAINING,
+    ]
     assert train.main(argv) == 2
     assert "column 'source' is Value, not a ClassLabel" in capsys.readouterr().err
     assert train.main([*argv[:2], "--label_map", "real=human", *argv[4:]]) == 2
@@ -131,8 +173,25 @@ def test_attribution_needs_a_classlabel_column(attribution_run, tmp_path, capsys
 def test_streamed_attribution_maps_the_generator_column_to_the_head(attribution_run, tmp_path):
     _, data = attribution_run
     out = tmp_path / "streamed"
-    argv = ["--task", "attribution", "--streaming", "--max_steps", "1", "--dataset", str(data), "--model", "resnet10t",
-            "--from_scratch", "--preprocess", "crop", "--image_size", "32", "--output_dir", str(out), *FAST_TRAINING]
+    argv = [
+        "--task",
+        "attribution",
+        "--streaming",
+        "--max_steps",
+        "1",
+        "--dataset",
+        str(data),
+        "--model",
+        "resnet10t",
+        "--from_scratch",
+        "--preprocess",
+        "crop",
+        "--image_size",
+        "32",
+        "--output_dir",
+        str(out),
+        *FAST_TRAINING,
+    ]
     assert train.main(argv) == 0
     rows = read_rows(out / "predictions.csv")
     stored = load_splits(str(data))["test"]

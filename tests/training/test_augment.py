@@ -8,7 +8,6 @@ import pytest
 import torch
 from datasets import Dataset, Features, Value
 from datasets import Image as ImageFeature
-from helpers import png_value, random_pixels
 from PIL import Image
 
 from deepart_hf.data.images import decode_image
@@ -16,6 +15,7 @@ from deepart_hf.errors import DeepArtError
 from deepart_hf.models import create_model
 from deepart_hf.models.preprocessing import PixelValues
 from deepart_hf.training.augment import BlurJpeg, TrainTransform, pre_resize
+from helpers import png_value, random_pixels
 
 
 @pytest.fixture(scope="module")
@@ -79,5 +79,7 @@ def test_pre_resize_stores_small_lossless_images_that_give_identical_inputs(resi
     assert [v["path"] for v in resized["image"]] == ["Human/0.png", "Human/1.png"]
     assert decode_image(resized[0]["image"]).size == (48, 48)
     evaluation = PixelValues(resize_processor)
-    assert torch.equal(evaluation({"image": values})["pixel_values"][0], evaluation({"image": resized["image"]})["pixel_values"][0])
+    assert torch.equal(
+        evaluation({"image": values})["pixel_values"][0], evaluation({"image": resized["image"]})["pixel_values"][0]
+    )
     assert pre_resize(dataset, crop_processor) is dataset  # native crops need native pixels

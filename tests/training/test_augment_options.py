@@ -6,11 +6,11 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from helpers import png_value, random_pixels
 
 from deepart_hf.errors import DeepArtError
 from deepart_hf.models import create_model
 from deepart_hf.training.augment import Augmentation, BlurJpeg, PatchMask, TrainTransform, parse_augment
+from helpers import png_value, random_pixels
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import pytest
 import torch
 from datasets import Dataset, Features, Value
 from datasets import Image as ImageFeature
-from helpers import png_value, random_pixels
 from PIL import Image
 
 import deepart_hf.data.pixel_cache as pixel_cache_module
@@ -17,6 +16,7 @@ from deepart_hf.data.pixel_cache import INDEX_FILE, pixel_cache
 from deepart_hf.models import create_model
 from deepart_hf.models.preprocessing import PixelValues
 from deepart_hf.training.augment import BlurJpeg, TrainTransform
+from helpers import png_value, random_pixels
 
 FEATURES = Features({"image": ImageFeature(decode=False), "label": Value("int64")})
 
@@ -32,7 +32,10 @@ def grey_value(seed: int) -> dict:
 
 def dataset(seed: int = 0) -> Dataset:
     # sizes above and below the 32-pixel crop (reflect padding), non-square, one duplicate, one grayscale
-    values = [png_value(random_pixels(h, w, seed + i), f"img{i}.png") for i, (h, w) in enumerate([(70, 50), (20, 90), (33, 32), (12, 9)])]
+    values = [
+        png_value(random_pixels(h, w, seed + i), f"img{i}.png")
+        for i, (h, w) in enumerate([(70, 50), (20, 90), (33, 32), (12, 9)])
+    ]
     values += [values[0], grey_value(seed)]
     return Dataset.from_dict({"image": values, "label": [0, 1, 0, 1, 0, 1]}, features=FEATURES)
 
@@ -106,7 +109,13 @@ def test_evaluation_crops_from_the_cache_are_the_saved_processors_crops(tmp_path
         assert torch.equal(x, y)
     # an image the cache does not hold is decoded as before
     other = dataset(7)[:2]
-    assert all(torch.equal(x, y) for x, y in zip(PixelValues(crop_processor, cache)(other)["pixel_values"], PixelValues(crop_processor)(other)["pixel_values"]))
+    assert all(
+        torch.equal(x, y)
+        for x, y in zip(
+            PixelValues(crop_processor, cache)(other)["pixel_values"],
+            PixelValues(crop_processor)(other)["pixel_values"],
+        )
+    )
 
 
 # --- CPU precision: bf16 by default only where the CPU has it, explicit flags decide ---------------------------

@@ -10,11 +10,11 @@ import textwrap
 
 import pytest
 from datasets import Dataset, Features, Image, Value
-from helpers import REPO, image_bytes
 
 from deepart_hf.data.loading import load_splits
 from deepart_hf.data.streaming import StreamColumns, check_stream
 from deepart_hf.errors import DeepArtError
+from helpers import REPO, image_bytes
 from train import main as train_main
 
 SPLITS = {"train": (16, 4), "validation": (4, 1), "test": (6, 1)}  # rows, Parquet shards
@@ -33,7 +33,9 @@ def foreign(tmp_path_factory):
         )  # fmt: skip
         (root / "data").mkdir(exist_ok=True)
         for k in range(shards):
-            ds.shard(shards, k, contiguous=True).to_parquet(str(root / "data" / f"{split}-{k:05d}-of-{shards:05d}.parquet"))
+            ds.shard(shards, k, contiguous=True).to_parquet(
+                str(root / "data" / f"{split}-{k:05d}-of-{shards:05d}.parquet")
+            )
     return root
 
 
@@ -51,7 +53,10 @@ def test_foreign_columns_stream_into_class_ids(foreign):
     [
         (("img", "kind", None), "column 'kind' has values fake, real in its first 16 rows; fake, real map to no class"),
         (("img", "kind", "real=human"), "fake map to no class (human, ai). e.g. --label_map fake=human,*=ai"),
-        (("picture", "kind", None), "has no image column 'picture' (columns: img, kind, image_id); name it with --image_column"),
+        (
+            ("picture", "kind", None),
+            "has no image column 'picture' (columns: img, kind, image_id); name it with --image_column",
+        ),
         (("kind", "kind", "real=human,fake=ai"), "column 'kind' does not hold images (found str)"),
     ],
 )
@@ -63,16 +68,39 @@ def test_wrong_columns_or_unmapped_values_are_one_line_naming_them(foreign, colu
 
 def test_train_streams_a_foreign_dataset_end_to_end(foreign, tmp_path, capsys):
     out = tmp_path / "run"
-    common = ["--dataset", str(foreign), "--streaming", "--image_column", "img", "--label_column", "kind",
-              "--label_map", "real=human,fake=ai", "--model", "vit-test", "--from_scratch", "--image_size", "32",
-              "--per_device_train_batch_size", "4", "--dataloader_num_workers", "0", "--output_dir", str(out)]
+    common = [
+        "--dataset",
+        str(foreign),
+        "--streaming",
+        "--image_column",
+        "img",
+        "--label_column",
+        "kind",
+        "--label_map",
+        "real=human,fake=ai",
+        "--model",
+        "vit-test",
+        "--from_scratch",
+        "--image_size",
+        "32",
+        "--per_device_train_batch_size",
+        "4",
+        "--dataloader_num_workers",
+        "0",
+        "--output_dir",
+        str(out),
+    ]
     assert train_main(common) == 2
     assert "--streaming needs --max_steps" in capsys.readouterr().err
     assert train_main([*common, "--max_steps", "3"]) == 0
     predictions = (out / "predictions.csv").read_text().splitlines()
     assert predictions[1:] and [line.split(",")[0] for line in predictions[1:]] == [f"test-{i}" for i in range(6)]
     summary = json.loads((out / "metrics.json").read_text())
-    assert (summary["test"]["n"], summary["test"]["n_human"], summary["test"]["n_ai"]) == (6, 3, 3)  # the whole test stream
+    assert (summary["test"]["n"], summary["test"]["n_human"], summary["test"]["n_ai"]) == (
+        6,
+        3,
+        3,
+    )  # the whole test stream
     state = json.loads(next(out.glob("checkpoint-3/trainer_state.json")).read_text())
     assert state["global_step"] == 3 and any("eval_loss" in entry for entry in state["log_history"])
 

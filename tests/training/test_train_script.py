@@ -10,13 +10,12 @@ import sys
 
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Image, Value
-from helpers import FAST_TRAINING, REPO, image_bytes
 
 import deepart_hf
 import train
+from helpers import FAST_TRAINING, REPO, image_bytes
 
 FAST = [*FAST_TRAINING, "--logging_steps", "1", "--save_total_limit", "3"]
-
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +34,34 @@ def run_train(*argv):
 
 def test_vit_trains_on_deepart_and_leaves_a_complete_run(deepart_folder, tmp_path, capsys):
     out = tmp_path / "vit"
-    assert run_train("--dataset", deepart_folder, "--model", "vit-test", "--from_scratch", "--image_size", "32",
-                     "--output_dir", out, *FAST) == 0
+    assert (
+        run_train(
+            "--dataset",
+            deepart_folder,
+            "--model",
+            "vit-test",
+            "--from_scratch",
+            "--image_size",
+            "32",
+            "--output_dir",
+            out,
+            *FAST,
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "Test results" in printed and str(out) in printed
-    for name in ("metrics.json", "predictions.csv", "confusion_matrix.png", "roc_curve.png", "training_curves.png",
-                 "README.md", "config.json", "model.safetensors", "preprocessor_config.json"):
+    for name in (
+        "metrics.json",
+        "predictions.csv",
+        "confusion_matrix.png",
+        "roc_curve.png",
+        "training_curves.png",
+        "README.md",
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ):
         assert (out / name).is_file(), name
     summary = json.loads((out / "metrics.json").read_text())
     assert summary["test"]["n"] == 8 and 0 <= summary["test"]["accuracy"] <= 1
@@ -49,23 +70,59 @@ def test_vit_trains_on_deepart_and_leaves_a_complete_run(deepart_folder, tmp_pat
     card = (out / "README.md").read_text()
     assert "model-index:" in card and "type: mean_accuracy" in card and "pipeline_tag: image-classification" in card
     # the caveats come from the dataset's card, measured when it was built
-    assert "File format is confounded with the label" in card and "Every human image comes from one source (Feng Zikai)" in card
+    assert (
+        "File format is confounded with the label" in card
+        and "Every human image comes from one source (Feng Zikai)" in card
+    )
 
 
 def test_timm_cnn_with_native_crops_multi_crop_eval_and_blur_jpeg(deepart_folder, tmp_path):
     out = tmp_path / "resnet"
-    assert run_train("--dataset", deepart_folder, "--model", "resnet18", "--from_scratch", "--preprocess", "crop",
-                     "--image_size", "64", "--eval_crops", "3", "--blur_jpeg_prob", "0.5", "--output_dir", out, *FAST) == 0
+    assert (
+        run_train(
+            "--dataset",
+            deepart_folder,
+            "--model",
+            "resnet18",
+            "--from_scratch",
+            "--preprocess",
+            "crop",
+            "--image_size",
+            "64",
+            "--eval_crops",
+            "3",
+            "--blur_jpeg_prob",
+            "0.5",
+            "--output_dir",
+            out,
+            *FAST,
+        )
+        == 0
+    )
     summary = json.loads((out / "metrics.json").read_text())
     assert summary["preprocessing"].startswith("native resolution, 64x64 crops: 3 fixed crops, probabilities averaged")
     assert "blur (sigma 0,3) and JPEG" in summary["preprocessing"]
-    assert summary["test"]["n"] == 8 and len((out / "predictions.csv").read_text().splitlines()) == 9  # one row per image, not per crop
+    assert (
+        summary["test"]["n"] == 8 and len((out / "predictions.csv").read_text().splitlines()) == 9
+    )  # one row per image, not per crop
 
 
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(deepart_folder, tmp_path, caplog):
     out = tmp_path / "resume"
-    command = ["--dataset", deepart_folder, "--model", "vit-test", "--from_scratch", "--image_size", "32", "--output_dir", out,
-               *FAST, "--num_train_epochs", "2"]
+    command = [
+        "--dataset",
+        deepart_folder,
+        "--model",
+        "vit-test",
+        "--from_scratch",
+        "--image_size",
+        "32",
+        "--output_dir",
+        out,
+        *FAST,
+        "--num_train_epochs",
+        "2",
+    ]
     assert run_train(*command) == 0
     # as if the run had died during its second epoch: no marker, no second checkpoint
     (out / "metrics.json").unlink()
@@ -96,33 +153,103 @@ def test_a_finished_run_is_not_overwritten_and_another_command_cannot_resume_it(
 
 def test_a_checkpoint_of_another_architecture_is_refused_by_name(deepart_folder, tmp_path, capsys):
     foreign = tmp_path / "foreign"
-    assert run_train("--dataset", deepart_folder, "--model", "vit-test", "--from_scratch", "--image_size", "32", "--output_dir", foreign, *FAST) == 0
-    status = run_train("--dataset", deepart_folder, "--model", "resnet18", "--from_scratch", "--image_size", "32",
-                       "--output_dir", tmp_path / "new", "--resume_from_checkpoint", foreign / "checkpoint-2", *FAST)
+    assert (
+        run_train(
+            "--dataset",
+            deepart_folder,
+            "--model",
+            "vit-test",
+            "--from_scratch",
+            "--image_size",
+            "32",
+            "--output_dir",
+            foreign,
+            *FAST,
+        )
+        == 0
+    )
+    status = run_train(
+        "--dataset",
+        deepart_folder,
+        "--model",
+        "resnet18",
+        "--from_scratch",
+        "--image_size",
+        "32",
+        "--output_dir",
+        tmp_path / "new",
+        "--resume_from_checkpoint",
+        foreign / "checkpoint-2",
+        *FAST,
+    )
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
-    assert status == 2 and len(errors) == 1 and "was saved from another model (model_type 'vit', this run builds 'timm_wrapper')" in errors[0]
+    assert (
+        status == 2
+        and len(errors) == 1
+        and "was saved from another model (model_type 'vit', this run builds 'timm_wrapper')" in errors[0]
+    )
 
 
 def test_overwrite_starts_every_stage_afresh(deepart_folder, tmp_path, caplog):
     out = tmp_path / "stages"
-    command = ["--dataset", deepart_folder, "--model", "vit-test", "--from_scratch", "--image_size", "32", "--output_dir", out,
-               "--freeze_backbone", "--unfreeze_epochs", "1", *FAST]
+    command = [
+        "--dataset",
+        deepart_folder,
+        "--model",
+        "vit-test",
+        "--from_scratch",
+        "--image_size",
+        "32",
+        "--output_dir",
+        out,
+        "--freeze_backbone",
+        "--unfreeze_epochs",
+        "1",
+        *FAST,
+    ]
     assert run_train(*command) == 0
     (out / "unfrozen" / "checkpoint-2" / "stale").write_text("from the first run")
     (out / "checkpoint-2" / "stale").write_text("from the first run")
     assert run_train(*command, "--overwrite_output_dir") == 0
     assert "resuming from" not in caplog.text  # neither stage resumed the previous run's checkpoints
     assert not (out / "unfrozen" / "checkpoint-2" / "stale").exists() and not (out / "checkpoint-2" / "stale").exists()
-    assert (out / "checkpoint-2" / "trainer_state.json").is_file() and (out / "unfrozen" / "checkpoint-2" / "trainer_state.json").is_file()
+    assert (out / "checkpoint-2" / "trainer_state.json").is_file() and (
+        out / "unfrozen" / "checkpoint-2" / "trainer_state.json"
+    ).is_file()
 
 
 def test_eval_only_on_another_dataset(deepart_folder, other_folder, tmp_path):
     model_dir = tmp_path / "model"
-    assert run_train("--dataset", deepart_folder, "--model", "vit-test", "--from_scratch", "--image_size", "32",
-                     "--output_dir", model_dir, *FAST) == 0
+    assert (
+        run_train(
+            "--dataset",
+            deepart_folder,
+            "--model",
+            "vit-test",
+            "--from_scratch",
+            "--image_size",
+            "32",
+            "--output_dir",
+            model_dir,
+            *FAST,
+        )
+        == 0
+    )
     out = tmp_path / "cross"
-    assert run_train("--eval_only", "--model_name_or_path", model_dir, "--dataset", other_folder, "--output_dir", out,
-                     "--dataloader_num_workers", "0") == 0
+    assert (
+        run_train(
+            "--eval_only",
+            "--model_name_or_path",
+            model_dir,
+            "--dataset",
+            other_folder,
+            "--output_dir",
+            out,
+            "--dataloader_num_workers",
+            "0",
+        )
+        == 0
+    )
     summary = json.loads((out / "metrics.json").read_text())
     assert summary["test"]["n"] == 6 and summary["hyperparameters"] is None
     assert (out / "predictions.csv").is_file() and not (out / "README.md").exists()
@@ -156,16 +283,29 @@ def test_bad_input_is_one_clear_line(case, message, tmp_path, deepart_folder, ca
     if case == "unknown_model":
         model = ["--model", "resnet9000", "--from_scratch"]
     elif case == "no_label":
-        dataset = write_dataset(tmp_path / "d", Features({"image": Image(), "kind": Value("string")}), {"image": good, "kind": ["a"] * 4})
+        dataset = write_dataset(
+            tmp_path / "d", Features({"image": Image(), "kind": Value("string")}), {"image": good, "kind": ["a"] * 4}
+        )
     elif case == "wrong_labels":
-        dataset = write_dataset(tmp_path / "d", Features({"image": Image(), "label": ClassLabel(names=["real", "fake"])}), {"image": good, "label": [0, 1, 0, 1]})
+        dataset = write_dataset(
+            tmp_path / "d",
+            Features({"image": Image(), "label": ClassLabel(names=["real", "fake"])}),
+            {"image": good, "label": [0, 1, 0, 1]},
+        )
     elif case == "empty_split":
-        splits = {name: Dataset.from_dict({"image": good if name != "train" else [], "label": [0, 1, 0, 1] if name != "train" else []},
-                                          features=Features({"image": Image(), "label": labels})) for name in ("train", "validation", "test")}
+        splits = {
+            name: Dataset.from_dict(
+                {"image": good if name != "train" else [], "label": [0, 1, 0, 1] if name != "train" else []},
+                features=Features({"image": Image(), "label": labels}),
+            )
+            for name in ("train", "validation", "test")
+        }
         dataset = deepart_hf.publish(DatasetDict(splits), tmp_path / "d").path
     elif case == "corrupt_image":
         broken = good[:3] + [{"bytes": good[0]["bytes"][:40], "path": "broken.png"}]
-        dataset = write_dataset(tmp_path / "d", Features({"image": Image(), "label": labels}), {"image": broken, "label": [0, 1, 0, 1]})
+        dataset = write_dataset(
+            tmp_path / "d", Features({"image": Image(), "label": labels}), {"image": broken, "label": [0, 1, 0, 1]}
+        )
     elif case == "pairs_config":
         extra = ["--dataset_config", "pairs"]
     elif case == "offline_pretrained":
@@ -174,7 +314,9 @@ def test_bad_input_is_one_clear_line(case, message, tmp_path, deepart_folder, ca
         dataset = str(tmp_path / "nowhere")
     elif case == "hub_dataset_offline":
         dataset = "someone/some-dataset"
-    status = run_train("--dataset", dataset, *extra, *model, "--image_size", "32", "--output_dir", tmp_path / "out", *FAST)
+    status = run_train(
+        "--dataset", dataset, *extra, *model, "--image_size", "32", "--output_dir", tmp_path / "out", *FAST
+    )
     err = capsys.readouterr().err.strip().splitlines()
     errors = [line for line in err if line.startswith("error: ")]
     assert status == 2
@@ -184,8 +326,21 @@ def test_bad_input_is_one_clear_line(case, message, tmp_path, deepart_folder, ca
 
 def test_offline_push_fails_in_one_line_after_everything_is_saved(deepart_folder, tmp_path, capsys):
     out = tmp_path / "pushed"
-    status = run_train("--dataset", deepart_folder, "--model", "vit-test", "--from_scratch", "--image_size", "32",
-                       "--output_dir", out, "--push_to_hub", "--hub_model_id", "me/detector", *FAST)
+    status = run_train(
+        "--dataset",
+        deepart_folder,
+        "--model",
+        "vit-test",
+        "--from_scratch",
+        "--image_size",
+        "32",
+        "--output_dir",
+        out,
+        "--push_to_hub",
+        "--hub_model_id",
+        "me/detector",
+        *FAST,
+    )
     assert status == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and errors[0].startswith("error: push to me/detector failed")
@@ -200,9 +355,30 @@ def test_two_cpu_processes_train_with_gloo(deepart_folder, tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port), str(REPO / "train.py"),
-         "--dataset", deepart_folder, "--model", "vit-test", "--from_scratch", "--image_size", "32", "--output_dir", out, *FAST],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(port),
+            str(REPO / "train.py"),
+            "--dataset",
+            deepart_folder,
+            "--model",
+            "vit-test",
+            "--from_scratch",
+            "--image_size",
+            "32",
+            "--output_dir",
+            out,
+            *FAST,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     state = json.loads((out / "checkpoint-1" / "trainer_state.json").read_text())
@@ -215,9 +391,31 @@ def test_frozen_backbone_then_unfrozen_epochs_with_step_lr(deepart_folder, tmp_p
     from safetensors.torch import load_file
 
     out = tmp_path / "stages"
-    assert run_train("--dataset", deepart_folder, "--protocol", "dalle", "--model", "vit-test", "--from_scratch",
-                     "--image_size", "32", "--output_dir", out, *FAST, "--num_train_epochs", "2",
-                     "--step_lr_epochs", "1", "--step_lr_gamma", "0.1", "--unfreeze_epochs", "1") == 0
+    assert (
+        run_train(
+            "--dataset",
+            deepart_folder,
+            "--protocol",
+            "dalle",
+            "--model",
+            "vit-test",
+            "--from_scratch",
+            "--image_size",
+            "32",
+            "--output_dir",
+            out,
+            *FAST,
+            "--num_train_epochs",
+            "2",
+            "--step_lr_epochs",
+            "1",
+            "--step_lr_gamma",
+            "0.1",
+            "--unfreeze_epochs",
+            "1",
+        )
+        == 0
+    )
     first, second = (load_file(out / f"checkpoint-{step}" / "model.safetensors") for step in (2, 4))
     final = load_file(out / "model.safetensors")
     backbone = "vit.encoder.layer.0.attention.attention.query.weight"
@@ -225,14 +423,33 @@ def test_frozen_backbone_then_unfrozen_epochs_with_step_lr(deepart_folder, tmp_p
     assert not (first["classifier.weight"] == second["classifier.weight"]).all()  # ... while the head learned
     assert not (second[backbone] == final[backbone]).all()  # unfrozen stage moved it
     assert (out / "unfrozen" / "checkpoint-2").is_dir()
-    rates = [e["learning_rate"] for e in json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())["log_history"] if "learning_rate" in e]
+    rates = [
+        e["learning_rate"]
+        for e in json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())["log_history"]
+        if "learning_rate" in e
+    ]
     assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-4)  # StepLR: x0.1 after the first epoch
 
 
 def test_the_console_shows_one_line_per_evaluation_and_nothing_noisy(deepart_folder, tmp_path, capfd, recwarn):
     out = tmp_path / "quiet"
-    assert run_train("--dataset", deepart_folder, "--model", "vit-test", "--from_scratch", "--image_size", "32",
-                     "--output_dir", out, *FAST, "--num_train_epochs", "2") == 0
+    assert (
+        run_train(
+            "--dataset",
+            deepart_folder,
+            "--model",
+            "vit-test",
+            "--from_scratch",
+            "--image_size",
+            "32",
+            "--output_dir",
+            out,
+            *FAST,
+            "--num_train_epochs",
+            "2",
+        )
+        == 0
+    )
     printed = "".join(capfd.readouterr())
     evaluations = [line for line in printed.splitlines() if line.startswith("epoch ")]
     assert [line.split(":")[0] for line in evaluations] == ["epoch 1", "epoch 2"]
