@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "deepart_hf.evaluation.command",
         "validity report of a detector: intervals, calibrated decision, robustness",
     ),
+    "calibrate": (
+        "deepart_hf.evaluation.recalibrate",
+        "re-fit a detector's decision threshold on images of your own collection; saves a new model",
+    ),
     "cross-eval": (
         "deepart_hf.research.cross_source",
         "train on each source, test on every source: the cross-source matrix",

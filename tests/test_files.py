@@ -17,3 +17,20 @@ def test_write_json_is_strict_and_atomic(tmp_path):
     with pytest.raises(ValueError):
         write_json(tmp_path / "nan.json", {"auroc": float("nan")})
     assert sorted(os.listdir(tmp_path)) == ["metrics.json"]
+
+
+def test_atomic_folder_refuses_an_existing_folder_and_replaces_it_whole_when_asked(tmp_path):
+    from deepart_hf.files import atomic_folder
+
+    target = tmp_path / "model"
+    with atomic_folder(target) as temporary:
+        (temporary / "weights").write_text("first")
+    with pytest.raises(FileExistsError), atomic_folder(target):
+        pass
+    with pytest.raises(RuntimeError), atomic_folder(target, replace=True) as temporary:
+        (temporary / "weights").write_text("half")
+        raise RuntimeError("interrupted")
+    assert (target / "weights").read_text() == "first"  # a failed write leaves the old folder as it was
+    with atomic_folder(target, replace=True) as temporary:
+        (temporary / "weights").write_text("second")
+    assert (target / "weights").read_text() == "second" and sorted(os.listdir(tmp_path)) == ["model"]

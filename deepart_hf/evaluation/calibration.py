@@ -98,16 +98,19 @@ def at_bound(temperature: float) -> bool:
     return temperature <= low * 1.05 or temperature >= high / 1.05
 
 
-def threshold_for_fpr(labels: np.ndarray, log_odds: np.ndarray, target_fpr: float) -> tuple[float | None, str]:
+def threshold_for_fpr(
+    labels: np.ndarray, log_odds: np.ndarray, target_fpr: float, images: str = "validation"
+) -> tuple[float | None, str]:
     """The lowest threshold t with FPR("ai if score >= t") <= target on these scores, or None when the human
-    images are too few to tell (1/n > target) or absent. Returns (threshold, how it was chosen)."""
+    images are too few to tell (1/n > target) or absent. Returns (threshold, how it was chosen); ``images``
+    names the images in that text."""
     human = np.sort(log_odds[labels == HUMAN])[::-1]
     n_human = len(human)
     if n_human == 0:
         return None, "no human images in the validation split"
     if 1.0 / n_human > target_fpr:
         return None, (
-            f"{n_human} human validation images measure the false-positive rate in steps of "
+            f"{n_human} human {images} images measure the false-positive rate in steps of "
             f"{1 / n_human:.0%}, coarser than the {target_fpr:.0%} target"
         )
     allowed = int(math.floor(target_fpr * n_human + 1e-9))  # human images that may score at or above t
@@ -115,7 +118,7 @@ def threshold_for_fpr(labels: np.ndarray, log_odds: np.ndarray, target_fpr: floa
     threshold = float(np.nextafter(human[allowed], np.inf))
     return (
         threshold,
-        f"lowest threshold with validation FPR <= {target_fpr:.0%} ({allowed} of {n_human} human images above it)",
+        f"lowest threshold with {images} FPR <= {target_fpr:.0%} ({allowed} of {n_human} human images above it)",
     )
 
 

@@ -163,9 +163,8 @@ class Detector:
         Decoding and preprocessing run in ``workers`` threads (Pillow and torch release the GIL) at most two
         batches ahead of the model; ``progress(n)`` is called after each batch of n files.
         """
-        items = _input_files([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)
         rows: list[Row] = []
-        for batch in self._prepared_batches(items, workers):
+        for batch in self.prepared_batches(inputs, workers=workers):
             ready = [(item, pixels) for item, pixels in batch if isinstance(pixels, torch.Tensor)]
             scores = iter(self.predict_pixels(torch.stack([p for _, p in ready])) if ready else [])
             for item, pixels in batch:
@@ -188,6 +187,14 @@ class Detector:
             if progress:
                 progress(len(batch))
         return rows
+
+    def prepared_batches(
+        self, inputs: Iterable[ImageLike | InputFile] | str | os.PathLike, *, workers: int | None = None
+    ) -> Iterator[list[tuple[InputFile, torch.Tensor | str]]]:
+        """The inputs of ``predict_rows`` as batches of (file, its ``pixel_values`` or why it has none), decoded
+        in ``workers`` threads: for tools that need the model's pixels of files people bring, not only scores."""
+        items = _input_files([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)
+        return self._prepared_batches(items, workers)
 
     def predict_pixels(self, pixel_values: torch.Tensor) -> list[Prediction]:
         """Predictions for a batch of the processor's ``pixel_values``, calibrated exactly as ``predict`` does."""
