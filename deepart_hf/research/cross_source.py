@@ -11,6 +11,7 @@ OUT/cross_source.png (heat maps of mean accuracy and AUROC); the trained runs st
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,7 @@ def training_sets(sources: list[str], leave_one_out: bool) -> list[tuple[str, li
 def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
     from ..inference.detector import load_detector
     from ..training.arguments import dataset_and_config, parse_arguments
+    from ..training.model_card import LEAVE_ONE_OUT_KEY
     from ..training.run import run
 
     sources = [part.strip() for value in args.dataset for part in value.split(",") if part.strip()]
@@ -93,6 +95,19 @@ def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
                 n_resamples=args.n_resamples,
             )
     report = {"sources": list(tests), "trained_on": list(cells), "cells": cells, "train_flags": flags}
+    # Where each source is, as a run on all of them records its datasets: train.py --cross_source_report checks it.
+    everything = parse_arguments([*flags, "--dataset", ",".join(sources), "--output_dir", str(out)])
+    report["locations"] = dict(zip(tests, everything.dataset_location.split(",")))
+    loo = {
+        source_name(next(s for s in sources if s not in training)): (name, training)
+        for name, training in training_sets(sources, args.leave_one_out)
+        if len(training) > 1
+    }
+    if loo:
+        report[LEAVE_ONE_OUT_KEY] = {
+            left_out: {"trained_on": [source_name(s) for s in training], "metrics": cells[name][left_out]}
+            for left_out, (name, training) in loo.items()
+        }
     write_json(out / "cross_source.json", report)
     markdown = cross_source_markdown(report)
     with atomic_destination(out / "cross_source.md") as temporary:
@@ -100,6 +115,11 @@ def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
     plot_cross_source(report, out / "cross_source.png")
     print(markdown)
     print(f"Wrote cross_source.json, cross_source.md, cross_source.png to {out}")
+    if loo:
+        print(
+            "A general detector: train on every source, with these figures in its card:\n  python train.py "
+            f"--dataset {','.join(sources)} {shlex.join(flags)} --cross_source_report {out / 'cross_source.json'}"
+        )
     return 0
 
 

@@ -172,6 +172,13 @@ class RunArguments:
     push_space: str | None = field(
         default=None, metadata={"help": "also upload the run and its demo (app.py) as a Gradio Space ORG/NAME"}
     )
+    cross_source_report: str | None = field(
+        default=None,
+        metadata={
+            "help": "a cross_source.json written by `deepart-hf cross-eval --leave_one_out` on these same datasets: "
+            "its leave-one-source-out figures go into the model card"
+        },
+    )
     # --- generator attribution (issue 11; deepart_hf/training/attribution.py) ---
     task: str = field(
         default=DETECTION,
@@ -261,6 +268,7 @@ TRAINING_HYPERPARAMETERS = (
 )  # fmt: skip
 # Project arguments that do not change a run's result.
 NOT_IDENTITY = {"overwrite_output_dir", "list_models", "robustness", "n_resamples", "push_space", "pixel_cache"}
+NOT_IDENTITY.add("cross_source_report")  # what the card shows beside the run, not what the run computes
 
 
 @dataclass

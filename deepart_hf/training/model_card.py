@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..cards import markdown_table, template_path
 from ..data.loading import dataset_caveats as read_dataset_caveats
+from ..errors import DeepArtError
 from ..evaluation.suite import SUMMARY_METRICS, interval_cell, report_markdown
 from ..evaluation.tables import results_markdown
 from ..models import FROM_SCRATCH
@@ -88,6 +90,7 @@ def render_model_card(
         ],
     )
     trainable, total = summary["parameters"]["trainable"], summary["parameters"]["total"]
+    cross_source = read_cross_source_report(args)
     return ModelCard.from_template(
         card_data,
         template_path=str(template_path("model.md")),
@@ -126,7 +129,51 @@ def render_model_card(
         else None,
         robustness_plots=[name for name in (validity or {}).get("files", []) if name.endswith(".png")],
         attribution=attribution,
+        leave_one_out=leave_one_out_markdown(cross_source) if cross_source else None,
+        leave_one_out_flags=" ".join(cross_source.get("train_flags", [])) if cross_source else None,
     )
+
+
+LEAVE_ONE_OUT_KEY = "leave_one_out"  # in cross_source.json: held-out source -> the sources trained on, its metrics
+
+
+def read_cross_source_report(args: Arguments) -> dict | None:
+    """``--cross_source_report``'s leave-one-source-out figures, checked against the run's datasets (None when not
+    given). Read before training, so that a wrong file stops the run before it costs anything."""
+    path = args.run.cross_source_report
+    if not path:
+        return None
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DeepArtError(f"--cross_source_report {path}: cannot read it ({exc})") from None
+    if not report.get(LEAVE_ONE_OUT_KEY):
+        raise DeepArtError(
+            f"--cross_source_report {path} has no leave-one-source-out figures: write it with "
+            "`deepart-hf cross-eval --leave_one_out` on three or more sources"
+        )
+    ours, theirs = set(args.dataset_location.split(",")), set(report.get("locations", {}).values())
+    if ours != theirs:
+        raise DeepArtError(
+            f"--cross_source_report {path} was measured on {', '.join(sorted(theirs))}, not on this run's datasets "
+            f"({', '.join(sorted(ours))})"
+        )
+    return report
+
+
+def leave_one_out_markdown(report: dict) -> str:
+    """One row per source: trained on all the others, tested on it, each metric with its 95% interval."""
+    headers = ["left out (tested on)", "trained on", "n (human/ai)", *(name for _, name in SUMMARY_METRICS)]
+    rows = [
+        [
+            held_out,
+            " + ".join(entry["trained_on"]),
+            f"{entry['metrics']['n']} ({entry['metrics']['n_human']}/{entry['metrics']['n_ai']})",
+            *(interval_cell(entry["metrics"][key]) for key, _ in SUMMARY_METRICS),
+        ]
+        for held_out, entry in report[LEAVE_ONE_OUT_KEY].items()
+    ]
+    return markdown_table(headers, rows)
 
 
 def per_dataset_markdown(per_dataset: dict) -> str:

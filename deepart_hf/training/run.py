@@ -46,7 +46,10 @@ UNFROZEN_STAGE = "unfrozen"
 
 def run(args: Arguments) -> dict:
     """The whole job: seed, model, data, training, test evaluation, report, card, push. Returns the metrics."""
+    from .model_card import read_cross_source_report
     from .report import evaluate_and_report, push_run
+
+    read_cross_source_report(args)  # a report of other datasets stops the run before it trains
 
     # Our own push happens once, at the end, after everything is saved: the Trainer's would push every checkpoint.
     training = replace(args.training, push_to_hub=False)

@@ -1,0 +1,63 @@
+"""A general detector: cross-eval --leave_one_out measures the recipe on each source it did not see, and the model
+trained on every source carries those figures in its card."""
+
+import json
+
+import pytest
+
+import deepart_hf
+import train
+from deepart_hf.cli import main as cli
+from deepart_hf.evaluation.suite import interval_cell
+from helpers import FAST_TRAINING, SHARED_DATA
+
+TINY = [*FAST_TRAINING, "--save_total_limit", "1", "--max_eval_samples", "1000", "--model", "vit-test"]
+TINY += ["--from_scratch", "--image_size", "32"]
+
+
+@pytest.fixture(scope="module")
+def sources(deepart_folder, tmp_path_factory):
+    """Three sources: the DeepArt sample, the genre-study sample in its own layout, and a small synthetic set."""
+    data = tmp_path_factory.mktemp("data")
+    deepart_hf.publish(deepart_hf.build("genres", SHARED_DATA / "genres-sample", validation_share=0.3), data / "genres")
+    deepart_hf.publish(deepart_hf.build("synthetic", n_per_class=20, image_size=48, seed=3), data / "synthetic")
+    return [str(deepart_folder), str(data / "genres"), str(data / "synthetic")]
+
+
+def test_the_all_sources_model_card_shows_the_leave_one_out_figures(sources, tmp_path, capsys):
+    cross = tmp_path / "cross"
+    assert cli(["cross-eval", "--dataset", ",".join(sources), "--leave_one_out", "--output_dir", str(cross)]
+               + ["--n_resamples", "20", *TINY]) == 0  # fmt: skip
+    assert "--cross_source_report" in capsys.readouterr().out  # the next step is printed
+    report = json.loads((cross / "cross_source.json").read_text())
+    loo = report["leave_one_out"]
+    assert list(loo) == ["deepart", "genres", "synthetic"]
+    assert loo["genres"]["trained_on"] == ["deepart", "synthetic"]
+    # each entry is the all-but-one model's cell on the source it left out
+    assert loo["genres"]["metrics"] == report["cells"]["all-but-genres"]["genres"]
+
+    run = tmp_path / "general"
+    argv = ["--dataset", ",".join(sources), *TINY, "--output_dir", str(run)]
+    assert train.main([*argv, "--cross_source_report", str(cross / "cross_source.json")]) == 0
+    card = (run / "README.md").read_text()
+    assert "## On a source it has not seen: leave one source out" in card
+    for held_out, entry in loo.items():
+        metrics = entry["metrics"]
+        row = next(line for line in card.splitlines() if line.startswith(f"| {held_out} |"))
+        assert f"| {' + '.join(entry['trained_on'])} |" in row
+        assert f"| {metrics['n']} ({metrics['n_human']}/{metrics['n_ai']}) |" in row
+        assert interval_cell(metrics["mean_accuracy"]) in row and interval_cell(metrics["auroc"]) in row
+
+
+def test_a_report_of_other_datasets_stops_the_run_before_training(sources, tmp_path, capsys):
+    report = tmp_path / "cross_source.json"
+    report.write_text(json.dumps({"leave_one_out": {"x": {}}, "locations": {"a": "/elsewhere/a", "b": "/b"}}))
+    run = tmp_path / "run"
+    argv = ["--dataset", ",".join(sources[:2]), *TINY, "--output_dir", str(run)]
+    assert train.main([*argv, "--cross_source_report", str(report)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "was measured on /b, /elsewhere/a, not on this run's datasets" in error
+    assert not (run / "metrics.json").exists() and not any(run.glob("checkpoint-*"))
+    report.write_text(json.dumps({"sources": ["a"], "cells": {}}))
+    assert train.main([*argv, "--cross_source_report", str(report)]) == 2
+    assert "has no leave-one-source-out figures" in capsys.readouterr().err
