@@ -14,6 +14,7 @@ from deepart_hf.cli import main as cli
 from deepart_hf.constants import AI
 from deepart_hf.evaluation.calibration import apply_temperature, fit_temperature
 from deepart_hf.evaluation.recalibrate import PROVENANCE_FILE, expected_fpr, minimum_human_images
+from deepart_hf.inference.demo import analyse
 from deepart_hf.models.heads import classifier_head
 from helpers import DEEPART_SAMPLE, FAST_TRAINING
 
@@ -60,6 +61,11 @@ def test_human_images_set_the_threshold_that_predict_then_applies(model, tmp_pat
     rows = written["rows"]
     assert len(rows) == 40 and sum(row["decision"] == "ai" for row in rows) == 2
     np.testing.assert_allclose([row["log_odds_ai"] for row in rows], scores, rtol=0, atol=1e-6)
+
+    # the demo too: the highest-scoring human painting is above the new threshold, and the page says how it was set
+    shown = analyse(calibrated, HUMAN_FILES[int(np.argmax(scores))], uncertain=0)
+    assert shown.prediction.threshold_log_odds == calibrated.calibration.threshold_log_odds
+    assert shown.prediction.label == "ai" and "re-calibrated on 40 human images" in shown.verdict
 
     provenance = json.loads((out / PROVENANCE_FILE).read_text())
     config = json.loads((out / "config.json").read_text())["deepart_calibration"]
