@@ -90,10 +90,11 @@ def export_onnx(
     with atomic_destination(out / ONNX_FILE) as temporary:
         _export(_Logits(model).eval(), example, temporary, exporter, opset, str(path_or_id))
         _add_metadata(temporary, metadata)
-    # the config and processor as the detector saved them, so the export preprocesses with the same code
-    model.config.save_pretrained(out)
-    processor.save_pretrained(out)
-    write_json(out / METADATA_FILE, metadata)
+        # the config and processor as the detector saved them, so the export preprocesses with the same code;
+        # model.onnx appears last, so a folder that has it is a whole export
+        model.config.save_pretrained(out)
+        processor.save_pretrained(out)
+        write_json(out / METADATA_FILE, metadata)
     return metadata
 
 

@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 PASSES_FLAGS_ON = True  # every flag few-shot does not know goes to train.py
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
     from .few_shot import main as run  # the work (numpy, torch, datasets...) loads here, not for --help
 
-    return run(args)
+    return run(args, extra)

@@ -13,6 +13,7 @@ from PIL import Image
 
 from deepart_hf.cli import main as cli
 from deepart_hf.data.images import decode_image
+from deepart_hf.evaluation.predictions import read_predictions_csv
 from deepart_hf.inference.demo import analyse
 from deepart_hf.inference.detector import load_detector
 from deepart_hf.inference.export import METADATA_FILE, METADATA_KEY, ONNX_FILE, export_onnx
@@ -186,3 +187,16 @@ def test_what_export_refuses_is_one_line(crop_run, tmp_path, capsys):
     (out / METADATA_FILE).unlink()
     assert cli(["predict", "--model", str(out), str(DEEPART_SAMPLE / "Aigc" / "Gushici-0.jpg")]) == 2
     assert f"no {METADATA_FILE}" in capsys.readouterr().err
+
+
+def test_evaluate_reports_on_an_export_as_on_its_run(crop_run, tmp_path, capsys):
+    run, data = crop_run
+    assert export(capsys, "--model", run, "--output_dir", tmp_path / "onnx")[0] == 0
+    predictions = {}
+    for name, model in (("torch", run), ("onnx", tmp_path / "onnx")):
+        argv = ["--model", model, "--dataset", data, "--output_dir", tmp_path / name, "--max_samples", "8"]
+        assert cli(["evaluate", *map(str, argv), "--robustness", "none", "--n_resamples", "50"]) == 0
+        predictions[name] = read_predictions_csv(tmp_path / name / "predictions.csv")
+    assert list(predictions["onnx"]["id"]) == list(predictions["torch"]["id"])
+    assert np.ptp(predictions["torch"]["prob_ai"]) > 0
+    np.testing.assert_allclose(predictions["onnx"]["prob_ai"], predictions["torch"]["prob_ai"], rtol=0, atol=PARITY)
