@@ -27,7 +27,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_expit, logsumexp
 from torch.utils.data import DataLoader
 
-from ..constants import AI, HUMAN
+from ..constants import AI, DEFAULT_TARGET_FPR, HUMAN
 from ..errors import DeepArtError
 from ..models.calibration import Calibration
 from ..models.heads import classifier_head
@@ -35,7 +35,6 @@ from ..models.preprocessing import collate
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TARGET_FPR = 0.05
 RELIABILITY_BINS = 10
 
 
