@@ -156,7 +156,11 @@ def replace_folder(new: Path, out: Path, marker: str, *, error: type[DeepArtErro
     check_replaceable(out, marker, error=error)
     old = _temporary_beside(out, "old")
     os.replace(out, old)
-    os.replace(new, out)
+    try:
+        os.replace(new, out)
+    except BaseException:
+        os.replace(old, out)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image
 
-from ..constants import IMAGE_EXTENSIONS
+from ..constants import DATASET_MARKER, IMAGE_EXTENSIONS
 from ..errors import SourceError
 
 # Names written by operating systems and archivers, never part of a collection (compared lower-case).
@@ -124,6 +124,9 @@ class SourceTree:
                         self.skipped.append((rel, f"a link to a folder already read as {read_folders[real] or 'the source'}/: not read twice"))
                         continue
                     read_folders[real] = rel
+                    if (path / DATASET_MARKER).is_file():
+                        self.skipped.append((rel, f"a dataset built by deepart-hf ({DATASET_MARKER}): not read as images"))
+                        continue
                     if not is_hidden(rel):
                         self._add_parents(rel + "/x")
                     walk(path, rel, real)

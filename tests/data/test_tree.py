@@ -126,3 +126,11 @@ def test_a_zip_member_larger_than_the_decoders_limit_is_not_read(tmp_path, monke
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20_000)
     result = deepart_hf.build("folder", archive, split_ratio="1:0:1")
     assert "too large" in skipped(result)["ai/bomb.png"] and len(rows_by_id(result)) == 4
+
+
+def test_a_built_dataset_inside_a_source_is_not_read_as_images(tmp_path):
+    root = labelled_folder(tmp_path / "mine")
+    deepart_hf.publish(deepart_hf.build("folder", root, split_ratio="1:0:1"), tmp_path / "built")
+    os.symlink(tmp_path / "built", root / "ai" / "built")
+    result = deepart_hf.build("folder", root, split_ratio="1:0:1")
+    assert len(rows_by_id(result)) == 6 and "a dataset built by deepart-hf" in skipped(result)["ai/built"]
