@@ -28,7 +28,17 @@ from ..data.images import BadImage
 from ..errors import DeepArtError
 from ..models.crop_detector import CropImageProcessor, reflect_pad
 from ..models.preprocessing import describe_preprocessing
-from .detector import DECISION_WORDS, DEFAULT_UNCERTAIN, Detector, Prediction, load_detector, read_image
+from .detector import (
+    DECISION_WORDS,
+    DEFAULT_UNCERTAIN,
+    UNCERTAIN_HELP,
+    Detector,
+    Prediction,
+    check_uncertain,
+    load_detector,
+    read_image,
+    uncertain_interval,
+)
 from .inputs import InputFile, image_suffixes
 
 DEFAULT_PORT = 7860
@@ -59,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_UNCERTAIN,
         metavar="W",
-        help=f"say 'uncertain' when P(ai) is within W of the threshold (default {DEFAULT_UNCERTAIN})",
+        help=UNCERTAIN_HELP,
     )
     parser.add_argument(
         "--examples", nargs="*", type=Path, help="example images to click (default: the run folder's examples/)"
@@ -107,7 +117,8 @@ def analyse(detector: Detector, path: str | os.PathLike | None, uncertain: float
 def verdict_markdown(detector: Detector, prob_ai: float, decision: str, uncertain: float) -> str:
     calibration = detector.calibration
     how = f"calibrated ({calibration.method})" if calibration.is_calibrated else "uncalibrated: the model's argmax"
-    band = f"; within ±{uncertain:g} of it the demo says *uncertain*" if uncertain else ""
+    low, high = uncertain_interval(calibration.threshold_log_odds, uncertain)
+    band = f"; for P(ai) between {low:.3g} and {high:.3g} the demo says *uncertain*" if uncertain else ""
     return (
         f"## {DECISION_WORDS[decision]}\n"
         f"P(ai) = **{prob_ai:.3f}**; decision threshold P(ai) = {calibration.threshold:.3f} ({how}){band}.\n\n"
@@ -312,8 +323,7 @@ def build_demo(
     """The Gradio Blocks of the demo (not launched). ``model`` is a run folder, a Hub id or a loaded Detector."""
     import gradio as gr
 
-    if not 0 <= uncertain < 1:
-        raise DeepArtError(f"--uncertain must be in [0, 1), got {uncertain}")
+    check_uncertain(uncertain)
     detector = model if isinstance(model, Detector) else load_detector(str(model))
     folder = run_files(str(figures_from or model)) if figures_from or not isinstance(model, Detector) else None
     crop = isinstance(detector.processor, CropImageProcessor)

@@ -43,7 +43,16 @@ ImageLike = Image.Image | str | os.PathLike | bytes | dict
 UNCERTAIN, ERROR = "uncertain", "error"
 # What a person reads beside the number: a score is evidence, not a verdict.
 DECISION_WORDS = {ID2LABEL[AI]: "likely AI-generated", ID2LABEL[1 - AI]: "likely human-made", UNCERTAIN: "uncertain"}
-DEFAULT_UNCERTAIN = 0.1  # half-width of the "uncertain" band around the threshold, in P(ai)
+# Half-width of the "uncertain" band around the threshold, in log-odds: a band in P(ai) means nothing at a
+# threshold near 0 or 1 (around P(ai) >= 0.033, +-0.1 leaves no room below for "human"), while log-odds within 1
+# of the threshold's are odds within a factor e (2.7) of it, at any threshold: P(ai) 0.27-0.73 around 0.5,
+# 0.012-0.085 around 0.033.
+DEFAULT_UNCERTAIN = 1.0
+UNCERTAIN_HELP = (
+    "say 'uncertain' when the log-odds log(P(ai)/P(human)) lie within W of the threshold's, i.e. the odds within "
+    f"a factor e^W of the threshold's (default {DEFAULT_UNCERTAIN:g}: P(ai) 0.27-0.73 around a threshold of 0.5; "
+    "0 = always decide)"
+)
 
 
 @dataclass(frozen=True)
@@ -67,9 +76,21 @@ class Prediction:
         return ID2LABEL[AI] if self.log_odds_ai >= self.threshold_log_odds else ID2LABEL[1 - AI]
 
     def decision(self, uncertain: float = 0.0) -> str:
-        """``label``, or "uncertain" when P(ai) lies within ``uncertain`` of the threshold's P(ai)."""
-        threshold = float(probabilities_from_log_odds(self.threshold_log_odds))
-        return UNCERTAIN if abs(self.prob_ai - threshold) < uncertain else self.label
+        """``label``, or "uncertain" when the log-odds lie within ``uncertain`` of the threshold's."""
+        return UNCERTAIN if abs(self.log_odds_ai - self.threshold_log_odds) < uncertain else self.label
+
+
+def check_uncertain(width: float) -> float:
+    """The --uncertain half-width, in log-odds: any finite W >= 0."""
+    if not (np.isfinite(width) and width >= 0):
+        raise DeepArtError(f"--uncertain must be a finite number >= 0 (log-odds), got {width}")
+    return width
+
+
+def uncertain_interval(threshold_log_odds: float, width: float) -> tuple[float, float]:
+    """The P(ai) range called "uncertain" around a threshold: log-odds within ``width`` of it."""
+    low, high = probabilities_from_log_odds(np.array([threshold_log_odds - width, threshold_log_odds + width]))
+    return float(low), float(high)
 
 
 @dataclass(frozen=True)
@@ -297,10 +318,13 @@ def load_detector(path_or_id: str | os.PathLike, **options) -> Detector:
 __all__ = [
     "DECISION_WORDS",
     "DEFAULT_UNCERTAIN",
+    "UNCERTAIN_HELP",
     "Detector",
     "Prediction",
     "Row",
     "as_image",
+    "check_uncertain",
     "load_detector",
     "read_image",
+    "uncertain_interval",
 ]

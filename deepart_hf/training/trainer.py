@@ -8,6 +8,8 @@ the Trainer's standard prediction step already gives one prediction per image.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 from accelerate.data_loader import prepare_data_loader
 from torch.optim.lr_scheduler import StepLR
@@ -51,6 +53,15 @@ class StageProgress(ProgressCallback):
         pass
 
 
+def readable_like_other_files(folder: Path) -> None:
+    """safetensors writes private (0600) files; the weights get the permissions every other file of the run has
+    (0666 less the umask), so whoever may read the card and metrics may read the model too."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in folder.glob("*.safetensors"):
+        path.chmod(0o666 & ~umask)
+
+
 class DetectorTrainer(Trainer):
     """Trainer + StepLR + the quiet console."""
 
@@ -62,6 +73,11 @@ class DetectorTrainer(Trainer):
         self.step_lr_gamma = step_lr_gamma
         if self.pop_callback(ProgressCallback) is not None:
             self.add_callback(StageProgress(stage))
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
+        super().save_model(output_dir, _internal_call=_internal_call)
+        if self.args.should_save:
+            readable_like_other_files(Path(output_dir or self.args.output_dir))
 
     def get_train_dataloader(self) -> DataLoader:
         """A stream that ``split_dataset_by_node`` already split: accelerate would split it once more (by shard,
