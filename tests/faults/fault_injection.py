@@ -1,6 +1,7 @@
 """Running a project command in a subprocess and signalling it at a chosen moment, for the fault-injection tests."""
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -63,3 +64,13 @@ def signalled_when(
                 process.wait()
         output.seek(0)
         return subprocess.CompletedProcess(argv, process.returncode, output.read(), "")
+
+
+def no_bigger_files_than(limit: int) -> Callable[[], None]:
+    """A subprocess's ``preexec_fn`` simulating a full disk: a write past ``limit`` bytes fails with EFBIG."""
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the process at the limit
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limited

@@ -1,12 +1,11 @@
 """deepart-hf predict --output killed while it writes, or out of disk space: the earlier output is left whole,
 the error is one line, and the same command again writes the complete file."""
 
-import resource
 import signal
 import subprocess
 import sys
 
-from fault_injection import environment
+from fault_injection import environment, no_bigger_files_than
 
 from deepart_hf.cli import main as cli
 
@@ -52,14 +51,6 @@ def test_a_kill_while_writing_leaves_the_earlier_output_whole_and_the_next_run_c
 
     assert cli([*map(str, predict_command(reference_run, output, "--overwrite"))]) == 0
     assert output.read_bytes() == complete
-
-
-def no_bigger_files_than(limit: int):
-    def limited():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return limited
 
 
 def test_a_full_disk_is_one_line_and_leaves_the_earlier_output_whole(reference_run, tmp_path):

@@ -6,7 +6,7 @@ import json
 import signal
 
 import numpy as np
-from fault_injection import TRAIN_SCRIPT, python, signalled_when, training_command
+from fault_injection import TRAIN_SCRIPT, no_bigger_files_than, python, signalled_when, training_command
 
 from deepart_hf.evaluation.predictions import read_predictions_csv
 
@@ -49,15 +49,27 @@ def test_a_run_interrupted_at_every_stage_ends_with_the_predictions_of_an_uninte
     not_finished(stopped, signal.SIGTERM)
     assert "resuming from" not in stopped.stdout
 
-    # 3. while the second checkpoint is being saved: its folder exists, its last file (trainer_state.json) not yet
+    # 3. the disk fills up while the second checkpoint is saved (its optimizer state, 39 MB, does not fit)
+    full = python(*command, preexec_fn=no_bigger_files_than(30 * 2**20))
+    errors = [line for line in full.stderr.splitlines() if line.startswith("error: ")]
+    assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr
+    assert len(errors) == 1 and errors[0].startswith(f"error: cannot save in {out}"), full.stderr
+    assert errors[0].endswith("run the same command again: it resumes from the last complete checkpoint")
+    assert readable_json(checkpoint(3) / "trainer_state.json") and not (out / "metrics.json").exists()
+    assert not readable_json(checkpoint(6) / "trainer_state.json")
+    stale = checkpoint(6) / "left-by-the-full-disk"
+    stale.touch()
+
+    # 4. while the second checkpoint is being saved: its folder exists, its last file (trainer_state.json) not yet
     killed = signalled_when(
-        command, lambda: checkpoint(6).is_dir() and not (checkpoint(6) / "trainer_state.json").exists()
+        command,
+        lambda: checkpoint(6).is_dir() and not stale.exists() and not (checkpoint(6) / "trainer_state.json").exists(),
     )
     not_finished(killed, signal.SIGKILL)
-    assert f"resuming from {checkpoint(3)}" in killed.stdout
+    assert f"resuming from {checkpoint(3)}" in killed.stdout and f"removing {checkpoint(6)}: " in killed.stdout
     assert checkpoint(6).is_dir() and not readable_json(checkpoint(6) / "trainer_state.json")
 
-    # 4. during the report: the incomplete checkpoint is removed in one line, the complete one before it resumed
+    # 5. during the report: the incomplete checkpoint is removed in one line, the complete one before it resumed
     killed = signalled_when(command, lambda: (out / "predictions.csv").exists())
     not_finished(killed, signal.SIGKILL)
     assert (out / "app.py").is_file()  # the demo is written before the report, whose metrics.json ends the run
@@ -65,7 +77,7 @@ def test_a_run_interrupted_at_every_stage_ends_with_the_predictions_of_an_uninte
     assert len(removed) == 1 and f"removing {checkpoint(6)}: " in removed[0], killed.stdout
     assert f"resuming from {checkpoint(3)}" in killed.stdout
 
-    # 5. the same command once more: nothing left to train, the report is written again and the run finishes
+    # 6. the same command once more: nothing left to train, the report is written again and the run finishes
     finished = python(*command)
     assert finished.returncode == 0, finished.stderr
     assert f"resuming from {checkpoint(9)}" in finished.stderr
@@ -79,7 +91,7 @@ def test_a_run_interrupted_at_every_stage_ends_with_the_predictions_of_an_uninte
     assert not list(out.glob("checkpoint-*"))
     assert (out / "model.safetensors").stat().st_mode == (out / "config.json").stat().st_mode
 
-    # 6. and once more: a finished run is refused in one line, untouched
+    # 7. and once more: a finished run is refused in one line, untouched
     refused = python(*command)
     errors = [line for line in refused.stderr.splitlines() if line.startswith("error: ")]
     assert refused.returncode == 2 and len(errors) == 1 and "holds a finished run" in errors[0], refused.stderr
