@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from ..constants import AI, DEFAULT_TARGET_FPR, HUMAN
 from ..errors import DeepArtError
-from ..files import atomic_folder, write_json
+from ..files import atomic_folder
 from ..inference.detector import Detector, load_detector
 from ..models.calibration import Calibration
 from .calibration import apply_temperature, crop_logits, fit_calibration, threshold_for_fpr
@@ -152,10 +152,9 @@ def _located(path: str) -> str:
 def save_recalibrated(detector: Detector, output_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """The model, its processor and ``calibration.json``, written to a temporary folder and renamed into place."""
     out = Path(output_dir)
-    with atomic_folder(out, replace=overwrite) as temporary:
+    with atomic_folder(out, PROVENANCE_FILE, detector.calibration.to_dict(), overwrite=overwrite) as temporary:
         detector.model.save_pretrained(temporary)
         detector.processor.save_pretrained(temporary)
-        write_json(temporary / PROVENANCE_FILE, detector.calibration.to_dict())
     return out
 
 

@@ -149,6 +149,12 @@ class RunArguments:
         default=False,
         metadata={"help": "replace a finished or interrupted run in --output_dir, every stage from scratch"},
     )
+    keep_checkpoints: bool = field(
+        default=False,
+        metadata={
+            "help": "keep the checkpoints once the run has finished (an unfinished run always keeps them to resume)"
+        },
+    )
     step_lr_epochs: float | None = field(
         default=None, metadata={"help": "StepLR: multiply the learning rate by --step_lr_gamma every N epochs"}
     )
@@ -267,7 +273,15 @@ TRAINING_HYPERPARAMETERS = (
     "bf16", "fp16", "label_smoothing_factor", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon",
 )  # fmt: skip
 # Project arguments that do not change a run's result.
-NOT_IDENTITY = {"overwrite_output_dir", "list_models", "robustness", "n_resamples", "push_space", "pixel_cache"}
+NOT_IDENTITY = {
+    "overwrite_output_dir",
+    "keep_checkpoints",
+    "list_models",
+    "robustness",
+    "n_resamples",
+    "push_space",
+    "pixel_cache",
+}
 NOT_IDENTITY.add("cross_source_report")  # what the card shows beside the run, not what the run computes
 
 
