@@ -118,10 +118,14 @@ class Detector:
         logits = []
         for start in range(0, len(images), self.batch_size):
             batch = [as_image(image) for image in images[start : start + self.batch_size]]
-            pixel_values = self.processor(images=batch, return_tensors="pt")["pixel_values"].to(self.device)
-            with torch.inference_mode():
-                logits.append(self.model(pixel_values=pixel_values).logits.float().cpu().numpy().astype(np.float64))
+            logits.append(self.pixel_logits(self.processor(images=batch, return_tensors="pt")["pixel_values"]))
         return np.concatenate(logits) if logits else np.zeros((0, len(self.labels)))
+
+    def pixel_logits(self, pixel_values: torch.Tensor) -> np.ndarray:
+        """The (N, classes) logits, float64, of a batch of the processor's ``pixel_values``."""
+        with torch.inference_mode():
+            logits = self.model(pixel_values=pixel_values.to(self.device)).logits
+        return logits.float().cpu().numpy().astype(np.float64)
 
     def log_odds(self, images: Iterable[ImageLike]) -> np.ndarray:
         """log(P(ai) / P(human)) per image, float64 (calibrated: the temperature is in the saved weights)."""
@@ -191,9 +195,7 @@ class Detector:
 
     def predict_pixels(self, pixel_values: torch.Tensor) -> list[Prediction]:
         """Predictions for a batch of the processor's ``pixel_values``, calibrated exactly as ``predict`` does."""
-        with torch.inference_mode():
-            logits = self.model(pixel_values=pixel_values.to(self.device)).logits
-        return self.predict_logits(logits.float().cpu().numpy().astype(np.float64))
+        return self.predict_logits(self.pixel_logits(pixel_values))
 
     def predict_log_odds(self, log_odds: np.ndarray) -> list[Prediction]:
         """Predictions from log-odds the model already gave (the temperature is in its weights), at the saved threshold."""
