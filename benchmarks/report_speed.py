@@ -105,11 +105,11 @@ def main() -> None:
             pixels[label] = torch.stack([processed(processor, apply(image) if apply else image) for image in images])
         parts[f"image work: {family}"] = time.perf_counter() - start
     del images
-    detector.pixel_logits(pixels["clean"][: args.batch_size])  # warm-up: the first call allocates
+    detector.backend(pixels["clean"][: args.batch_size])  # warm-up: the first call allocates
     start = time.perf_counter()
     for tensor in pixels.values():
         for first in range(0, len(tensor), args.batch_size):
-            detector.pixel_logits(tensor[first : first + args.batch_size])
+            detector.backend(tensor[first : first + args.batch_size])
     forward = time.perf_counter() - start
     del pixels
     image_work = sum(parts.values())

@@ -91,7 +91,7 @@ def score_split(
                     pending.append(submit(step + AHEAD))
                 pixels = torch.stack([future.result() for future in futures])
                 name, family, _ = views[view]
-                scores[name].append(detector.log_odds_from_logits(detector.pixel_logits(pixels)))
+                scores[name].append(detector.log_odds_from_logits(detector.backend(pixels)))
                 if last_view[family] == view:
                     bars[family].update(len(futures))
         finally:
