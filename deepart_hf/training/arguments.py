@@ -25,6 +25,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from ..data.loading import synthetic_dataset_path
 from ..errors import DeepArtError
+from ..evaluation.perturbations import ROBUSTNESS_HELP
 from ..models.registry import MODELS
 from .attribution import ATTRIBUTION, DETECTION, TASKS, resolve_attribution_defaults, synthetic_generators
 from .protocols import PROTOCOLS, QUICK, get_protocol
@@ -149,6 +150,12 @@ class RunArguments:
         default=False,
         metadata={"help": "replace a finished or interrupted run in --output_dir, every stage from scratch"},
     )
+    keep_checkpoints: bool = field(
+        default=False,
+        metadata={
+            "help": "keep the checkpoints once the run has finished (an unfinished run always keeps them to resume)"
+        },
+    )
     step_lr_epochs: float | None = field(
         default=None, metadata={"help": "StepLR: multiply the learning rate by --step_lr_gamma every N epochs"}
     )
@@ -161,13 +168,7 @@ class RunArguments:
             "(human images called ai); the temperature is fitted there too"
         },
     )
-    robustness: str = field(
-        default="all",
-        metadata={
-            "help": "perturbations evaluated on the test split at the end: all, none, or a comma list of "
-            "jpeg, blur, downscale, format, color"
-        },
-    )
+    robustness: str = field(default="auto", metadata={"help": ROBUSTNESS_HELP})
     n_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples behind each 95%% interval"})
     push_space: str | None = field(
         default=None, metadata={"help": "also upload the run and its demo (app.py) as a Gradio Space ORG/NAME"}
@@ -260,7 +261,15 @@ TRAINING_HYPERPARAMETERS = (
     "bf16", "fp16", "label_smoothing_factor", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon",
 )  # fmt: skip
 # Project arguments that do not change a run's result.
-NOT_IDENTITY = {"overwrite_output_dir", "list_models", "robustness", "n_resamples", "push_space", "pixel_cache"}
+NOT_IDENTITY = {
+    "overwrite_output_dir",
+    "keep_checkpoints",
+    "list_models",
+    "robustness",
+    "n_resamples",
+    "push_space",
+    "pixel_cache",
+}
 
 
 @dataclass

@@ -8,6 +8,7 @@ the same command, and a frozen-then-unfrozen schedule.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import torch
 from accelerate.utils import extract_model_from_parallel
+from datasets import Dataset
 from transformers import TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from ..constants import LABELS
 from ..data.loading import checked_split, combine_datasets, ensure_synthetic, load_splits
@@ -30,7 +31,7 @@ from ..files import write_json
 from ..models import create_model, freeze_backbone, load_trained, model_labels, unfreeze_all
 from ..models.crop_detector import CropImageProcessor
 from ..models.preprocessing import PixelValues, collate, preprocess_mode, processor_geometry
-from .arguments import Arguments, identity_differences, run_identity
+from .arguments import Arguments, cpu_bf16_supported, identity_differences, run_identity
 from .attribution import as_target, attribution_classes, check_saved_classes, is_attribution, synthetic_generators
 from .augment import TrainTransform, pre_resize, training_augmentation
 from .prepared_splits import Splits
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 FINISHED_MARKER = "metrics.json"  # written last: a folder holding it is a finished run
 RUN_RECORD = "run_args.json"  # the resolved arguments a run was started with
+TRAINER_STATE = "trainer_state.json"  # the last file the Trainer writes into a checkpoint
 UNFROZEN_STAGE = "unfrozen"
 
 
@@ -65,7 +67,10 @@ def run(args: Arguments) -> dict:
             [],
         )
     else:
+        check_something_to_learn(training, splits.train)
         resume = claim_output_dir(args, training, splits.fingerprint, resumable=True)
+        if training.process_index == 0:
+            print(f"Training precision: {training_precision(training)}")
         trainer, history = train_model(args, training, model, processor, splits.train, splits.evaluation, resume)
         # Decide how to decide: temperature and threshold from the validation split, saved with the model.
         calibration = (
@@ -75,11 +80,14 @@ def run(args: Arguments) -> dict:
         )
         if calibration is not None:
             trainer.save_model(training.output_dir)
-    metrics = evaluate_and_report(args, trainer, model, processor, splits, history)
     # --- the run's demo (issue 10): app.py, requirements.txt and examples; its code goes with every push ---
+    # before the report, whose metrics.json marks the run finished: a kill in between leaves it unfinished
     if not args.run.eval_only and trainer.is_world_process_zero():
         write_run_demo(args, training, splits)
     # --- end of the run's demo ---
+    metrics = evaluate_and_report(args, trainer, model, processor, splits, history)
+    if not args.run.eval_only and not args.run.keep_checkpoints and trainer.is_world_process_zero():
+        remove_checkpoints(Path(training.output_dir))
     if args.training.push_to_hub and trainer.is_world_process_zero():
         push_run(args, training.output_dir)
         from ..inference.space import push_demo_code
@@ -217,6 +225,25 @@ def cached_pixels(args: Arguments, processor, name: str, split) -> PixelCache | 
     return pixel_cache(split)
 
 
+def check_something_to_learn(training: TrainingArguments, train) -> None:
+    """Refuse, before anything is written, a training that would save an untrained or one-class model as a detector."""
+    if training.max_steps <= 0 and training.num_train_epochs <= 0:
+        raise DeepArtError(
+            f"--num_train_epochs {training.num_train_epochs:g} trains nothing (no optimizer step); give at least one "
+            "epoch or --max_steps, or evaluate a trained detector with --eval_only --model_name_or_path"
+        )
+    if not isinstance(train, Dataset):  # a stream: its classes are only known once it has been read
+        return
+    present = sorted(train.unique("label"))
+    if len(present) < 2:
+        feature = train.features["label"]
+        names = [feature.int2str(label) if hasattr(feature, "int2str") else str(label) for label in present]
+        raise DeepArtError(
+            f"the training split holds {len(train)} images of one class only ({', '.join(names) or 'none'}); "
+            "a detector needs examples of every class to learn from"
+        )
+
+
 # --- the run folder ----------------------------------------------------------------------------------------------
 
 
@@ -238,7 +265,7 @@ def claim_output_dir(args: Arguments, training: TrainingArguments, fingerprint: 
             raise DeepArtError(
                 f"{out} holds a finished run; pass --overwrite_output_dir to replace it, or another --output_dir"
             )
-        resume = _checkpoints(out) if resumable else {}
+        resume, incomplete = _checkpoints(out) if resumable else ({}, [])
         record = out / RUN_RECORD
         if record.is_file():
             differences = identity_differences(json.loads(record.read_text())["identity"], identity)
@@ -248,10 +275,17 @@ def claim_output_dir(args: Arguments, training: TrainingArguments, fingerprint: 
                     f"{out} holds a run started with other arguments: {differences[0]}{more}; "
                     "pass --overwrite_output_dir to start it again, or choose another --output_dir"
                 )
-        elif resume:
+        elif resume or incomplete:
             raise DeepArtError(
                 f"{out} holds checkpoints of an unrecorded run; pass --overwrite_output_dir to replace them, or another --output_dir"
             )
+        if training.process_index == 0:
+            for checkpoint in incomplete:
+                # the Trainer writes trainer_state.json last: without it, the save was cut short
+                logger.warning(
+                    "removing %s: %s, its save was interrupted", checkpoint, incomplete_checkpoint(checkpoint)
+                )
+                shutil.rmtree(checkpoint)
     explicit = training.resume_from_checkpoint
     if explicit and explicit.lower() not in ("true", "last"):
         if not Path(explicit).is_dir():
@@ -264,13 +298,35 @@ def claim_output_dir(args: Arguments, training: TrainingArguments, fingerprint: 
     return resume
 
 
-def _checkpoints(out: Path) -> dict:
-    found = {}
+def _checkpoints(out: Path) -> tuple[dict, list[Path]]:
+    """{stage: its last complete checkpoint}, and the newer checkpoints a kill left incomplete."""
+    found, incomplete = {}, []
     for stage, folder in (("first", out), (UNFROZEN_STAGE, out / UNFROZEN_STAGE)):
-        last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
-        if last:
-            found[stage] = last
-    return found
+        numbered = sorted(folder.glob("checkpoint-*"), key=_step, reverse=True) if folder.is_dir() else []
+        for checkpoint in (path for path in numbered if path.is_dir() and _step(path) >= 0):
+            if incomplete_checkpoint(checkpoint) is None:
+                found[stage] = str(checkpoint)
+                break
+            incomplete.append(checkpoint)
+    return found, incomplete
+
+
+def _step(checkpoint: Path) -> int:
+    step = checkpoint.name.removeprefix("checkpoint-")
+    return int(step) if step.isdigit() else -1
+
+
+def incomplete_checkpoint(checkpoint: Path) -> str | None:
+    """Why ``checkpoint`` cannot be resumed from, or None when it is complete."""
+    if not (checkpoint / "config.json").is_file():
+        return "no config.json"
+    try:
+        json.loads((checkpoint / TRAINER_STATE).read_text())
+    except FileNotFoundError:
+        return f"no {TRAINER_STATE}"
+    except (OSError, ValueError):
+        return f"unreadable {TRAINER_STATE}"
+    return None
 
 
 def clear_previous_run(out: Path) -> None:
@@ -279,6 +335,15 @@ def clear_previous_run(out: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     for name in (FINISHED_MARKER, RUN_RECORD):
         (out / name).unlink(missing_ok=True)
+
+
+def remove_checkpoints(out: Path) -> None:
+    """A finished run needs its checkpoints no more (the model is at the top of the folder): they go, after the
+    finished marker, so a kill before that leaves them to resume from."""
+    for path in [*out.glob("checkpoint-*"), *(out / UNFROZEN_STAGE).glob("checkpoint-*")]:
+        shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        (out / UNFROZEN_STAGE).rmdir()  # only when nothing else is in it
 
 
 def _resolved_arguments(args: Arguments) -> dict:
@@ -297,10 +362,11 @@ def check_checkpoint_matches(checkpoint: str, model) -> None:
     if not config_file.is_file():
         raise DeepArtError(f"{checkpoint} is not a checkpoint folder (no config.json)")
     saved = json.loads(config_file.read_text())
-    current = model.config.to_dict()
+    # as JSON reads it back: timm's pretrained_cfg holds tuples in memory (input_size, mean, std), lists on disk
+    current = json.loads(model.config.to_json_string(use_diff=False))
     if saved.get("model_type") == current.get("model_type"):
         # read through the same config class, so defaults left out of the file compare equal
-        saved = type(model.config).from_dict(saved).to_dict()
+        saved = json.loads(type(model.config).from_dict(saved).to_json_string(use_diff=False))
     saved, current = _architecture(saved), _architecture(current)
     differing = sorted(
         (key != "model_type", key) for key in set(saved) | set(current) if saved.get(key) != current.get(key)
@@ -409,6 +475,16 @@ def train_model(
 
 
 # --- CPU precision (issue 13) ---
+def training_precision(training: TrainingArguments) -> str:
+    """What the training steps compute in, in words (calibration and predictions are fp32 in every case)."""
+    if training.bf16 or training.fp16:
+        return f"{'bf16' if training.bf16 else 'fp16'} autocast (calibration and predictions in fp32)"
+    if training.use_cpu or not torch.cuda.is_available():
+        native = cpu_bf16_supported()
+        return "fp32" + ("" if native else " (this CPU has no native bf16)")
+    return "fp32"
+
+
 CHANNELS_LAST_MIN_CONVS = 4  # a CNN, not a ViT with its one patch-embedding convolution
 
 
@@ -433,5 +509,5 @@ def _stage_history(log_history: list[dict], stage: str, epochs_before: float) ->
 
 
 def _logged_history(checkpoint: str | None) -> list[dict]:
-    state = Path(checkpoint or "") / "trainer_state.json"
+    state = Path(checkpoint or "") / TRAINER_STATE
     return json.loads(state.read_text())["log_history"] if checkpoint and state.is_file() else []
