@@ -34,11 +34,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from torchvision.transforms import v2
 from transformers import Trainer, TrainingArguments
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from standard_recipe import StandardTransform, standard_transforms  # noqa: E402
 
 import deepart_hf  # noqa: E402
 import train  # noqa: E402
@@ -55,30 +56,6 @@ from deepart_hf.training.protocols import get_protocol  # noqa: E402
 
 PROTOCOL = "deepart"
 HEADLINE = ("accuracy", "mean_accuracy", "auroc")
-
-
-class StandardTransform:
-    """The example's ``train_transforms``/``val_transforms`` on a batch of decoded PIL images."""
-
-    def __init__(self, transform):
-        self.transform = transform
-
-    def __call__(self, batch):
-        return {
-            "pixel_values": [self.transform(image.convert("RGB")) for image in batch["image"]],
-            "labels": batch["label"],
-        }
-
-
-def standard_transforms(mode: str, size: int, mean, std):
-    tail = [v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
-    if mode == "resize":
-        return v2.Compose([v2.RandomResizedCrop(size), v2.RandomHorizontalFlip(), *tail]), v2.Compose(
-            [v2.Resize(size), v2.CenterCrop(size), *tail]
-        )
-    return v2.Compose(
-        [v2.RandomCrop(size, pad_if_needed=True, padding_mode="reflect"), v2.RandomHorizontalFlip(), *tail]
-    ), v2.Compose([v2.CenterCrop(size), *tail])
 
 
 def pipeline_rate(dataset, batch_size: int, workers: int, limit: int) -> float:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..constants import N_RESAMPLES
 from ..errors import DeepArtError
+from .perturbations import ROBUSTNESS_HELP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,9 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="folder for the report (created; existing report files are refused without --overwrite)",
     )
-    parser.add_argument(
-        "--robustness", default="all", help="all, none, or a comma list of jpeg, blur, downscale, format, color"
-    )
+    parser.add_argument("--robustness", default="auto", help=ROBUSTNESS_HELP)
     parser.add_argument("--n_resamples", type=int, default=N_RESAMPLES, help="bootstrap resamples per interval")
     parser.add_argument("--max_samples", type=int, default=None, help="evaluate only N images (drawn with seed 0)")
     parser.add_argument("--batch_size", type=int, default=16)
@@ -48,10 +47,11 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.output_dir)
     if (out / "evaluation.json").exists() and not args.overwrite:
         raise DeepArtError(f"{out} already holds a report (evaluation.json); pass --overwrite or another --output_dir")
-    perturbations = select_perturbations(args.robustness)
+    select_perturbations(args.robustness)  # a bad name is refused before anything loads
     detector = load_detector(args.model, batch_size=args.batch_size)
     where = f"dataset {args.dataset}" + (f" ({args.dataset_config})" if args.dataset_config else "")
     split = checked_split(load_splits(args.dataset, args.dataset_config), args.split, where, args.max_samples)
+    perturbations = select_perturbations(args.robustness, len(split))
     labels, clean, perturbed, ids = score_split(detector, split, perturbations)
     report = validity_report(detector, labels, clean, perturbed, perturbations, n_resamples=args.n_resamples)
     title = f"Validity report: {Path(args.model.rstrip('/')).name} on {Path(args.dataset.rstrip('/')).name}"

@@ -10,10 +10,13 @@ one plot per perturbation family and a reliability diagram.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from ..cards import markdown_table
@@ -41,9 +44,15 @@ def score_split(
     *,
     description: str = "evaluating",
     score_clean: bool = True,
+    workers: int | None = None,
 ):
     """(labels, clean log-odds, {perturbation label: log-odds}, ids): each image decoded once, all views scored
-    (the clean view only with ``score_clean``, when the caller does not have its scores already)."""
+    (the clean view only with ``score_clean``, when the caller does not have its scores already).
+
+    The image work (decoding, each view's perturbation, the processor) runs in ``workers`` threads (Pillow and
+    torch release the GIL) a few batches ahead of the model, which scores one view of ``detector.batch_size``
+    images per forward pass: the same batches, and so the same scores, as scoring each view's images in order.
+    """
     raw = split.with_format(None)
     if "image" not in raw.column_names or "label" not in raw.column_names:
         raise ValueError(f"the split needs image and label columns, has {raw.column_names}")
@@ -52,18 +61,60 @@ def score_split(
     raw = raw.cast_column("image", ImageFeature(decode=False))
     labels = np.asarray(raw["label"], dtype=np.int64)
     ids = raw["image_id"] if "image_id" in raw.column_names else [str(i) for i in range(len(raw))]
-    clean, perturbed = [], {p.label: [] for p in perturbations}
-    batch = detector.batch_size
-    with tqdm(total=len(raw), desc=description, unit="image") as progress:
-        for start in range(0, len(raw), batch):
-            images = [decode_image(value) for value in raw[start : start + batch]["image"]]
-            if score_clean:
-                clean.append(detector.log_odds(images))
-            for perturbation in perturbations:
-                perturbed[perturbation.label].append(detector.log_odds([perturbation.apply(image) for image in images]))
-            progress.update(len(images))
+    views = ([(CLEAN, "clean", None)] if score_clean else []) + [(p.label, p.family, p.apply) for p in perturbations]
+    scores = {name: [] for name, _, _ in views}
+    n, batch = len(raw), detector.batch_size
+    # one step = one forward pass: a view of one chunk of images
+    steps = [(start, view) for start in range(0, n, batch) for view in range(len(views))]
+    last_view = {family: index for index, (_, family, _) in enumerate(views)}
+    bars = {
+        family: tqdm(total=n, desc=f"{description}: {FAMILIES.get(family, family)}", unit="image", position=position)
+        for position, family in enumerate(last_view)
+    }
+    decoded: dict[int, list[Future]] = {}
+    workers = workers or min(8, (os.cpu_count() or 1) + 2)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+
+        def submit(step: int) -> list[Future]:
+            start, view = steps[step]
+            if view == 0:  # the chunk's images, decoded once for all its views
+                values = raw[start : start + batch]["image"]
+                decoded[start] = [pool.submit(decode_image, value) for value in values]
+            images = decoded.pop(start) if view == len(views) - 1 else decoded[start]
+            return [pool.submit(view_pixels, detector.processor, image, views[view][2]) for image in images]
+
+        pending = deque(submit(step) for step in range(min(AHEAD, len(steps))))
+        try:
+            for step, (_, view) in enumerate(steps):
+                futures = pending.popleft()
+                if step + AHEAD < len(steps):
+                    pending.append(submit(step + AHEAD))
+                pixels = torch.stack([future.result() for future in futures])
+                name, family, _ = views[view]
+                scores[name].append(detector.log_odds_from_logits(detector.backend(pixels)))
+                if last_view[family] == view:
+                    bars[family].update(len(futures))
+        finally:
+            for futures in pending:
+                for future in futures:
+                    future.cancel()
+            for bar in bars.values():
+                bar.close()
     join = lambda parts: np.concatenate(parts) if parts else np.zeros(0)
-    return labels, join(clean), {name: join(parts) for name, parts in perturbed.items()}, ids
+    clean = scores.pop(CLEAN, [])
+    return labels, join(clean), {name: join(parts) for name, parts in scores.items()}, ids
+
+
+CLEAN = "clean"
+AHEAD = 3  # forward passes' worth of views prepared ahead: the model never waits, memory stays bounded
+
+
+def view_pixels(processor, image: Future, perturb) -> torch.Tensor:
+    """One image's view (``perturb`` of the decoded image, or the image itself) as the processor's pixel_values."""
+    view = image.result()
+    if perturb is not None:
+        view = perturb(view)
+    return processor(images=[view], return_tensors="pt")["pixel_values"][0]
 
 
 def validity_report(

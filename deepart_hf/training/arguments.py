@@ -25,6 +25,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from ..data.loading import synthetic_dataset_path
 from ..errors import DeepArtError
+from ..evaluation.perturbations import ROBUSTNESS_HELP
 from ..models.registry import MODELS
 from .attribution import ATTRIBUTION, DETECTION, TASKS, resolve_attribution_defaults, synthetic_generators
 from .protocols import PROTOCOLS, QUICK, get_protocol
@@ -167,13 +168,7 @@ class RunArguments:
             "(human images called ai); the temperature is fitted there too"
         },
     )
-    robustness: str = field(
-        default="all",
-        metadata={
-            "help": "perturbations evaluated on the test split at the end: all, none, or a comma list of "
-            "jpeg, blur, downscale, format, color"
-        },
-    )
+    robustness: str = field(default="auto", metadata={"help": ROBUSTNESS_HELP})
     n_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples behind each 95%% interval"})
     push_space: str | None = field(
         default=None, metadata={"help": "also upload the run and its demo (app.py) as a Gradio Space ORG/NAME"}

@@ -61,7 +61,7 @@ def evaluate_and_report(args: Arguments, trainer, model, processor, splits, hist
         plot_training_curves(history, out / "training_curves.png")
 
     # The validity report: the same scores with intervals, then the perturbations through the saved artifact.
-    perturbations = select_perturbations(args.run.robustness)
+    perturbations = select_perturbations(args.run.robustness, None if splits.raw_test is None else len(splits.raw_test))
     detector = Detector(
         model, processor, batch_size=args.training.per_device_eval_batch_size, device=str(trainer.args.device)
     )

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from deepart_hf.errors import DeepArtError
-from deepart_hf.evaluation.perturbations import FAMILIES, PERTURBATIONS, select_perturbations
+from deepart_hf.evaluation.perturbations import AUTO_FULL_MAX_IMAGES, FAMILIES, PERTURBATIONS, select_perturbations
 from helpers import random_pixels
 
 
@@ -51,3 +51,12 @@ def test_selecting_families():
     assert len(select_perturbations("all")) == len(PERTURBATIONS) and set(FAMILIES) == {p.family for p in PERTURBATIONS}
     with pytest.raises(DeepArtError, match="unknown robustness check 'sharpen'"):
         select_perturbations("jpeg,sharpen")
+
+
+def test_quick_keeps_one_strength_per_family_and_auto_follows_the_test_split_s_size():
+    quick = select_perturbations("quick")
+    assert sorted(p.family for p in quick) == sorted(FAMILIES)
+    assert {p.label for p in quick} >= {"JPEG quality 75", "all re-encoded as JPEG q90", "colour removed grayscale"}
+    assert select_perturbations("full") == select_perturbations("all") == PERTURBATIONS
+    assert select_perturbations("auto", n_images=482) == PERTURBATIONS
+    assert select_perturbations("auto", n_images=AUTO_FULL_MAX_IMAGES + 1) == quick
