@@ -19,7 +19,7 @@ from deepart_hf.data.loading import load_splits
 from deepart_hf.evaluation.predictions import read_predictions_csv
 from helpers import FAST_TRAINING
 
-TOLERANCE = 1e-4  # the issue's bar; in practice the pipeline agrees to ~1e-7 (float32 softmax) and the rest exactly
+TOLERANCE = 1e-4  # required; in practice the pipeline agrees to ~1e-7 (float32 softmax) and the rest exactly
 FAST = [*FAST_TRAINING, "--save_total_limit", "1"]
 
 
@@ -95,7 +95,7 @@ CASES = {
         ["--model", "vit-test", "--preprocess", "crop", "--image_size", "32", "--eval_crops", "5"],
     ),
     "resnet-resize-synthetic": ("synthetic_folder", ["--model", "resnet10t", "--image_size", "48"]),
-    # the recipes of issue 8: a frozen CLIP probe (CLIP's resize + centre crop), SAFE with its protocol and --augment
+    # the recipes that generalise: a frozen CLIP probe (CLIP's resize + centre crop), SAFE with its protocol and --augment
     "clip-probe-synthetic": ("synthetic_folder", ["--model", "clip-test", "--image_size", "32"]),
     # the linear-probe recipe on pretrained ImageNet features that install with the package (no download)
     "lite0-probe-synthetic": ("synthetic_folder", ["--model", "efficientnet-lite0-linear", "--image_size", "64"]),
