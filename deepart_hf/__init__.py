@@ -10,16 +10,48 @@ The package is laid out by stage, in the order data flows through it:
     research/    commands that train or study: cross-source matrix, few-shot curves, fidelity, baselines
 
 Each folder imports only from itself and the folders above it in this list (and the package's top-level helpers).
+
+``import deepart_hf`` is cheap (the command line answers ``--help`` before torch is imported): each name below is
+imported when first used. Importing ``deepart_hf.models`` (which every loader does, ``load_detector`` included)
+registers GoogLeNet with timm and the crop detector with the transformers auto classes, so every saved detector
+loads after it.
 """
 
-# Importing models registers GoogLeNet with timm and the crop detector with the transformers auto classes,
-# so every saved detector loads after `import deepart_hf`.
-from . import models  # noqa: F401
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from .constants import ID2LABEL, LABEL2ID, LABELS
-from .data.build import Build, build, build_dataset
-from .data.publish import publish
 from .errors import DeepArtError
-from .inference.detector import Detector, load_detector
+
+if TYPE_CHECKING:
+    from .data.build import Build, build, build_dataset
+    from .data.publish import publish
+    from .inference.detector import Detector, load_detector
+
+# public name -> the module that defines it
+_LAZY = {
+    "Build": "deepart_hf.data.build",
+    "build": "deepart_hf.data.build",
+    "build_dataset": "deepart_hf.data.build",
+    "publish": "deepart_hf.data.publish",
+    "Detector": "deepart_hf.inference.detector",
+    "load_detector": "deepart_hf.inference.detector",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'deepart_hf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "ID2LABEL",

@@ -1,8 +1,10 @@
 """The ``deepart-hf`` console script: one entry point, one subcommand per tool.
 
-Each subcommand lives in the module of its stage and provides ``add_arguments(parser)`` and ``main(args) -> int``;
+Each subcommand has a command module in its stage that provides ``add_arguments(parser)`` and ``main(args) -> int``;
 a module that sets ``PASSES_FLAGS_ON = True`` receives the flags it does not know (for train.py) as
-``main(args, extra)``. Modules are imported only when chosen, so ``deepart-hf predict`` does not pay for matplotlib or scikit-image.
+``main(args, extra)``. Only the chosen command's module is imported, and a command module is cheap to import (its
+``main`` imports the work), so ``--help`` answers before torch, transformers or datasets load
+(tests/test_cli.py checks it; benchmarks/cli_help.py times it).
 Errors a user can fix (``DeepArtError``) print one line and exit 2.
 """
 
@@ -21,39 +23,39 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "validity report of a detector: intervals, calibrated decision, robustness",
     ),
     "cross-eval": (
-        "deepart_hf.research.cross_source",
+        "deepart_hf.research.cross_source_command",
         "train on each source, test on every source: the cross-source matrix",
     ),
     "fidelity": (
-        "deepart_hf.research.fidelity_study",
+        "deepart_hf.research.fidelity_command",
         "per-image fidelity features, human vs AI: tests, effect sizes, format control",
     ),
     "baselines": (
-        "deepart_hf.research.baselines",
+        "deepart_hf.research.baselines_command",
         "classical classifiers (SVM, trees, forest, KNN, logistic) on pixels or fidelity features",
     ),
     "few-shot": (
-        "deepart_hf.research.few_shot",
+        "deepart_hf.research.few_shot_command",
         "accuracy and AUROC against training images per class, with the classical baselines",
     ),
     "predict": (
         "deepart_hf.inference.predict",
         "score image files, folders, globs or zip archives with a trained detector",
     ),
-    "demo": ("deepart_hf.inference.demo", "a Gradio web demo of a trained detector"),
+    "demo": ("deepart_hf.inference.demo_command", "a Gradio web demo of a trained detector"),
+    "export": ("deepart_hf.inference.export_command", "a trained detector as an ONNX file, with its preprocessing"),
 }
 
 
 def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
-    """Every subcommand is listed; only ``chosen``'s module is imported and given its arguments (all of them
-    when none is chosen, for ``--help``)."""
+    """Every subcommand is listed; only ``chosen``'s module is imported and given its arguments."""
     parser = argparse.ArgumentParser(prog="deepart-hf", description="Tools for detectors of AI-generated art.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         sub = commands.add_parser(
             name, help=help_text, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter
         )
-        if chosen in (None, name):
+        if chosen == name:
             module = importlib.import_module(module_name)
             sub.description = module.__doc__
             module.add_arguments(sub)

@@ -13,6 +13,7 @@ from .crop_detector import MODEL_TYPE, CropDetector, CropDetectorConfig, CropIma
 from .factory import (
     BASE_MODEL_ATTR,
     FROM_SCRATCH,
+    check_detector_labels,
     create_model,
     is_attribution_labels,
     is_hub_id,
@@ -61,6 +62,7 @@ __all__ = [
     "HighPassCNNConfig",
     "HighPassCNNForImageClassification",
     "ModelSpec",
+    "check_detector_labels",
     "classifier_head",
     "create_model",
     "describe_model",
