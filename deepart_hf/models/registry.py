@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import timm.models
 
-from . import googlenet  # noqa: F401  (registers googlenet with timm before the specs below read its cfg)
+from . import efficientnet_lite, googlenet  # noqa: F401  (googlenet registers with timm before the specs read its cfg)
+
+
+@dataclass(frozen=True)
+class LocalWeights:
+    """ImageNet weights that ship inside a Python package, so a machine without network access still has them.
+
+    ``locate`` returns the checkpoint's path (ImportError when the package is not installed); ``filter_fn``
+    (timm's ``load_pretrained`` signature) maps the file's keys to the timm model's; ``origin`` says what the
+    weights are, for the model card.
+    """
+
+    package: str
+    locate: Callable[[], str]
+    origin: str
+    filter_fn: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -19,7 +34,10 @@ class ModelSpec:
     marks a config that only exists to be trained from scratch. ``vit_config`` holds ViTConfig arguments for the
     ``vit`` family; a ``timm`` spec's name is its timm architecture. The ``clip`` and ``highpass`` families (the
     recipes of detectors that generalise) keep their config arguments in ``model_config``; ``preprocess`` is the
-    one preprocessing mode a recipe allows, and ``freeze_backbone`` its default for ``--freeze_backbone``.
+    one preprocessing mode a recipe allows, and ``freeze_backbone`` its default for ``--freeze_backbone`` (on for
+    the linear probes, see ``linear_probe``). ``architecture`` is the timm architecture when it differs from the
+    name, and ``local_weights`` the default pretrained weights when they come from an installed package rather
+    than a download.
     """
 
     name: str
@@ -32,6 +50,12 @@ class ModelSpec:
     model_config: Mapping[str, Any] = field(default_factory=dict)
     preprocess: str | None = None
     freeze_backbone: bool = False
+    architecture: str | None = None
+    local_weights: LocalWeights | None = None
+
+    @property
+    def timm_architecture(self) -> str:
+        return self.architecture or self.name
 
 
 MODELS: dict[str, ModelSpec] = {}
@@ -44,6 +68,13 @@ def register_model(spec: ModelSpec) -> ModelSpec:
 
 def list_models() -> list[str]:
     return list(MODELS)
+
+
+def linear_probe(backbone: ModelSpec, description: str, name: str | None = None) -> ModelSpec:
+    """The linear-probe recipe on any backbone: its pretrained features, frozen (normalisation statistics
+    included), and a linear head on them, the only layer that trains. ``--freeze_backbone false`` fine-tunes it
+    all instead."""
+    return replace(backbone, name=name or f"{backbone.name}-linear", description=description, freeze_backbone=True)
 
 
 def _vit_spec(name: str, description: str, pretrained_id: str | None = None, **vit_config: int) -> ModelSpec:
@@ -85,6 +116,30 @@ for _spec in (
 ):  # fmt: skip
     register_model(_spec)
 
+EFFICIENTNET_LITE0 = register_model(
+    ModelSpec(
+        "efficientnet-lite0",
+        "timm",
+        efficientnet_lite.WEIGHTS_PACKAGE,
+        "EfficientNet-Lite0 (timm tf_efficientnet_lite0, TF 'same' padding; 3.4M parameters with a 2-class head), ImageNet weights "
+        f"from the installed package {efficientnet_lite.WEIGHTS_PACKAGE} (no download)",
+        architecture="tf_efficientnet_lite0",
+        local_weights=LocalWeights(
+            efficientnet_lite.WEIGHTS_PACKAGE,
+            efficientnet_lite.packaged_weights,
+            efficientnet_lite.WEIGHTS_ORIGIN,
+            efficientnet_lite.reference_to_timm,
+        ),
+    )
+)
+register_model(
+    linear_probe(
+        EFFICIENTNET_LITE0,
+        "Linear probe on frozen EfficientNet-Lite0 ImageNet features (1280-d pooled), weights from the installed "
+        f"package {efficientnet_lite.WEIGHTS_PACKAGE}; runs offline",
+    )
+)
+
 
 # --- detectors that generalise (issue 8) ----------------------------------------------------------------------
 
@@ -95,27 +150,32 @@ _CLIP_TEST = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, nu
                   projection_dim=32)  # fmt: skip
 
 for _spec in (
-    ModelSpec(
-        "clip-vit-l14-linear",
-        "clip",
-        "openai/clip-vit-large-patch14",
+    linear_probe(
+        ModelSpec(
+            "clip-vit-l14",
+            "clip",
+            "openai/clip-vit-large-patch14",
+            "",
+            min_image_size=14,
+            model_config=_CLIP_L14,
+            preprocess="resize",
+        ),
         "UniversalFakeDetect (Ojha et al., CVPR 2023): frozen CLIP ViT-L/14 image embedding + linear head; "
         "CLIP's own preprocessing (shortest side to 224, centre crop)",
-        min_image_size=14,
-        model_config=_CLIP_L14,
-        preprocess="resize",
-        freeze_backbone=True,
     ),
-    ModelSpec(
-        "clip-test",
-        "clip",
-        None,
+    linear_probe(
+        ModelSpec(
+            "clip-test",
+            "clip",
+            None,
+            "",
+            default_image_size=32,
+            min_image_size=8,
+            model_config=_CLIP_TEST,
+            preprocess="resize",
+        ),
         "2-layer CLIP image encoder + linear head, the UniversalFakeDetect recipe for smoke tests, from scratch only",
-        default_image_size=32,
-        min_image_size=8,
-        model_config=_CLIP_TEST,
-        preprocess="resize",
-        freeze_backbone=True,
+        name="clip-test",
     ),
     ModelSpec(
         "safe",

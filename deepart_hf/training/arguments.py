@@ -45,6 +45,13 @@ class ModelArguments:
     from_scratch: bool = field(
         default=False, metadata={"help": "random initial weights instead of pretrained ImageNet weights"}
     )
+    pretrained_weights: str | None = field(
+        default=None,
+        metadata={
+            "help": "a local checkpoint file of a timm model's pretrained weights, loaded by timm instead of the "
+            "registry's default (no download: for machines without network access)"
+        },
+    )
     # Typed bool (not Optional[bool]) so HfArgumentParser accepts a bare --freeze_backbone; None until resolved.
     freeze_backbone: bool = field(
         default=None,

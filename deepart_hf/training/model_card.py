@@ -12,7 +12,7 @@ from ..data.loading import dataset_caveats as read_dataset_caveats
 from ..errors import DeepArtError
 from ..evaluation.suite import SUMMARY_METRICS, interval_cell, report_markdown
 from ..evaluation.tables import results_markdown
-from ..models import FROM_SCRATCH
+from ..models import FROM_SCRATCH, is_hub_id
 from ..models.preprocessing import preprocess_mode
 from .arguments import Arguments
 from .protocols import get_protocol
@@ -63,7 +63,8 @@ def render_model_card(
     )
     card_data = ModelCardData(
         model_name=repo_id.split("/")[-1],
-        base_model=described["base_model"] if described["base_model"] != FROM_SCRATCH else None,
+        # the Hub's metadata only takes a Hub id; weights from a URL or a local file are named in the card's text
+        base_model=described["base_model"] if is_hub_id(described["base_model"]) else None,
         datasets=[dataset] if dataset_is_hub else None,
         library_name="transformers",
         pipeline_tag="image-classification",

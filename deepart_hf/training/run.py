@@ -133,6 +133,7 @@ def build_model(args: Arguments, classes: list[str] | None = None):
             preprocess=data.preprocess or "resize",
             eval_crops=data.eval_crops or 1,
             labels=classes,
+            pretrained_weights=args.model.pretrained_weights,
         )
     model, processor = load_trained(args.model.model_name_or_path, attribution=classes is not None)
     if classes is not None:

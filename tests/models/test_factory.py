@@ -228,6 +228,21 @@ def test_freeze_backbone_leaves_only_the_head_trainable(name):
     assert model.num_parameters(only_trainable=True) == total
 
 
+def test_a_frozen_backbone_keeps_its_batch_norm_statistics_until_unfrozen():
+    model, _ = create_model("resnet10t", from_scratch=True, image_size=32)
+    norm = model.timm_model.bn1
+    before = norm.running_mean.clone()
+
+    freeze_backbone(model)
+    model.train()(torch.randn(4, 3, 32, 32) + 3)
+    torch.testing.assert_close(norm.running_mean, before, rtol=0, atol=0)
+    assert model.training  # the rest of the model still trains (dropout before the head)
+
+    unfreeze_all(model)
+    model.train()(torch.randn(4, 3, 32, 32) + 3)
+    assert (norm.running_mean - before).abs().max() > 1e-3
+
+
 def test_freeze_backbone_reaches_inside_a_crop_detector():
     model, _ = create_model("resnet18", from_scratch=True, image_size=32, preprocess="crop")
     freeze_backbone(model)

@@ -115,3 +115,17 @@ def test_a_repeated_default_run_gets_a_new_folder_instead_of_overwriting(tmp_pat
     assert resolved().training.output_dir == first  # unfinished: the same folder, to resume
     (tmp_path / first / "metrics.json").write_text("{}")
     assert resolved().training.output_dir == first + "-2"
+
+
+def test_a_local_pretrained_checkpoint_is_part_of_the_run():
+    plain = resolved("--dataset", "x", "--model", "resnet18")
+    local = resolved("--dataset", "x", "--model", "resnet18", "--pretrained_weights", "weights/resnet18.pth")
+    assert plain.model.pretrained_weights is None and local.model.pretrained_weights == "weights/resnet18.pth"
+    assert local.training.output_dir != plain.training.output_dir  # other initial weights, another run
+
+
+def test_a_linear_probe_recipe_freezes_its_backbone_unless_told_otherwise():
+    assert resolved("--dataset", "x", "--model", "efficientnet-lite0-linear").model.freeze_backbone is True
+    assert resolved("--dataset", "x", "--model", "efficientnet-lite0").model.freeze_backbone is False
+    told = resolved("--dataset", "x", "--model", "efficientnet-lite0-linear", "--freeze_backbone", "false")
+    assert told.model.freeze_backbone is False

@@ -97,11 +97,15 @@ CASES = {
     "resnet-resize-synthetic": ("synthetic_folder", ["--model", "resnet10t", "--image_size", "48"]),
     # the recipes that generalise: a frozen CLIP probe (CLIP's resize + centre crop), SAFE with its protocol and --augment
     "clip-probe-synthetic": ("synthetic_folder", ["--model", "clip-test", "--image_size", "32"]),
+    # the linear-probe recipe on pretrained ImageNet features that install with the package (no download)
+    "lite0-probe-synthetic": ("synthetic_folder", ["--model", "efficientnet-lite0-linear", "--image_size", "64"]),
     "safe-crop3-synthetic": (
         "synthetic_folder",
         ["--protocol", "safe", "--image_size", "32", "--eval_crops", "3", "--max_train_samples", "24"],
     ),
 }
+
+PRETRAINED = {"lite0-probe-synthetic"}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -109,7 +113,8 @@ def test_a_saved_detector_reproduces_its_test_predictions(case, request, tmp_pat
     fixture, flags = CASES[case]
     dataset = request.getfixturevalue(fixture)
     run = tmp_path / "run"
-    run_train("--dataset", dataset, "--from_scratch", *flags, "--output_dir", run, *FAST)
+    from_scratch = [] if case in PRETRAINED else ["--from_scratch"]
+    run_train("--dataset", dataset, *from_scratch, *flags, "--output_dir", run, *FAST)
     images, reported = reported_test_images(run, dataset)
     assert len(images) == 8 and np.ptp(reported) > 0  # a real spread of scores, not a constant
 
