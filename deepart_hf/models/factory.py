@@ -330,7 +330,7 @@ def _create_timm(
     return model, TimmWrapperImageProcessor(pretrained_cfg, spec.name)
 
 
-# --- detectors that generalise (issue 8) ------------------------------------------------------------------------
+# Detectors that generalise: recipes whose custom code is saved with the model.
 
 
 def _create_clip(

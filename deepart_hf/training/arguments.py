@@ -111,7 +111,6 @@ class DataArguments:
     )
     synthetic_n_per_class: int = field(default=200, metadata={"help": "size of the default synthetic set, per class"})
     synthetic_image_size: int = field(default=128, metadata={"help": "side of the synthetic images"})
-    # --- streamed and foreign datasets (issue 11; deepart_hf/data/streaming.py) ---
     streaming: bool = field(
         default=False,
         metadata={"help": "stream --dataset (Hub id or folder) instead of downloading it; needs --max_steps"},
@@ -172,7 +171,6 @@ class RunArguments:
     push_space: str | None = field(
         default=None, metadata={"help": "also upload the run and its demo (app.py) as a Gradio Space ORG/NAME"}
     )
-    # --- generator attribution (issue 11; deepart_hf/training/attribution.py) ---
     task: str = field(
         default=DETECTION,
         metadata={
@@ -181,7 +179,6 @@ class RunArguments:
             "choices": TASKS,
         },
     )
-    # --- speed (issue 13) ---
     pixel_cache: bool = field(
         default=True,
         metadata={
@@ -208,7 +205,7 @@ RUN_DEFAULTS = {
     "report_to": "none",
     # set_transform needs the raw `image` column; the Trainer must not drop it.
     "remove_unused_columns": False,
-    # Workers, from the measured bottleneck (issue 13, benchmarks/peer_comparison.py). The model bounds training
+    # Workers, from the measured bottleneck (benchmarks/peer_comparison.py). The model bounds training
     # in every mode once images are pre-resized (resize) or read from the pixel cache (crop, blur/JPEG): a
     # training view then costs ~0.5-1 ms single-threaded against ~70 ms of bf16 ResNet-18 step per image. But
     # run in the training process, the view's small tensor ops use torch's two threads, and on a busy 2-core
@@ -222,7 +219,6 @@ RUN_DEFAULTS = {
 }
 
 
-# --- CPU precision (issue 13) ---
 def cpu_bf16_supported() -> bool:
     """Does this CPU compute bf16 natively (AVX512-BF16 or AMX)? Elsewhere bf16 is emulated and slower than fp32."""
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
@@ -238,8 +234,6 @@ def cpu_precision_defaults() -> dict:
         return {}
     return {"bf16": True, "use_cpu": True}
 
-
-# --- end of CPU precision ---
 
 # Added for --streaming before the protocol's and the user's flags (a fraction below 1 counts in --max_steps).
 STREAMING_DEFAULTS = [
@@ -386,7 +380,7 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
     if training.dataloader_num_workers > 0 and not any(
         token.startswith("--dataloader_persistent_workers") for token in argv
     ):
-        training.dataloader_persistent_workers = True  # no new worker processes every epoch and evaluation (issue 13)
+        training.dataloader_persistent_workers = True  # no new worker processes every epoch and evaluation
     if data.dataset is not None:
         # repeated --dataset flags and comma lists are one list, kept as one comma-joined string
         data.dataset = ",".join(part.strip() for value in data.dataset for part in value.split(",") if part.strip())
@@ -406,7 +400,7 @@ def parse_arguments(argv: list[str] | None = None) -> Arguments:
 
 
 def _apply_model_defaults(model: ModelArguments, data: DataArguments) -> None:
-    """A registered recipe's own defaults (issue 8): --freeze_backbone for the CLIP probe, --preprocess crop for
+    """A registered recipe's own defaults: --freeze_backbone for the CLIP probe, --preprocess crop for
     SAFE/NPR; explicit flags and protocols win. Resolved here so that the run's identity records them."""
     spec = MODELS.get(model.model) if not model.model_name_or_path else None
     if model.freeze_backbone is None:

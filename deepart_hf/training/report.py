@@ -37,7 +37,7 @@ CHECKPOINT_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "unfrozen/**", "runs/*
 def evaluate_and_report(args: Arguments, trainer, model, processor, splits, history: list[dict]) -> dict:
     """Predict the test split at the saved decision threshold; write metrics, predictions, plots, the validity
     report (intervals, calibration, robustness, per dataset) and, after training, the model card."""
-    if args.run.task == "attribution":  # --- generator attribution (issue 11): its own metrics and files ---
+    if args.run.task == "attribution":
         from .attribution_report import evaluate_attribution_and_report
 
         return evaluate_attribution_and_report(args, trainer, model, processor, splits, history)
@@ -133,7 +133,7 @@ def hyperparameters(args: Arguments) -> dict:
         if args.run.step_lr_epochs
         else str(t.lr_scheduler_type),
         "warmup steps": t.warmup_steps,
-        # issue 13: training steps only; calibration, test predictions and the saved model run in fp32
+        # training steps only; calibration, test predictions and the saved model run in fp32
         "mixed precision": f"{'bf16' if t.bf16 else 'fp16'} autocast in training steps, fp32 predictions"
         if t.bf16 or t.fp16
         else "no (fp32)",

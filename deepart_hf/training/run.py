@@ -51,7 +51,9 @@ def run(args: Arguments) -> dict:
     # Our own push happens once, at the end, after everything is saved: the Trainer's would push every checkpoint.
     training = replace(args.training, push_to_hub=False)
     set_seed(training.seed)  # before the model is built: its random initial weights are part of the run
-    classes = attribution_classes(args, training) if is_attribution(args) else None  # issue 11: a K-class head
+    classes = (
+        attribution_classes(args, training) if is_attribution(args) else None
+    )  # an attribution run: a K-class head
     model, processor = build_model(args, classes)
     if args.data.streaming:
         splits = prepare_streams(args, training, processor, tuple(classes or LABELS))
@@ -59,7 +61,7 @@ def run(args: Arguments) -> dict:
         splits = prepare_data(args, training, processor, classes)
     if args.run.eval_only:
         claim_output_dir(args, training, splits.fingerprint, resumable=False)
-        # fp32 whatever --bf16 says (issue 13): the predictions must be those of the saved model loaded again
+        # fp32 whatever --bf16 says: the predictions must be those of the saved model loaded again
         trainer, history = (
             make_trainer(args, replace(training, eval_strategy="no", bf16=False), model, processor, None, None),
             [],
@@ -76,10 +78,9 @@ def run(args: Arguments) -> dict:
         if calibration is not None:
             trainer.save_model(training.output_dir)
     metrics = evaluate_and_report(args, trainer, model, processor, splits, history)
-    # --- the run's demo (issue 10): app.py, requirements.txt and examples; its code goes with every push ---
+    # The run's demo (app.py, requirements.txt and examples); its code goes with every push.
     if not args.run.eval_only and trainer.is_world_process_zero():
         write_run_demo(args, training, splits)
-    # --- end of the run's demo ---
     if args.training.push_to_hub and trainer.is_world_process_zero():
         push_run(args, training.output_dir)
         from ..inference.space import push_demo_code
@@ -191,12 +192,11 @@ def prepare_data(args: Arguments, training: TrainingArguments, processor, classe
             )
             if train is not None and not data.blur_jpeg_prob:
                 train = pre_resize(train, processor)
-        # --- decoded-pixel cache (issue 13): full-size images read by every epoch are decoded once, by one process ---
+        # Full-size images read by every epoch are decoded once, by one process, into the pixel cache.
         pixels = {
             name: cached_pixels(args, processor, name, split)
             for name, split in (("train", train), ("evaluation", evaluation))
         }
-        # --- end of the decoded-pixel cache ---
     if train is not None:
         train.set_transform(TrainTransform(processor, training_augmentation(data), pixels["train"]))
     for split, cache in ((evaluation, pixels["evaluation"]), (test, None)):
@@ -408,7 +408,6 @@ def train_model(
     return trainer, history
 
 
-# --- CPU precision (issue 13) ---
 CHANNELS_LAST_MIN_CONVS = 4  # a CNN, not a ViT with its one patch-embedding convolution
 
 
@@ -418,9 +417,6 @@ def training_layout(model, *, channels_last: bool) -> None:
     model then run the same fp32 kernels, so predictions.csv equals what ``load_detector`` gives, exactly."""
     if sum(isinstance(module, torch.nn.Conv2d) for module in model.modules()) >= CHANNELS_LAST_MIN_CONVS:
         model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-
-
-# --- end of CPU precision ---
 
 
 def _stage_history(log_history: list[dict], stage: str, epochs_before: float) -> list[dict]:

@@ -95,7 +95,7 @@ CASES = {
         ["--model", "vit-test", "--preprocess", "crop", "--image_size", "32", "--eval_crops", "5"],
     ),
     "resnet-resize-synthetic": ("synthetic_folder", ["--model", "resnet10t", "--image_size", "48"]),
-    # the recipes of issue 8: a frozen CLIP probe (CLIP's resize + centre crop), SAFE with its protocol and --augment
+    # the recipes that generalise: a frozen CLIP probe (CLIP's resize + centre crop), SAFE with its protocol and --augment
     "clip-probe-synthetic": ("synthetic_folder", ["--model", "clip-test", "--image_size", "32"]),
     "safe-crop3-synthetic": (
         "synthetic_folder",
