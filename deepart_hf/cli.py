@@ -1,8 +1,9 @@
 """The ``deepart-hf`` console script: one entry point, one subcommand per tool.
 
 Each subcommand lives in the module of its stage and provides ``add_arguments(parser)`` and ``main(args) -> int``;
-a module that sets ``PASSES_FLAGS_ON = True`` receives the flags it does not know (for train.py) as
-``main(args, extra)``. Modules are imported only when chosen, so ``deepart-hf predict`` does not pay for matplotlib or scikit-image.
+a module that sets ``PASSES_FLAGS_ON = True`` receives the flags it does not know (training flags) as
+``main(args, extra)``. A module that parses its own command line (``train``, ``build``: HfArgumentParser over
+typed dataclasses) provides ``main_argv(argv) -> int`` instead and gets every token after its name. Modules are imported only when chosen, so ``deepart-hf predict`` does not pay for matplotlib or scikit-image.
 Errors a user can fix (``DeepArtError``) print one line and exit 2.
 """
 
@@ -10,12 +11,21 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 from .errors import DeepArtError
 
 # name -> (module, one-line help). The module's docstring is the subcommand's description.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "train": (
+        "deepart_hf.training.command",
+        "fine-tune and evaluate a detector: every TrainingArguments flag, protocols, the run's report and card",
+    ),
+    "build": (
+        "deepart_hf.data.build_command",
+        "build a dataset folder from a source: deepart, dani, genres, dalle_paintings, folder, synthetic",
+    ),
     "evaluate": (
         "deepart_hf.evaluation.command",
         "validity report of a detector: intervals, calibrated decision, robustness",
@@ -56,15 +66,25 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
         if chosen in (None, name):
             module = importlib.import_module(module_name)
             sub.description = module.__doc__
-            module.add_arguments(sub)
-            sub.set_defaults(run=module.main, passes_flags_on=getattr(module, "PASSES_FLAGS_ON", False))
+            if hasattr(module, "add_arguments"):
+                module.add_arguments(sub)
+                sub.set_defaults(run=module.main, passes_flags_on=getattr(module, "PASSES_FLAGS_ON", False))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        module = importlib.import_module(COMMANDS[argv[0]][0])
+        if hasattr(module, "main_argv"):
+            try:
+                return int(module.main_argv(argv[1:]) or 0)
+            except DeepArtError as error:
+                print(f"deepart-hf {argv[0]}: error: {error}", file=sys.stderr)
+                return 2
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args, extra = parser.parse_known_args(argv)
+    args.command_line = shlex.join(["deepart-hf", *argv])  # recorded by the studies beside their results
     if extra and not args.passes_flags_on:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:

@@ -3,9 +3,11 @@ source (and with --leave_one_out one per "all sources but one"), each evaluated 
 
   deepart-hf cross-eval --dataset A --dataset B[@CONFIG] ... --model NAME --output_dir OUT [--leave_one_out] [train.py flags]
 
-Every other flag goes to train.py (for example --protocol deepart --from_scratch --preprocess crop). Writes
+Every other flag is a training flag (for example --protocol deepart --from_scratch --preprocess crop): they make
+the training config each run derives from (``cross_source`` from Python takes that config). Writes
 OUT/cross_source.json (each cell: every metric with its 95% interval), OUT/cross_source.md and
-OUT/cross_source.png (heat maps of mean accuracy and AUROC); the trained runs stay in OUT/train-<sources>/.
+OUT/cross_source.png (heat maps of mean accuracy and AUROC); the trained runs stay in OUT/train-<sources>/, and a
+finished run of the same config there is read back, not trained again.
 """
 
 from __future__ import annotations
@@ -54,9 +56,7 @@ def training_sets(sources: list[str], leave_one_out: bool) -> list[tuple[str, li
 
 
 def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
-    from ..inference.detector import load_detector
-    from ..training.arguments import dataset_and_config, parse_arguments
-    from ..training.run import run
+    from ..training.arguments import parse_arguments
 
     sources = [part.strip() for value in args.dataset for part in value.split(",") if part.strip()]
     if len(sources) < 2:
@@ -65,23 +65,40 @@ def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
     for forbidden in ("--dataset", "--output_dir", "--eval_only"):
         if any(flag == forbidden or flag.startswith(forbidden + "=") for flag in flags):
             raise DeepArtError(f"cross-eval sets {forbidden} itself; remove it from the train.py flags")
-    out = Path(args.output_dir)
+    # the dataset and folder are placeholders, replaced for every run
+    config = parse_arguments([*flags, "--dataset", sources[0], "--output_dir", args.output_dir])
+    report = cross_source(
+        sources, args.output_dir, config, leave_one_out=args.leave_one_out, n_resamples=args.n_resamples
+    )
+    print(cross_source_markdown(report))
+    print(f"Wrote cross_source.json, cross_source.md, cross_source.png to {args.output_dir}")
+    return 0
+
+
+def cross_source(
+    sources: list[str], output_dir, config, *, leave_one_out: bool = False, n_resamples: int = N_RESAMPLES
+) -> dict:
+    """Train ``config`` on each training set of ``sources`` (its dataset and folder replaced, without the
+    robustness checks) and test every model on every source; returns what cross_source.json holds."""
+    from ..inference.detector import load_detector
+    from ..training.config import config_command, dataset_and_config
+    from ..training.run import finished_run, train
+
+    out = Path(output_dir)
     if (out / "cross_source.json").exists():
         raise DeepArtError(f"{out} already holds a cross-source report; choose another --output_dir")
-
     tests = {}
     for spec in sources:
-        dataset, config = dataset_and_config(spec)
-        tests[source_name(spec)] = checked_split(load_splits(dataset, config), "test", f"dataset {spec}")
+        dataset, dataset_config = dataset_and_config(spec)
+        tests[source_name(spec)] = checked_split(load_splits(dataset, dataset_config), "test", f"dataset {spec}")
 
     cells: dict[str, dict[str, dict]] = {}
-    for name, training in training_sets(sources, args.leave_one_out):
+    for name, training in training_sets(sources, leave_one_out):
         run_dir = out / f"train-{name}"
-        train_args = parse_arguments(
-            [*flags, "--dataset", ",".join(training), "--output_dir", str(run_dir), "--robustness", "none"]
+        run_config = config.with_changes(
+            data={"dataset": ",".join(training)}, run={"robustness": "none"}, training={"output_dir": str(run_dir)}
         )
-        if not (run_dir / "metrics.json").exists():
-            run(train_args)
+        finished_run(run_config) or train(run_config)
         detector = load_detector(run_dir)
         cells[name] = {}
         for test_name, split in tests.items():
@@ -90,17 +107,19 @@ def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
                 labels,
                 log_odds,
                 threshold_log_odds=detector.calibration.threshold_log_odds,
-                n_resamples=args.n_resamples,
+                n_resamples=n_resamples,
             )
-    report = {"sources": list(tests), "trained_on": list(cells), "cells": cells, "train_flags": flags}
+    report = {
+        "sources": list(tests),
+        "trained_on": list(cells),
+        "cells": cells,
+        "train_command": config_command(config.with_changes(data={"dataset": ",".join(sources)})),
+    }
     write_json(out / "cross_source.json", report)
-    markdown = cross_source_markdown(report)
     with atomic_destination(out / "cross_source.md") as temporary:
-        temporary.write_text(markdown, encoding="utf-8")
+        temporary.write_text(cross_source_markdown(report), encoding="utf-8")
     plot_cross_source(report, out / "cross_source.png")
-    print(markdown)
-    print(f"Wrote cross_source.json, cross_source.md, cross_source.png to {out}")
-    return 0
+    return report
 
 
 def cross_source_markdown(report: dict) -> str:

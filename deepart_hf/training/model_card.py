@@ -12,7 +12,7 @@ from ..evaluation.suite import SUMMARY_METRICS, interval_cell, report_markdown
 from ..evaluation.tables import results_markdown
 from ..models import FROM_SCRATCH
 from ..models.preprocessing import preprocess_mode
-from .arguments import Arguments
+from .config import TrainConfig
 from .protocols import get_protocol
 
 # Metrics shown in the Hub's model-index, in this order: (key, display name)
@@ -29,7 +29,7 @@ ATTRIBUTION_INDEX_METRICS = [("accuracy", "Attribution accuracy"), ("macro_f1", 
 ARCHITECTURES_REGISTERED_BY_DEEPART_HF = {"googlenet"}
 
 
-def dataset_label(args: Arguments) -> str:
+def dataset_label(args: TrainConfig) -> str:
     labels = []
     for dataset, config in args.datasets:
         name = Path(dataset).name if Path(dataset).is_dir() else dataset
@@ -38,7 +38,7 @@ def dataset_label(args: Arguments) -> str:
 
 
 def render_model_card(
-    args: Arguments,
+    args: TrainConfig,
     model,
     processor,
     metrics: dict,
@@ -139,7 +139,7 @@ def per_dataset_markdown(per_dataset: dict) -> str:
     return markdown_table(headers, rows)
 
 
-def dataset_caveats(args: Arguments) -> list[str]:
+def dataset_caveats(args: TrainConfig) -> list[str]:
     """The caveats the dataset's build measured and wrote into its card, whatever the dataset is called."""
     caveats = []
     for dataset, _ in args.datasets:
