@@ -9,6 +9,7 @@ input size so the run fits a shared CPU. Every number is a mean accuracy or AURO
 
     python benchmarks/generalisation.py                       # ~15 CPU minutes on 2 cores
     python benchmarks/generalisation.py --epochs 2 --models safe --sources synthetic   # a quick look
+    python benchmarks/generalisation.py --bf16 false          # training in fp32 even where the CPU has native bf16
 
 Prints a table and saves JSON under benchmarks/results/. The sets are tiny (tens of test images): read the
 intervals, not the point values.
@@ -117,6 +118,7 @@ def train_flags(model: str, args) -> list[str]:
         str(args.seed),
         "--robustness",
         "none",
+        *(["--bf16", args.bf16] if args.bf16 else []),
     ]
 
 
@@ -149,6 +151,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--synthetic_per_class", type=int, default=60)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--bf16", choices=["true", "false"], help="train.py's --bf16 (default: train.py's own choice for this machine)"
+    )
     parser.add_argument("--out", default=str(HERE / "results" / "generalisation.json"))
     args = parser.parse_args(argv)
     models, sources = args.models.split(","), args.sources.split(",")

@@ -159,7 +159,7 @@ class RunArguments:
             "jpeg, blur, downscale, format, color"
         },
     )
-    n_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples behind each 95% interval"})
+    n_resamples: int = field(default=1000, metadata={"help": "bootstrap resamples behind each 95%% interval"})
     push_space: str | None = field(
         default=None, metadata={"help": "also upload the run and its demo (app.py) as a Gradio Space ORG/NAME"}
     )

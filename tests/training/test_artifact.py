@@ -19,7 +19,7 @@ from deepart_hf.data.loading import load_splits
 from deepart_hf.evaluation.predictions import read_predictions_csv
 from helpers import FAST_TRAINING
 
-TOLERANCE = 1e-4  # the bar; in practice the pipeline agrees to ~1e-7 (float32 softmax) and the rest exactly
+TOLERANCE = 1e-4  # required; in practice the pipeline agrees to ~1e-7 (float32 softmax) and the rest exactly
 FAST = [*FAST_TRAINING, "--save_total_limit", "1"]
 
 
