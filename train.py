@@ -19,7 +19,7 @@ from deepart_hf.training.command import main_argv
 def main(argv=None) -> int:
     setup_console()
     try:
-        return main_argv(sys.argv[1:] if argv is None else argv)
+        return main_argv(sys.argv[1:] if argv is None else argv, prog="train.py")
     except DeepArtError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -259,8 +259,9 @@ def train_parser(defaults: dict | None = None, **kwargs) -> HfArgumentParser:
     return parser
 
 
-def parse_arguments(argv: list[str]) -> TrainConfig:
-    """A training command line (without the program name) -> its frozen config."""
+def parse_arguments(argv: list[str], prog: str | None = None) -> TrainConfig:
+    """A training command line (without the program name) -> its frozen config. ``prog``: the command's name
+    in --help."""
     argv = list(argv)
     # First pass, the user's flags alone: which protocol applies, and was an output folder given?
     _, data, run, output, _ = _parser(
@@ -276,7 +277,7 @@ def parse_arguments(argv: list[str]) -> TrainConfig:
         defaults.update(ATTRIBUTION_DEFAULTS)
     if output.output_dir is None:
         defaults["output_dir"] = NOT_GIVEN
-    model, data, run, training = train_parser(defaults).parse_args_into_dataclasses(args=argv)
+    model, data, run, training = train_parser(defaults, prog=prog).parse_args_into_dataclasses(args=argv)
     return build_config(
         model, data, replace(run, protocol=protocol), training, output_dir_given=output.output_dir is not None
     )

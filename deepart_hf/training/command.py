@@ -15,8 +15,8 @@ from __future__ import annotations
 from .arguments import parse_arguments
 
 
-def main_argv(argv: list[str]) -> int:
-    config = parse_arguments(argv)
+def main_argv(argv: list[str], prog: str = "deepart-hf train") -> int:
+    config = parse_arguments(argv, prog)
     if config.run.list_models:
         from ..models import MODELS
 
