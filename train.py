@@ -13,7 +13,7 @@ import sys
 
 from deepart_hf.console import setup_console
 from deepart_hf.errors import DeepArtError
-from deepart_hf.training.command import main_argv
+from deepart_hf.training.train_command import main_argv
 
 
 def main(argv=None) -> int:

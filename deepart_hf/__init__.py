@@ -10,34 +10,58 @@ The package is laid out by stage, in the order data flows through it:
     research/    commands that train or study: cross-source matrix, few-shot curves, fidelity, baselines
 
 Each folder imports only from itself and the folders above it in this list (and the package's top-level helpers).
+
+``import deepart_hf`` is cheap (the command line answers ``--help`` before torch is imported): each name below is
+imported when first used. Importing ``deepart_hf.models`` (which every loader does, ``load_detector`` included)
+registers GoogLeNet with timm and the crop detector with the transformers auto classes, so every saved detector
+loads after it.
 """
 
-# Importing models registers GoogLeNet with timm and the crop detector with the transformers auto classes,
-# so every saved detector loads after `import deepart_hf`.
-from . import models  # noqa: F401
-from .constants import ID2LABEL, LABEL2ID, LABELS
-from .data.build import Build, build, build_dataset
-from .data.publish import publish
-from .errors import DeepArtError
-from .inference.detector import Detector, load_detector
+from __future__ import annotations
 
-# The training API, imported on first use: `import deepart_hf` stays light for inference.
-_TRAINING = {
+import importlib
+from typing import TYPE_CHECKING
+
+from .constants import ID2LABEL, LABEL2ID, LABELS
+from .errors import DeepArtError
+
+if TYPE_CHECKING:
+    from .data.build import Build, build, build_dataset
+    from .data.publish import publish
+    from .inference.detector import Detector, load_detector
+    from .training.arguments import parse_arguments as parse_train_arguments
+    from .training.config import TrainConfig
+    from .training.run import RunResult, train
+    from .training.task import Task
+
+# public name -> the module that defines it
+_LAZY = {
+    "Build": "deepart_hf.data.build",
+    "build": "deepart_hf.data.build",
+    "build_dataset": "deepart_hf.data.build",
+    "publish": "deepart_hf.data.publish",
+    "Detector": "deepart_hf.inference.detector",
+    "load_detector": "deepart_hf.inference.detector",
+    # the training API: deepart_hf.train(parse_train_arguments(argv) or a TrainConfig) -> RunResult
     "train": "deepart_hf.training.run",
     "RunResult": "deepart_hf.training.run",
     "TrainConfig": "deepart_hf.training.config",
     "Task": "deepart_hf.training.task",
     "parse_train_arguments": "deepart_hf.training.arguments",
 }
+_NAMED_THERE = {"parse_train_arguments": "parse_arguments"}  # public name -> its name in its module
 
 
 def __getattr__(name: str):
-    if name in _TRAINING:
-        import importlib
+    if name not in _LAZY:
+        raise AttributeError(f"module 'deepart_hf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), _NAMED_THERE.get(name, name))
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
 
-        module = importlib.import_module(_TRAINING[name])
-        return getattr(module, "parse_arguments" if name == "parse_train_arguments" else name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 
 __all__ = [

@@ -1,9 +1,10 @@
 """The ``deepart-hf`` console script: one entry point, one subcommand per tool.
 
-Each subcommand lives in the module of its stage and provides ``add_arguments(parser)`` and ``main(args) -> int``;
-a module that sets ``PASSES_FLAGS_ON = True`` receives the flags it does not know (training flags) as
-``main(args, extra)``. A module that parses its own command line (``train``, ``build``: HfArgumentParser over
-typed dataclasses) provides ``main_argv(argv) -> int`` instead and gets every token after its name. Modules are imported only when chosen, so ``deepart-hf predict`` does not pay for matplotlib or scikit-image.
+Each subcommand has a command module in its stage that provides ``add_arguments(parser)`` and ``main(args) -> int``;
+a module that sets ``PASSES_FLAGS_ON = True`` receives the flags it does not know (for train.py) as
+``main(args, extra)``. Only the chosen command's module is imported, and a command module is cheap to import (its
+``main`` imports the work), so ``--help`` answers before torch, transformers or datasets load
+(tests/test_cli.py checks it; benchmarks/cli_help.py times it).
 Errors a user can fix (``DeepArtError``) print one line and exit 2.
 """
 
@@ -19,11 +20,11 @@ from .errors import DeepArtError
 # name -> (module, one-line help). The module's docstring is the subcommand's description.
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": (
-        "deepart_hf.training.command",
-        "fine-tune and evaluate a detector: every TrainingArguments flag, protocols, the run's report and card",
+        "deepart_hf.training.train_command",
+        "fine-tune and evaluate a detector (python train.py): protocols, every TrainingArguments flag",
     ),
     "build": (
-        "deepart_hf.data.build_command",
+        "deepart_hf.data.build_source_command",
         "build a dataset folder from a source: deepart, dani, genres, dalle_paintings, folder, synthetic",
     ),
     "evaluate": (
@@ -31,57 +32,48 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "validity report of a detector: intervals, calibrated decision, robustness",
     ),
     "cross-eval": (
-        "deepart_hf.research.cross_source",
+        "deepart_hf.research.cross_source_command",
         "train on each source, test on every source: the cross-source matrix",
     ),
     "fidelity": (
-        "deepart_hf.research.fidelity_study",
+        "deepart_hf.research.fidelity_command",
         "per-image fidelity features, human vs AI: tests, effect sizes, format control",
     ),
     "baselines": (
-        "deepart_hf.research.baselines",
+        "deepart_hf.research.baselines_command",
         "classical classifiers (SVM, trees, forest, KNN, logistic) on pixels or fidelity features",
     ),
     "few-shot": (
-        "deepart_hf.research.few_shot",
+        "deepart_hf.research.few_shot_command",
         "accuracy and AUROC against training images per class, with the classical baselines",
     ),
     "predict": (
         "deepart_hf.inference.predict",
         "score image files, folders, globs or zip archives with a trained detector",
     ),
-    "demo": ("deepart_hf.inference.demo", "a Gradio web demo of a trained detector"),
+    "demo": ("deepart_hf.inference.demo_command", "a Gradio web demo of a trained detector"),
+    "export": ("deepart_hf.inference.export_command", "a trained detector as an ONNX file, with its preprocessing"),
 }
 
 
 def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
-    """Every subcommand is listed; only ``chosen``'s module is imported and given its arguments (all of them
-    when none is chosen, for ``--help``)."""
+    """Every subcommand is listed; only ``chosen``'s module is imported and given its arguments."""
     parser = argparse.ArgumentParser(prog="deepart-hf", description="Tools for detectors of AI-generated art.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         sub = commands.add_parser(
             name, help=help_text, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter
         )
-        if chosen in (None, name):
+        if chosen == name:
             module = importlib.import_module(module_name)
             sub.description = module.__doc__
-            if hasattr(module, "add_arguments"):
-                module.add_arguments(sub)
-                sub.set_defaults(run=module.main, passes_flags_on=getattr(module, "PASSES_FLAGS_ON", False))
+            module.add_arguments(sub)
+            sub.set_defaults(run=module.main, passes_flags_on=getattr(module, "PASSES_FLAGS_ON", False))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in COMMANDS:
-        module = importlib.import_module(COMMANDS[argv[0]][0])
-        if hasattr(module, "main_argv"):
-            try:
-                return int(module.main_argv(argv[1:]) or 0)
-            except DeepArtError as error:
-                print(f"deepart-hf {argv[0]}: error: {error}", file=sys.stderr)
-                return 2
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args, extra = parser.parse_known_args(argv)
     args.command_line = shlex.join(["deepart-hf", *argv])  # recorded by the studies beside their results

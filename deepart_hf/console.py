@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 
-import transformers
-
 
 def setup_console() -> None:
+    import transformers  # here, so that a command's --help does not wait for it
+
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     transformers.utils.logging.disable_progress_bar()

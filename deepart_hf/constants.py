@@ -13,3 +13,7 @@ DEFAULT_SEED = 42
 
 # Pillow format names we accept as images; anything else is reported and skipped.
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+# Bootstrap resamples: of each metric's interval (evaluation), and of each effect's interval (the fidelity study).
+N_RESAMPLES = 1000
+N_BOOTSTRAP = 2000

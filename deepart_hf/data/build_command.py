@@ -1,12 +1,5 @@
-"""deepart-hf build SOURCE: build a dataset folder (a Hub dataset repository) from a raw source and publish it.
-
-    deepart-hf build deepart --source ../shared/data/deepart --out data/deepart
-    deepart-hf build synthetic --out synthetic --n-per-class 200
-    deepart-hf build SOURCE --help                     # that source's options
-
-Each source's options are typed dataclasses (``SOURCES``); dataset_scripts/SOURCE.py is the same command as a
-script. Errors print one line; an interrupted build writes nothing.
-"""
+"""What ``deepart-hf build SOURCE`` and every dataset script share: each source's typed arguments (``SOURCES``),
+the build -> publish run, errors as one line."""
 
 from __future__ import annotations
 
@@ -149,15 +142,6 @@ SOURCES: dict[str, tuple[tuple[type, ...], type | None]] = {
     "folder": ((SourceArguments, LabelMapArguments), None),
     "synthetic": ((SyntheticArguments,), SyntheticGeneratorArguments),
 }
-
-
-def main_argv(argv: list[str]) -> int:
-    """``deepart-hf build SOURCE [options]``."""
-    if not argv or argv[0] not in SOURCES:
-        given = f"unknown source {argv[0]!r}; " if argv and not argv[0].startswith("-") else ""
-        print(f"deepart-hf build: {given}name one of {', '.join(SOURCES)}, then its options (SOURCE --help)", file=sys.stderr)
-        return 2
-    return run_dataset_script(argv[0], argv[1:])
 
 
 def run_dataset_script(name: str, argv: list[str]) -> int:

@@ -11,18 +11,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..data.loading import checked_split, load_splits
+from ..constants import N_RESAMPLES
 from ..errors import DeepArtError
-from ..inference.detector import load_detector
-from ..models.scores import decisions_at
-from .intervals import N_RESAMPLES
-from .perturbations import select_perturbations
-from .predictions import write_predictions_csv
-from .suite import evaluate_detector, report_markdown
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="a trained detector: run folder or Hub id")
+    parser.add_argument("--model", required=True, help="a trained detector: run folder, Hub id, or an ONNX export")
     parser.add_argument(
         "--dataset", required=True, help="a dataset folder written by dataset_scripts/ or a Hub dataset id"
     )
@@ -43,6 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    # the work's modules (torch, datasets) load here, so that --help answers at once
+    from ..data.loading import checked_split, load_splits
+    from ..inference.detector import load_detector
+    from ..models.scores import decisions_at
+    from .perturbations import select_perturbations
+    from .predictions import write_predictions_csv
+    from .suite import evaluate_detector, report_markdown
+
     out = Path(args.output_dir)
     if (out / "evaluation.json").exists() and not args.overwrite:
         raise DeepArtError(f"{out} already holds a report (evaluation.json); pass --overwrite or another --output_dir")

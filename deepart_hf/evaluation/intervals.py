@@ -19,12 +19,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import binomtest
 
-from ..constants import AI, HUMAN
+from ..constants import AI, HUMAN, N_RESAMPLES
 from ..models.scores import decisions_at
 from .detector_metric.detector_metric import FPR_BUDGETS, detection_metrics, tpr_key
 
 CONFIDENCE = 0.95
-N_RESAMPLES = 1000
 INTERVAL_METRICS = (
     "accuracy",
     "human_accuracy",

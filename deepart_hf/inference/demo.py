@@ -2,16 +2,13 @@
 the calibrated threshold in words, and for crop models a heat map of P(ai) per crop over the image. With a
 generator-attribution model the label shows every class's probability (``real`` and each generator) instead.
 
-    deepart-hf demo --model outputs/run              # http://127.0.0.1:7860
-    deepart-hf demo --model ORG/detector --share     # a public gradio.live link for 72 hours
-
-Beside it: the run's key figures (evaluation.json when the run has one, else metrics.json), so nobody takes a
+``build_demo`` makes the Gradio Blocks; ``deepart-hf demo`` (``demo_command.py``) launches them. Beside the
+scores: the run's key figures (evaluation.json when the run has one, else metrics.json), so nobody takes a
 score for a verdict. A file that is not an image, is truncated or too large shows a message; the server goes on.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -22,7 +19,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..console import setup_console
 from ..constants import AI, HUMAN, ID2LABEL
 from ..data.images import BadImage
 from ..errors import DeepArtError
@@ -31,7 +27,6 @@ from ..models.preprocessing import describe_preprocessing
 from .detector import DECISION_WORDS, DEFAULT_UNCERTAIN, Detector, Prediction, load_detector, read_image
 from .inputs import InputFile, image_suffixes
 
-DEFAULT_PORT = 7860
 MAX_HEATMAP_GRID = 9  # at most 9 x 9 crops for the heat map: a few seconds on a CPU for a ResNet-18 at 224
 HEATMAP_DISPLAY_SIDE = 768  # the overlay is drawn on a copy this large at most: the map is coarser than that
 EXAMPLES_FOLDER = "examples"
@@ -45,32 +40,6 @@ KEY_METRICS = [
     ("tpr_at_1_fpr", "AI images caught at 1% false alarms (TPR@1%FPR)"),
     ("macro_f1", "macro-F1 over the generators (attribution)"),
 ]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="a trained detector: run folder or Hub id")
-    parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"local port (default {DEFAULT_PORT}; 0 = any free port)"
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to serve the network)")
-    parser.add_argument("--share", action="store_true", help="also open a temporary public link through gradio.live")
-    parser.add_argument(
-        "--uncertain",
-        type=float,
-        default=DEFAULT_UNCERTAIN,
-        metavar="W",
-        help=f"say 'uncertain' when P(ai) is within W of the threshold (default {DEFAULT_UNCERTAIN})",
-    )
-    parser.add_argument(
-        "--examples", nargs="*", type=Path, help="example images to click (default: the run folder's examples/)"
-    )
-
-
-def main(args: argparse.Namespace) -> int:
-    setup_console()
-    demo = build_demo(args.model, examples=args.examples, uncertain=args.uncertain)
-    demo.launch(server_name=args.host, server_port=args.port or None, share=args.share)
-    return 0
 
 
 # --- what the page shows, computed without Gradio (tested directly) ------------------------------------------

@@ -36,14 +36,10 @@ from ..models import is_attribution_labels, load_trained, model_labels
 from ..models.calibration import Calibration
 from ..models.preprocessing import describe_preprocessing
 from ..models.scores import attribution_log_odds_ai, log_odds_from_logits, probabilities_from_log_odds
+from .decisions import DECISION_WORDS, DEFAULT_UNCERTAIN, ERROR, UNCERTAIN
 from .inputs import InputFile, expand_inputs
 
 ImageLike = Image.Image | str | os.PathLike | bytes | dict
-
-UNCERTAIN, ERROR = "uncertain", "error"
-# What a person reads beside the number: a score is evidence, not a verdict.
-DECISION_WORDS = {ID2LABEL[AI]: "likely AI-generated", ID2LABEL[1 - AI]: "likely human-made", UNCERTAIN: "uncertain"}
-DEFAULT_UNCERTAIN = 0.1  # half-width of the "uncertain" band around the threshold, in P(ai)
 
 
 @dataclass(frozen=True)
@@ -93,24 +89,52 @@ class Row:
         return asdict(self)
 
 
-class Detector:
-    """A trained human/ai detector with its preprocessing, ready to score images on the CPU or a GPU."""
+class TorchBackend:
+    """A transformers model on a torch device: a batch of the processor's ``pixel_values`` -> float64 logits."""
 
-    def __init__(
-        self, model: PreTrainedModel, processor: BaseImageProcessor, *, batch_size: int = 16, device: str | None = None
-    ):
+    def __init__(self, model: PreTrainedModel, device: str | None = None):
         self.model = model.eval()
-        self.processor = processor
-        self.batch_size = batch_size
+        self.config = model.config
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device)
-        self.calibration = Calibration.from_config(model.config)
-        self.labels = model_labels(model.config)
+
+    def __repr__(self) -> str:
+        return type(self.model).__name__
+
+    def __call__(self, pixel_values: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            logits = self.model(pixel_values=pixel_values.to(self.device)).logits
+        return logits.float().cpu().numpy().astype(np.float64)
+
+
+class Detector:
+    """A trained human/ai detector with its preprocessing, ready to score images on the CPU or a GPU.
+
+    ``model`` is a transformers model (run by torch on ``device``) or a backend: any object with the model's
+    ``config`` that maps a batch of ``pixel_values`` to (N, classes) logits, such as an exported ONNX model
+    (``inference/export.py``). Everything after the logits is the same code whatever computed them.
+    """
+
+    def __init__(
+        self,
+        model: PreTrainedModel | Callable[[torch.Tensor], np.ndarray],
+        processor: BaseImageProcessor,
+        *,
+        batch_size: int = 16,
+        device: str | None = None,
+    ):
+        self.backend = TorchBackend(model, device) if isinstance(model, torch.nn.Module) else model
+        self.model = getattr(self.backend, "model", None)  # the torch model, None for another backend
+        self.processor = processor
+        self.batch_size = batch_size
+        config = self.backend.config
+        self.calibration = Calibration.from_config(config)
+        self.labels = model_labels(config)
         # a generator-attribution model: P(ai) = 1 - P(real), and every class's probability goes with it
         self.is_attribution = is_attribution_labels(self.labels)
 
     def __repr__(self) -> str:
-        return f"Detector({type(self.model).__name__}, {describe_preprocessing(self.processor)})"
+        return f"Detector({self.backend!r}, {describe_preprocessing(self.processor)})"
 
     def logits(self, images: Iterable[ImageLike]) -> np.ndarray:
         """The model's (N, classes) logits, float64."""
@@ -118,9 +142,7 @@ class Detector:
         logits = []
         for start in range(0, len(images), self.batch_size):
             batch = [as_image(image) for image in images[start : start + self.batch_size]]
-            pixel_values = self.processor(images=batch, return_tensors="pt")["pixel_values"].to(self.device)
-            with torch.inference_mode():
-                logits.append(self.model(pixel_values=pixel_values).logits.float().cpu().numpy().astype(np.float64))
+            logits.append(self.backend(self.processor(images=batch, return_tensors="pt")["pixel_values"]))
         return np.concatenate(logits) if logits else np.zeros((0, len(self.labels)))
 
     def log_odds(self, images: Iterable[ImageLike]) -> np.ndarray:
@@ -191,9 +213,7 @@ class Detector:
 
     def predict_pixels(self, pixel_values: torch.Tensor) -> list[Prediction]:
         """Predictions for a batch of the processor's ``pixel_values``, calibrated exactly as ``predict`` does."""
-        with torch.inference_mode():
-            logits = self.model(pixel_values=pixel_values.to(self.device)).logits
-        return self.predict_logits(logits.float().cpu().numpy().astype(np.float64))
+        return self.predict_logits(self.backend(pixel_values))
 
     def predict_log_odds(self, log_odds: np.ndarray) -> list[Prediction]:
         """Predictions from log-odds the model already gave (the temperature is in its weights), at the saved threshold."""
@@ -289,7 +309,14 @@ def _value_reader(value: dict) -> Callable[[], bytes]:
 
 
 def load_detector(path_or_id: str | os.PathLike, **options) -> Detector:
-    """A saved detector (run folder or Hub id), with the preprocessing it was saved with."""
+    """A saved detector (run folder or Hub id), with the preprocessing it was saved with; an ONNX export
+    (``deepart-hf export``: its folder or its model.onnx) is scored with onnxruntime, the rest unchanged."""
+    from .export import load_onnx_backend, onnx_export_folder
+
+    folder = onnx_export_folder(path_or_id)
+    if folder is not None:
+        backend, processor = load_onnx_backend(folder, device=options.pop("device", None))
+        return Detector(backend, processor, **options)
     model, processor = load_trained(str(path_or_id), attribution=True)
     return Detector(model, processor, **options)
 

@@ -18,14 +18,14 @@ import json
 import shutil
 from collections import Counter
 from pathlib import Path
-
-from tqdm.auto import tqdm
+from typing import TYPE_CHECKING
 
 from ..console import setup_console
 from ..errors import DeepArtError
-from ..files import atomic_destination, write_csv, write_json
-from .detector import DEFAULT_UNCERTAIN, ERROR, Detector, Row, load_detector
-from .inputs import expand_inputs
+from .decisions import DEFAULT_UNCERTAIN, ERROR
+
+if TYPE_CHECKING:  # the detector (torch, transformers) is imported when a model is loaded, not for --help
+    from .detector import Detector, Row
 
 OUTPUT_FORMATS = (".csv", ".jsonl", ".json")
 COLUMNS = ["file", "prob_ai", "log_odds_ai", "decision", "error"]
@@ -34,7 +34,11 @@ FAILED = 1  # exit code when at least one file could not be scored
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="a trained detector: run folder or Hub id")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="a trained detector: run folder, Hub id, or an ONNX export (folder or model.onnx)",
+    )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders, glob patterns or .zip archives")
     parser.add_argument(
         "--uncertain",
@@ -52,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from .detector import load_detector
+    from .inputs import expand_inputs
+
     setup_console()
     check_arguments(args)
     expanded = expand_inputs(args.paths)
@@ -82,6 +89,8 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def score(detector: Detector, files: list, uncertain: float, workers: int | None) -> list[Row]:
+    from tqdm.auto import tqdm
+
     # one batch needs no progress bar; tqdm's own TQDM_DISABLE and non-terminal checks apply beyond that
     with tqdm(
         total=len(files), desc="scoring", unit="img", leave=False, disable=len(files) <= detector.batch_size
@@ -129,6 +138,8 @@ def summary_line(rows: list[Row], detector: Detector, uncertain: float, skipped:
 
 
 def write_rows(path: Path, rows: list[Row], detector: Detector, model: str, uncertain: float) -> None:
+    from ..files import atomic_destination, write_csv, write_json
+
     suffix = path.suffix.lower()
     extra = ATTRIBUTION_COLUMNS + ["class_probs"] if detector.is_attribution else []
     records = [{key: value for key, value in row.as_dict().items() if key in COLUMNS + extra} for row in rows]

@@ -13,6 +13,7 @@ from .crop_detector import MODEL_TYPE, CropDetector, CropDetectorConfig, CropIma
 from .factory import (
     BASE_MODEL_ATTR,
     FROM_SCRATCH,
+    check_detector_labels,
     create_model,
     is_attribution_labels,
     load_trained,
@@ -60,6 +61,7 @@ __all__ = [
     "HighPassCNNConfig",
     "HighPassCNNForImageClassification",
     "ModelSpec",
+    "check_detector_labels",
     "classifier_head",
     "create_model",
     "describe_model",

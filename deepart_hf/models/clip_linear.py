@@ -7,7 +7,7 @@ classifies, so the model is ``CLIPVisionModelWithProjection`` with a ``classifie
 weights stay frozen is the training's business (the registry's spec freezes the backbone by default).
 
 The classes register for the auto classes, so ``save_pretrained`` copies this file into the model folder:
-``pipeline(..., trust_remote_code=True)`` works with transformers alone, and after ``import deepart_hf`` without
+``pipeline(..., trust_remote_code=True)`` works with transformers alone, and after ``import deepart_hf.models`` without
 ``trust_remote_code``. Keep it self-contained (torch and transformers only).
 """
 

@@ -14,7 +14,7 @@ crop-mode detector is saved as these three classes, following the Hub's conventi
 
 The classes register for the auto classes, so ``save_pretrained`` copies this file into the model folder:
 ``pipeline("image-classification", model=FOLDER_OR_ID, trust_remote_code=True)`` works with transformers alone,
-and after ``import deepart_hf`` (which registers them locally) without ``trust_remote_code``.
+and after ``import deepart_hf.models`` (which registers them locally) without ``trust_remote_code``.
 
 This file must stay self-contained (torch, torchvision, PIL, numpy and transformers only): it is what runs on a
 machine that has the model but not deepart-hf.

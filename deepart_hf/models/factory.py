@@ -391,16 +391,21 @@ def load_trained(path_or_id: str, *, attribution: bool = False) -> tuple[PreTrai
         raise DeepArtError(f"no such model folder or Hub id: {path_or_id!r}")
     fetch = dict(source="the Hugging Face Hub", what="the model", hint="pass a local folder")
     model = _fetch(path_or_id, lambda: AutoModelForImageClassification.from_pretrained(path_or_id), **fetch)
-    found = model_labels(model.config)
+    check_detector_labels(model.config, path_or_id, attribution=attribution)
+    processor = _fetch(path_or_id, lambda: AutoImageProcessor.from_pretrained(path_or_id), **fetch)
+    return model, processor
+
+
+def check_detector_labels(config, name: str, *, attribution: bool = False) -> None:
+    """Refuse a model whose classes are not human/ai (or, with ``attribution``, ``real`` and generators)."""
+    found = model_labels(config)
     if found != LABELS and not (attribution and is_attribution_labels(found)):
         expected = (
             f"{LABELS}, or several classes one of them {REAL_GENERATOR!r} (an attribution model)"
             if attribution
             else str(LABELS)
         )
-        raise DeepArtError(f"{path_or_id!r} is not a human/ai detector: its labels are {found}, expected {expected}")
-    processor = _fetch(path_or_id, lambda: AutoImageProcessor.from_pretrained(path_or_id), **fetch)
-    return model, processor
+        raise DeepArtError(f"{name!r} is not a human/ai detector: its labels are {found}, expected {expected}")
 
 
 def is_attribution_labels(labels: Sequence[str]) -> bool:

@@ -18,7 +18,7 @@ averaged as the crop detector does.
 
 The classes register for the auto classes, so ``save_pretrained`` copies this file (and ``crop_detector.py``, which
 it imports) into the model folder: ``pipeline(..., trust_remote_code=True)`` works with transformers alone, and
-after ``import deepart_hf`` without ``trust_remote_code``. Keep it self-contained (torch, torchvision, transformers).
+after ``import deepart_hf.models`` without ``trust_remote_code``. Keep it self-contained (torch, torchvision, transformers).
 """
 
 from __future__ import annotations

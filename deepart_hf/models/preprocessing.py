@@ -85,6 +85,30 @@ def describe_preprocessing(processor: BaseImageProcessor) -> str:
     return f"whole image resized to {size}x{size} ({interpolation}, no crop)"
 
 
+def preprocessing_metadata(processor: BaseImageProcessor) -> dict:
+    """What the saved processor does, as numbers a consumer without deepart-hf can apply: decode to RGB, then
+    ``resize`` (the whole image to size x size with this interpolation) or ``crop`` (``crops`` fixed crops of
+    size x size, reflect-padded when smaller), then scale to [0, 1] and normalise with mean and std."""
+    size, mean, std = processor_geometry(processor)
+    common = {"size": size, "mean": list(mean), "std": list(std), "channels": "RGB, channels first", "rescale": 1 / 255}
+    if isinstance(processor, CropImageProcessor):
+        return {
+            "mode": "crop",
+            **common,
+            "crops": processor.eval_crops,
+            "padding": "reflect, centred, when an image is smaller than size",
+            "crop_positions": "crop_detector.eval_crop_offsets: evenly over an odd k x k grid, corner to corner",
+            "description": describe_preprocessing(processor),
+        }
+    return {
+        "mode": "resize",
+        **common,
+        "interpolation": _interpolation_name(processor),
+        "center_crop": bool(getattr(processor, "do_center_crop", False)),
+        "description": describe_preprocessing(processor),
+    }
+
+
 def _interpolation_name(processor: BaseImageProcessor) -> str:
     data_config = getattr(processor, "data_config", None)
     if data_config is not None:

@@ -1,17 +1,4 @@
-"""Classical baselines: SVM, decision tree, random forest, KNN and logistic regression on downscaled pixels
-(seed 001's 240p baseline) and on the fidelity features, with the deep models' metrics and intervals.
-
-    deepart-hf baselines --dataset data/deepart --output_dir outputs/baselines --features both --pixels 240
-
-Each classifier is fitted on --train_split and tested on --test_split, and leaves what a trained detector leaves:
-metrics.json (every metric with its 95% interval), predictions.csv, confusion_matrix.png and roc_curve.png, in
-OUT/<features>/<model>/; OUT/report.md compares them all.
-
-Memory stays bounded: each image is decoded, squashed to --pixels x --pixels and stored as float32 in a
-preallocated matrix row, so only one full-size image is ever decoded at a time; the test split is decoded and
-predicted in batches of BATCH images, so its matrix never exists whole. The training matrix is the one that
-grows with the data; its size is checked against --max_memory_gb before any decoding.
-"""
+"""The classical baselines: the work of ``deepart-hf baselines`` (its arguments and description: ``baselines_command.py``)."""
 
 from __future__ import annotations
 
@@ -40,16 +27,14 @@ from ..evaluation.plots import plot_confusion_matrix, plot_roc_curve
 from ..evaluation.predictions import write_predictions_csv
 from ..evaluation.tables import comparison_markdown
 from ..files import atomic_destination, write_json
+from .baselines_command import DEFAULT_MAX_MEMORY_GB, DEFAULT_PIXELS, FEATURE_SETS
 from .data import ImageRef, read_collection
 from .fidelity import FEATURES, extract_features
 from .fidelity_study import STORED, check_output_dir
 
-FEATURE_SETS = ("pixels", "fidelity")
-DEFAULT_PIXELS = 240  # seed 001's 240p
 BATCH = 64  # test images decoded and predicted at a time
 PROBABILITY_CLIP = 1e-6  # log-odds of a 0/1 vote (a tree's leaf) stay finite: about ±13.8
 RESULT_FILE = "baselines.json"
-DEFAULT_MAX_MEMORY_GB = 4.0
 
 
 def make_models(n_train: int, seed: int = 0) -> dict[str, object]:
@@ -232,37 +217,6 @@ def run_baselines(
         temporary.write_text("\n".join(report), encoding="utf-8")
     write_json(out / RESULT_FILE, summary)
     return summary
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, help="dataset folder written by dataset_scripts/, or a Hub id")
-    parser.add_argument("--config", default=None, help="configuration (an image-classification one, not pairs)")
-    parser.add_argument("--output_dir", required=True)
-    parser.add_argument(
-        "--features", choices=(*FEATURE_SETS, "both"), default="both", help="what the classifiers see (default both)"
-    )
-    parser.add_argument(
-        "--pixels",
-        type=int,
-        default=DEFAULT_PIXELS,
-        help=f"side of the downscaled image (default {DEFAULT_PIXELS}, seed 001's 240p)",
-    )
-    parser.add_argument("--train_split", default="train", help="split(s) to fit on, comma-separated (default train)")
-    parser.add_argument("--test_split", default="test")
-    parser.add_argument("--workers", type=int, default=2, help="processes computing fidelity features")
-    parser.add_argument(
-        "--bootstrap", type=int, default=N_RESAMPLES, help=f"bootstrap resamples per interval (default {N_RESAMPLES})"
-    )
-    parser.add_argument(
-        "--max_memory_gb",
-        type=float,
-        default=DEFAULT_MAX_MEMORY_GB,
-        help="refuse a pixel training matrix larger than this",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace the results of an earlier run in --output_dir"
-    )
 
 
 def main(args: argparse.Namespace) -> int:

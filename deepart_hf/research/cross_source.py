@@ -1,14 +1,4 @@
-"""deepart-hf cross-eval: does a detector trained on one source recognise another? One model per training
-source (and with --leave_one_out one per "all sources but one"), each evaluated on every source's test split.
-
-  deepart-hf cross-eval --dataset A --dataset B[@CONFIG] ... --model NAME --output_dir OUT [--leave_one_out] [train.py flags]
-
-Every other flag is a training flag (for example --protocol deepart --from_scratch --preprocess crop): they make
-the training config each run derives from (``cross_source`` from Python takes that config). Writes
-OUT/cross_source.json (each cell: every metric with its 95% interval), OUT/cross_source.md and
-OUT/cross_source.png (heat maps of mean accuracy and AUROC); the trained runs stay in OUT/train-<sources>/, and a
-finished run of the same config there is read back, not trained again.
-"""
+"""The cross-source matrix: the work of ``deepart-hf cross-eval`` (its arguments and description: ``cross_source_command.py``)."""
 
 from __future__ import annotations
 
@@ -18,28 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from ..cards import markdown_table
+from ..constants import N_RESAMPLES
 from ..data.loading import checked_split, load_splits
 from ..errors import DeepArtError
-from ..evaluation.intervals import N_RESAMPLES, metric_intervals
+from ..evaluation.intervals import metric_intervals
 from ..evaluation.suite import interval_cell, score_split
 from ..files import atomic_destination, write_json
 
 HEATMAP_METRICS = (("mean_accuracy", "mean accuracy"), ("auroc", "AUROC"))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--dataset",
-        action="append",
-        required=True,
-        help="a source (folder or Hub id, PATH@CONFIG); repeat, or a comma list",
-    )
-    parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--leave_one_out", action="store_true", help="also train one model on all sources but each one")
-    parser.add_argument("--n_resamples", type=int, default=N_RESAMPLES)
-
-
-PASSES_FLAGS_ON = True  # every flag cross-eval does not know goes to train.py
 
 
 def source_name(spec: str) -> str:

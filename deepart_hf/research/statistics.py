@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-N_BOOTSTRAP = 2000
+from ..constants import N_BOOTSTRAP
+
 CONFIDENCE = 0.95
 ALPHA = 0.05
 

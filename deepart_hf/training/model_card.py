@@ -25,7 +25,7 @@ MODEL_INDEX_METRICS = [
     ("average_precision", "Average precision"),
 ]
 ATTRIBUTION_INDEX_METRICS = [("accuracy", "Attribution accuracy"), ("macro_f1", "Attribution macro-F1")]
-# timm knows these only after `import deepart_hf` registers them.
+# timm knows these only after `import deepart_hf.models` registers them.
 ARCHITECTURES_REGISTERED_BY_DEEPART_HF = {"googlenet"}
 
 
@@ -156,13 +156,13 @@ def usage_code(repo_id: str, processor, architecture: str | None, classes: list[
     """How to run the saved detector, for this kind of model (``classes``: an attribution model's)."""
     lines = []
     if architecture in ARCHITECTURES_REGISTERED_BY_DEEPART_HF:
-        lines += [f"import deepart_hf  # registers {architecture} with timm before loading"]
+        lines += [f"import deepart_hf.models  # registers {architecture} with timm before loading"]
     lines += ["from transformers import pipeline", ""]
     if preprocess_mode(processor) == "crop":
         lines += [
             "# This detector averages native-resolution crops; the code that does it is saved with the model.",
             f'detector = pipeline("image-classification", model="{repo_id}", trust_remote_code=True)',
-            "# With deepart-hf installed, `import deepart_hf` registers that code and trust_remote_code is not needed.",
+            "# With deepart-hf installed, `import deepart_hf.models` registers that code and trust_remote_code is not needed.",
         ]
     else:
         lines += [f'detector = pipeline("image-classification", model="{repo_id}")']

@@ -1,6 +1,10 @@
 """`deepart-hf build SOURCE` builds and publishes with that source's typed options, like dataset_scripts/SOURCE.py."""
 
+import pytest
+
 from deepart_hf.cli import main as cli
+from deepart_hf.data.build_command import SOURCES
+from deepart_hf.data.build_source_command import SOURCE_NAMES
 from deepart_hf.data.loading import load_splits
 
 
@@ -14,6 +18,12 @@ def test_build_synthetic_writes_a_folder_load_dataset_reads(tmp_path, capsys):
 
 
 def test_build_names_the_sources_when_the_source_is_unknown(capsys):
-    assert cli(["build", "paintings"]) == 2
+    with pytest.raises(SystemExit) as exited:
+        cli(["build", "paintings"])
+    assert exited.value.code == 2
     err = capsys.readouterr().err
-    assert "unknown source 'paintings'" in err and "deepart, dani, genres" in err
+    assert "invalid choice: 'paintings'" in err and "'deepart', 'dani', 'genres'" in err
+
+
+def test_the_command_names_every_source_the_build_knows():
+    assert list(SOURCE_NAMES) == list(SOURCES)

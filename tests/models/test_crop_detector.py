@@ -1,5 +1,5 @@
 """The crop detector as saved with a model: fixed crops, averaged probabilities, loadable with transformers
-alone (trust_remote_code) and after `import deepart_hf` (without it)."""
+alone (trust_remote_code) and after `import deepart_hf.models` (without it)."""
 
 import os
 import pickle
@@ -92,14 +92,14 @@ def saved_crop_detector(tmp_path_factory):
     return folder, expected
 
 
-@pytest.mark.parametrize("how", ["trust_remote_code", "import deepart_hf"])
+@pytest.mark.parametrize("how", ["trust_remote_code", "import deepart_hf.models"])
 def test_a_saved_crop_detector_runs_in_a_pipeline_in_a_fresh_process(saved_crop_detector, how):
     folder, expected = saved_crop_detector
     assert (folder / "crop_detector.py").is_file()  # the code travels with the weights
     if how == "trust_remote_code":
         setup, options = "", ", trust_remote_code=True"
     else:
-        setup, options = "import deepart_hf", ""
+        setup, options = "import deepart_hf.models", ""
     script = textwrap.dedent(
         f"""
         import builtins, sys
@@ -116,4 +116,4 @@ def test_a_saved_crop_detector_runs_in_a_pipeline_in_a_fresh_process(saved_crop_
     assert result.returncode == 0, result.stderr[-3000:]
     prob_ai, deepart_imported = result.stdout.strip().splitlines()[-2:]
     assert float(prob_ai) == pytest.approx(expected, abs=1e-6)
-    assert deepart_imported == str(how == "import deepart_hf")  # remote code needs nothing of deepart-hf
+    assert deepart_imported == str(how == "import deepart_hf.models")  # remote code needs nothing of deepart-hf

@@ -1,0 +1,254 @@
+"""A saved detector as an ONNX file people can deploy, and that file scored again through onnxruntime.
+
+``export_onnx(RUN, OUT)`` (``deepart-hf export --format onnx``) writes to OUT:
+
+* ``model.onnx``: ``pixel_values`` -> ``logits``, with a dynamic batch axis. A resize model takes (batch, 3, S, S);
+  a crop model takes (batch, crops, 3, S, S) and averages its crops' probabilities inside the graph (the log of
+  the mean, as ``CropDetector`` returns it). The calibration's temperature is divided into the head's weights
+  when it is fitted, so it is inside the graph as well: softmax(logits) are the calibrated probabilities.
+* ``config.json`` and ``preprocessor_config.json``: the detector's config (labels, calibration) and image
+  processor, exactly as saved with it, so that ``load_detector(OUT)`` preprocesses with the same code.
+* ``onnx_export.json``: what a consumer without deepart-hf needs: the input and output shapes, the preprocessing
+  (size, mean, std, interpolation; or crop size, count and padding), the labels, the calibrated threshold and
+  temperature, and how a score is read from the logits. The same JSON is in ``model.onnx``'s metadata_props.
+
+``load_detector(OUT)`` or ``load_detector(OUT / "model.onnx")`` gives a ``Detector`` whose backend is an
+onnxruntime session (``OnnxBackend``): ``predict``, ``predict_rows``, ``deepart-hf predict`` and the demo give
+the same rows and decisions as for the PyTorch model, within float32 rounding.
+
+Every registered architecture exports (ViT, the timm CNNs, GoogLeNet, the CLIP probe, SAFE and NPR with their
+high-pass filters in the graph). The exporter is torch's TorchScript-based one by default: it needs only the
+``onnx`` package and exports a small model in seconds; ``exporter="dynamo"`` uses ``torch.export`` (needs
+``onnxscript``) and gives the same numbers, three to four times slower to export.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoImageProcessor, BaseImageProcessor, PreTrainedConfig
+
+from ..errors import DeepArtError
+from ..files import atomic_destination, write_json
+from ..models import check_detector_labels, model_labels
+from ..models.calibration import Calibration
+from ..models.crop_detector import CropImageProcessor
+from ..models.preprocessing import preprocessing_metadata
+from .export_command import EXPORTERS
+
+ONNX_FILE = "model.onnx"
+METADATA_FILE = "onnx_export.json"
+METADATA_KEY = "deepart_hf"  # the metadata_props entry holding the same JSON as METADATA_FILE
+OPSET = 18  # supported by both exporters and by onnxruntime >= 1.14
+INPUT, OUTPUT = "pixel_values", "logits"
+WRITTEN = (ONNX_FILE, METADATA_FILE, "config.json", "preprocessor_config.json")
+INSTALL_HINT = "install the onnx extra: pip install 'deepart-hf[onnx]'"
+
+
+class _Logits(torch.nn.Module):
+    """The detector's forward pass as one tensor in, one tensor out: what an ONNX graph can hold."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.model(pixel_values=pixel_values).logits.float()
+
+
+def export_onnx(
+    path_or_id: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    exporter: str = "legacy",
+    opset: int = OPSET,
+    overwrite: bool = False,
+) -> dict:
+    """Export a saved detector (run folder or Hub id) to ``output_dir``; returns the metadata written beside it."""
+    from .detector import load_detector
+
+    if exporter not in EXPORTERS:
+        raise DeepArtError(f"unknown exporter {exporter!r}; choose one of {', '.join(EXPORTERS)}")
+    out = Path(output_dir)
+    if onnx_export_folder(path_or_id) is not None:
+        raise DeepArtError(f"{path_or_id} is an ONNX export already; export from the run folder or Hub id")
+    check_output_dir(out, overwrite)
+    _require("onnx", "export to ONNX")
+    if exporter == "dynamo":
+        _require("onnxscript", "export with the dynamo exporter")
+    detector = load_detector(path_or_id, device="cpu")
+    model, processor = detector.model, detector.processor
+    example = _example_input(processor)
+    metadata = onnx_metadata(model.config, processor, source=str(path_or_id), exporter=exporter, opset=opset)
+
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_destination(out / ONNX_FILE) as temporary:
+        _export(_Logits(model).eval(), example, temporary, exporter, opset, str(path_or_id))
+        _add_metadata(temporary, metadata)
+        # the config and processor as the detector saved them, so the export preprocesses with the same code;
+        # model.onnx appears last, so a folder that has it is a whole export
+        model.config.save_pretrained(out)
+        processor.save_pretrained(out)
+        write_json(out / METADATA_FILE, metadata)
+    return metadata
+
+
+def check_output_dir(out: Path, overwrite: bool) -> None:
+    """Refuse to write over files this tool did not write (a run folder's config.json), or over an earlier
+    export unless asked."""
+    present = [name for name in WRITTEN if (out / name).exists()]
+    if not present:
+        return
+    if not (out / METADATA_FILE).is_file():
+        raise DeepArtError(f"{out} holds {', '.join(present)} that no export wrote; choose another --output_dir")
+    if not overwrite:
+        raise DeepArtError(f"{out} holds an ONNX export already; pass --overwrite to replace it")
+
+
+def _require(module: str, what: str) -> None:
+    try:
+        __import__(module)
+    except ImportError:
+        raise DeepArtError(f"cannot {what}: the {module} package is missing; {INSTALL_HINT}") from None
+
+
+def _example_input(processor: BaseImageProcessor) -> torch.Tensor:
+    """Two images' worth of pixel values (two, so no exporter mistakes the batch axis for a constant 1)."""
+    shape = onnx_input_shape(processor, batch=2)
+    return torch.zeros(shape, dtype=torch.float32)
+
+
+def onnx_input_shape(processor: BaseImageProcessor, batch: int | str = "batch") -> list:
+    """The exported graph's input shape: (batch, 3, S, S), or (batch, crops, 3, S, S) for a crop model."""
+    meta = preprocessing_metadata(processor)
+    size = meta["size"]
+    crops = [meta["crops"]] if isinstance(processor, CropImageProcessor) else []
+    return [batch, *crops, 3, size, size]
+
+
+def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, exporter: str, opset: int, name: str) -> None:
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice and tracer warnings
+            if exporter == "dynamo":
+                options = dict(dynamic_shapes=({0: torch.export.Dim("batch")},), external_data=False, verbose=False)
+            else:
+                options = dict(dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}})
+            torch.onnx.export(
+                module,
+                (example,),
+                str(path),
+                input_names=[INPUT],
+                output_names=[OUTPUT],
+                opset_version=opset,
+                dynamo=exporter == "dynamo",
+                **options,
+            )
+    except Exception as error:  # exporters raise many kinds; the user needs the first line and the model
+        first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise DeepArtError(f"cannot export {name} to ONNX with the {exporter} exporter: {first}") from None
+
+
+def _add_metadata(path: Path, metadata: dict) -> None:
+    import onnx
+
+    graph = onnx.load(str(path))
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(metadata, ensure_ascii=False)
+    onnx.save(graph, str(path))
+
+
+def onnx_metadata(
+    config: PreTrainedConfig, processor: BaseImageProcessor, *, source: str, exporter: str, opset: int
+) -> dict:
+    """Everything a consumer needs beside the graph, as ``onnx_export.json`` and the graph's metadata_props hold it."""
+    calibration = Calibration.from_config(config)
+    labels = model_labels(config)
+    return {
+        "format": "onnx",
+        "model_file": ONNX_FILE,
+        "source": source,
+        "exporter": f"torch.onnx {exporter} (torch {torch.__version__})",
+        "opset": opset,
+        "inputs": {INPUT: {"shape": onnx_input_shape(processor), "dtype": "float32"}},
+        "outputs": {OUTPUT: {"shape": ["batch", len(labels)], "dtype": "float32"}},
+        "labels": labels,
+        "preprocessing": preprocessing_metadata(processor),
+        "calibration": {
+            **calibration.to_dict(),
+            "threshold_prob_ai": calibration.threshold,
+            "temperature_in_graph": True,  # divided into the head's weights when the calibration was fitted
+        },
+        "score": (
+            "log_odds_ai = logits[ai] - logits[human] (an attribution model: log(1 - p_real) - log(p_real) of "
+            "softmax(logits)); prob_ai = sigmoid(log_odds_ai); 'ai' when log_odds_ai >= "
+            "calibration.threshold_log_odds"
+        ),
+    }
+
+
+# --- scoring an export ------------------------------------------------------------------------------------------
+
+
+def onnx_export_folder(path_or_id: str | os.PathLike) -> Path | None:
+    """The export folder ``path_or_id`` names (the folder, or its model.onnx), or None when it is not an export."""
+    path = Path(path_or_id)
+    if path.suffix.lower() == ".onnx":
+        if not path.is_file():
+            raise DeepArtError(f"no such ONNX file: {path}")
+        folder = path.parent
+    elif (path / ONNX_FILE).is_file():
+        folder = path
+    else:
+        return None
+    if not (folder / METADATA_FILE).is_file():
+        raise DeepArtError(
+            f"{folder} has no {METADATA_FILE} beside its ONNX file: score only what `deepart-hf export` wrote"
+        )
+    return folder
+
+
+class OnnxBackend:
+    """An exported detector in an onnxruntime session: a batch of ``pixel_values`` -> float64 logits."""
+
+    def __init__(self, path: Path, config: PreTrainedConfig, device: str | None = None):
+        try:
+            import onnxruntime
+        except ImportError:
+            raise DeepArtError(f"cannot score {path}: the onnxruntime package is missing; {INSTALL_HINT}") from None
+        available = onnxruntime.get_available_providers()
+        wanted = ["CPUExecutionProvider"]
+        if device is None or str(device).startswith("cuda"):
+            wanted = ["CUDAExecutionProvider", *wanted]
+        self.path = path
+        self.config = config
+        self.session = onnxruntime.InferenceSession(str(path), providers=[p for p in wanted if p in available])
+        self.input_shape = self.session.get_inputs()[0].shape  # (batch, [crops,] 3, S, S)
+
+    def __repr__(self) -> str:
+        return f"OnnxBackend({self.path.name})"
+
+    def __call__(self, pixel_values: torch.Tensor) -> np.ndarray:
+        pixels = pixel_values.detach().cpu().numpy().astype(np.float32, copy=False)
+        if pixels.ndim == len(self.input_shape) - 1:
+            # single views through a crop model (the demo's heat map): the graph averages a fixed number of
+            # crops, and the mean of one view's probability repeated is that probability
+            pixels = np.repeat(pixels[:, None], self.input_shape[1], axis=1)
+        (logits,) = self.session.run([OUTPUT], {INPUT: pixels})
+        return logits.astype(np.float64)
+
+
+def load_onnx_backend(folder: Path, device: str | None = None) -> tuple[OnnxBackend, BaseImageProcessor]:
+    """An export folder's onnxruntime backend and the image processor saved beside it."""
+    try:
+        config = AutoConfig.from_pretrained(folder)
+        processor = AutoImageProcessor.from_pretrained(folder)
+    except (OSError, ValueError) as error:
+        raise DeepArtError(f"cannot read the ONNX export in {folder}: {str(error).splitlines()[0]}") from None
+    check_detector_labels(config, str(folder), attribution=True)
+    return OnnxBackend(folder / ONNX_FILE, config, device), processor
