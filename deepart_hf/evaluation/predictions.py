@@ -15,6 +15,7 @@ from ..constants import ID2LABEL, LABELS
 from ..files import write_csv
 from ..models.scores import probabilities_from_log_odds
 
+# a detector's columns; an attribution model's file adds prob_<class> for each class
 PREDICTION_COLUMNS = ["id", "label", "predicted", "prob_ai", "log_odds_ai"]
 
 
@@ -44,12 +45,12 @@ def write_predictions_csv(
     lengths = {name: len(values) for name, values in columns.items()}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"{', '.join(columns)} must have the same length, got {lengths}")
-    header = ["id", "label", "predicted"]
+    header = PREDICTION_COLUMNS[:3]
     detection = None
     if log_odds is not None:
         log_odds = np.asarray(log_odds, dtype=np.float64)
         detection = zip(probabilities_from_log_odds(log_odds), log_odds)
-        header += ["prob_ai", "log_odds_ai"]
+        header += PREDICTION_COLUMNS[3:]
     if class_probabilities is not None:
         class_probabilities = np.asarray(class_probabilities, dtype=np.float64)
         header += [class_probability_column(name) for name in names]
