@@ -14,6 +14,9 @@ DEFAULT_SEED = 42
 # Pillow format names we accept as images; anything else is reported and skipped.
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
+# Every dataset folder a build writes holds this record; --overwrite replaces only a folder that holds it.
+DATASET_MARKER = "deepart-hf-build.json"
+
 # Bootstrap resamples: of each metric's interval (evaluation), and of each effect's interval (the fidelity study).
 N_RESAMPLES = 1000
 N_BOOTSTRAP = 2000

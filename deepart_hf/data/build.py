@@ -105,6 +105,11 @@ def account_for_files(tree: SourceTree, report: BuildReport) -> None:
     """List every file the source did not read, so none is dropped silently; hidden files are only counted."""
     report.hidden_count = len(tree.hidden)
     report.notes.extend(tree.notes)
+    if tree.followed_links:
+        shown = ", ".join(tree.followed_links[:5]) + (f" and {len(tree.followed_links) - 5} more" if len(tree.followed_links) > 5 else "")
+        report.notes.append(f"followed {len(tree.followed_links)} link(s) to files or folders outside the source: {shown}")
+    for rel, reason in tree.skipped:
+        report.skip(rel, reason)
     for rel in tree.unclaimed():
         reason = "image outside the label folders: not published" if is_image_name(rel) else "not part of the layout: not read"
         report.skip(rel, reason)

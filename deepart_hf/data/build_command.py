@@ -14,6 +14,7 @@ from transformers import HfArgumentParser
 
 from ..constants import DEFAULT_SEED, LABELS
 from ..errors import DeepArtError
+from ..files import Terminated
 from .build import Build, build
 from .publish import Published, check_output_folder, publish
 from .sources.folder import parse_label_map
@@ -184,8 +185,12 @@ def run_dataset_script(name: str, argv: list[str]) -> int:
     except DeepArtError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: nothing was written (builds are atomic)", file=sys.stderr)
-        return 130
+    except OSError as exc:  # a full disk or a file-size limit while writing: the earlier --out is untouched
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: cannot write {args['out']}: {exc.strerror or exc}{where}; {args['out']} was left as it was", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        print(f"interrupted: {args['out']} was left as it was (builds are written whole or not at all)", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     print(summary(result, published, time.perf_counter() - started))
     return 0

@@ -153,5 +153,5 @@ def _build(dataset, folder: Path, workers: int) -> PixelCache:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     cache = PixelCache(folder)
-    logger.warning("pixel cache %s: %d images, %.0f MiB, built in %.1f s", folder, len(cache), cache.nbytes / 2**20, seconds)
+    logger.info("pixel cache %s: %d images, %.0f MiB, built in %.1f s", folder, len(cache), cache.nbytes / 2**20, seconds)
     return cache

@@ -26,8 +26,9 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from tqdm.auto import tqdm
 
 from ..cards import markdown_table, template_path
-from ..constants import LABELS
+from ..constants import DATASET_MARKER, LABELS
 from ..errors import PublishError, SourceError
+from ..files import atomic_folder, check_replaceable, remove_stale_temporaries, sigterm_unwinds
 from ..hub import push_folder
 from .build import Build, StreamedSplits, datasets_progress_off
 from .caveats import measured_caveats
@@ -74,14 +75,15 @@ class ConfigSummary:
 def check_output_folder(out: str | Path, *, overwrite: bool, source: str | Path | None = None) -> Path:
     """Refuse before any work is done: an existing folder, or one that holds (or is inside) the source."""
     out = Path(out).resolve()
+    remove_stale_temporaries(out)  # and puts back a previous build that a killed replacement had set aside
     if source is not None:
         src = Path(source).resolve()
         if out == src or src.is_relative_to(out) or out.is_relative_to(src):
             raise PublishError(f"output folder {out} overlaps the source folder {src}; choose another --out")
     if out.exists() and not overwrite:
         raise PublishError(f"output folder {out} already exists; pass --overwrite to replace it")
-    if out.exists() and not out.is_dir():
-        raise PublishError(f"output path {out} exists and is not a folder")
+    if out.exists():
+        check_replaceable(out, DATASET_MARKER, error=PublishError)
     return out
 
 
@@ -293,18 +295,6 @@ def _umask() -> int:
     return mask
 
 
-def _atomic_replace_dir(tmp: Path, out: Path, overwrite: bool) -> None:
-    if out.exists():
-        if not overwrite:
-            raise PublishError(f"output folder {out} already exists; pass --overwrite to replace it")
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, old / out.name)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
-
-
 def publish(
     dataset: Build | DatasetDict,
     out: str | Path | None = None,
@@ -336,15 +326,12 @@ def publish(
 
     keep_local = out is not None
     out = check_output_folder(out, overwrite=overwrite, source=source) if keep_local else None
-    parent = out.parent if out else Path(tempfile.gettempdir())
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name if out else 'dataset'}.tmp-", dir=parent))
-    try:
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the dataset folder should not be
-        files, infos, summaries = {}, {}, {}
+
+    def write(tmp: Path) -> None:
+        files, infos, summaries, all_caveats = {}, {}, {}, caveats
         if streamed is not None:
             files[default_config], summaries[default_config] = _write_streamed(streamed, tmp, data_dir(default_config, default_config), report, workers)
-            caveats = [*caveats, *measured_caveats([row for rows in streamed.written.values() for row in rows])]
+            all_caveats = [*caveats, *measured_caveats([row for rows in streamed.written.values() for row in rows])]
         with datasets_progress_off():
             for config, ds in tqdm(configs.items(), desc="writing parquet", unit="config", leave=False):
                 files[config] = _write_shards(ds, tmp, data_dir(config, default_config))
@@ -354,16 +341,23 @@ def publish(
                 raise PublishError(f"configuration {config!r} has no rows in any split: nothing to publish")
             infos[config] = _dataset_info(summaries[config], tmp, files[config])
         repo_id = push_to_hub or (out.name if out else "dataset")
-        render_card(summaries, default_config, files, infos, card, report, plan, repo_id, build_command, caveats).save(tmp / "README.md")
+        render_card(summaries, default_config, files, infos, card, report, plan, repo_id, build_command, all_caveats).save(tmp / "README.md")
         (tmp / "build_report.json").write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        if keep_local:
-            _atomic_replace_dir(tmp, out, overwrite)
-            folder = out
-        else:
-            folder = tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    if keep_local:
+        record = {"written_by": "deepart-hf", "kind": "dataset", "build_command": build_command}
+        with atomic_folder(out, DATASET_MARKER, record, overwrite=overwrite, error=PublishError) as tmp:
+            write(tmp)
+        folder = out
+    else:
+        with sigterm_unwinds():
+            folder = Path(tempfile.mkdtemp(prefix="deepart-hf-dataset-"))
+            try:
+                folder.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the dataset folder should not be
+                write(folder)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
 
     try:
         url = (

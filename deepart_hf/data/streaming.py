@@ -124,7 +124,7 @@ def node_split(split: IterableDataset, rank: int, world_size: int, where: str) -
         return split
     if split.n_shards % world_size:
         resharded = split.reshard()
-        logger.warning("%s: %d shard(s) for %d processes; split per Parquet row group into %d", where, split.n_shards, world_size, resharded.n_shards)
+        logger.info("%s: %d shard(s) for %d processes; split per Parquet row group into %d", where, split.n_shards, world_size, resharded.n_shards)
         split = resharded
     if split.n_shards % world_size:
         logger.warning(

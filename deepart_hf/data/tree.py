@@ -13,16 +13,33 @@ for: a source ``claim``s what it reads, and whatever no source claimed is listed
 from __future__ import annotations
 
 import os
+import posixpath
+import sys
 import threading
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from ..constants import IMAGE_EXTENSIONS
+from PIL import Image
+
+from ..constants import DATASET_MARKER, IMAGE_EXTENSIONS
 from ..errors import SourceError
 
 # Names written by operating systems and archivers, never part of a collection (compared lower-case).
 SYSTEM_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "__macosx", "ehthumbs.db", "icon\r"}
 ARCHIVE_SUFFIX = ".zip"
+
+
+def max_file_bytes() -> int:
+    """The most bytes read from one file: one byte per pixel of the largest image the decoder opens without a
+    decompression-bomb warning (Pillow's ``Image.MAX_IMAGE_PIXELS``, about 89 MB). Image files are compressed
+    pixels, so a larger file is not an image a build would keep, or is a zip bomb; raising Pillow's limit
+    raises this one."""
+    return int(Image.MAX_IMAGE_PIXELS or 0) or sys.maxsize
+
+
+class TooLarge(OSError):
+    def __init__(self, size: int, cap: int):
+        super().__init__(f"too large to read safely: {size} bytes, over the {cap}-byte cap (PIL.Image.MAX_IMAGE_PIXELS)")
 
 
 def is_hidden(relpath: str) -> bool:
@@ -45,6 +62,8 @@ class SourceTree:
         self._lock = threading.Lock()  # a ZipFile's handle is shared by its members
         self.hidden: list[str] = []
         self.notes: list[str] = []
+        self.skipped: list[tuple[str, str]] = []  # (relpath, reason): links and members left out when opening
+        self.followed_links: list[str] = []  # links out of the source that were read
         self.claimed: set[str] = set()
 
     # -- opening -----------------------------------------------------------------------------------
@@ -77,21 +96,51 @@ class SourceTree:
             parent = parent.parent
 
     def _add_folder(self, root: Path) -> None:
-        archives = []
-        for folder, dirs, names in os.walk(root, followlinks=True):  # a linked folder is part of the source
-            dirs.sort()
-            base = Path(folder)
-            for name in dirs:
-                rel = (base / name).relative_to(root).as_posix()
-                if not is_hidden(rel):
-                    self._add_parents(rel + "/x")
-            for name in sorted(names):
-                path = base / name
-                rel = path.relative_to(root).as_posix()
-                if path.suffix.lower() == ARCHIVE_SUFFIX and not is_hidden(rel):
-                    archives.append((path, rel))
-                else:
-                    self._add(rel, None, str(path))
+        archives: list[tuple[Path, str]] = []
+        real_root = root.resolve()
+        read_folders = {real_root: ""}  # real path -> where it was read, so no folder is read twice
+        read_files: dict[tuple[int, int], str] = {}  # (device, inode) -> relpath: hard links are one file
+
+        def walk(folder: Path, rel_folder: str, real_folder: Path) -> None:
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError as exc:
+                if not rel_folder:
+                    raise SourceError(f"cannot list {folder}: {exc.strerror or exc}") from None
+                self.skipped.append((rel_folder, f"cannot list this folder ({exc.strerror or exc})"))
+                return
+            for entry in entries:
+                rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
+                path = Path(entry.path)
+                if is_hidden(rel) and not entry.is_dir(follow_symlinks=False):
+                    self.hidden.append(rel)  # never read, so a hidden link is never followed
+                    continue
+                if entry.is_symlink():
+                    if not self._link_allowed(path, rel, real_root, real_folder):
+                        continue
+                if entry.is_dir():
+                    real = path.resolve()
+                    if real in read_folders:
+                        self.skipped.append((rel, f"a link to a folder already read as {read_folders[real] or 'the source'}/: not read twice"))
+                        continue
+                    read_folders[real] = rel
+                    if (path / DATASET_MARKER).is_file():
+                        self.skipped.append((rel, f"a dataset built by deepart-hf ({DATASET_MARKER}): not read as images"))
+                        continue
+                    if not is_hidden(rel):
+                        self._add_parents(rel + "/x")
+                    walk(path, rel, real)
+                elif entry.is_file():
+                    status = entry.stat()
+                    first = read_files.setdefault((status.st_dev, status.st_ino), rel)
+                    if first != rel:
+                        self.skipped.append((rel, f"same file as {first} (a hard link): read once, as {first}"))
+                    elif path.suffix.lower() == ARCHIVE_SUFFIX and not is_hidden(rel):
+                        archives.append((path, rel))
+                    else:
+                        self._add(rel, None, str(path))
+
+        walk(root, "", real_root)
         for path, rel in archives:
             folder = rel[: -len(ARCHIVE_SUFFIX)]
             if folder in self._folders:
@@ -102,6 +151,23 @@ class SourceTree:
             else:
                 self._add_archive(path, prefix=folder + "/")
 
+    def _link_allowed(self, path: Path, rel: str, real_root: Path, real_parent: Path) -> bool:
+        """A link out of the source is followed (photo libraries are often links) and noted; a link back into
+        the source would read its files a second time, perhaps under another label, so it is skipped."""
+        target = path.resolve()
+        if not target.exists():
+            self.skipped.append((rel, "a broken link: its target does not exist"))
+            return False
+        if real_parent.is_relative_to(target):
+            self.skipped.append((rel, "a link loop: it leads back to a folder that contains it"))
+            return False
+        if target == real_root or target.is_relative_to(real_root):
+            where = target.relative_to(real_root).as_posix()
+            self.skipped.append((rel, f"a link to {where} inside the source: read there, not a second time here"))
+            return False
+        self.followed_links.append(rel)
+        return True
+
     def _add_archive(self, path: Path, prefix: str) -> None:
         try:
             archive = zipfile.ZipFile(path)
@@ -111,14 +177,22 @@ class SourceTree:
         if prefix:
             self._folders.add(prefix.rstrip("/"))
             self._add_parents(prefix + "x")
+        members: dict[str, str] = {}  # normalised name -> the member that has it
         for info in archive.infolist():
-            rel = prefix + info.filename.rstrip("/")
+            name = posixpath.normpath(info.filename)
+            if info.filename.startswith("/") or name == ".." or name.startswith("../"):
+                self.skipped.append((prefix + info.filename, "its name leads outside the archive: not read"))
+                continue
+            rel = prefix + name
             if info.is_dir():
                 if not is_hidden(rel):
                     self._add_parents(rel + "/x")
+            elif name in members or rel in self._readers:
+                first = prefix + members.get(name, name)
+                self.skipped.append((prefix + info.filename, f"same name as {first} once normalised ({rel}): not read"))
             else:
+                members[name] = info.filename
                 self._add(rel, archive, info.filename)
-
     def close(self) -> None:
         for archive in self._archives:
             archive.close()
@@ -150,13 +224,26 @@ class SourceTree:
 
     # -- reading -----------------------------------------------------------------------------------
     def read(self, relpath: str) -> bytes:
-        """The file's bytes; raises OSError like reading a file would."""
+        """The file's bytes; raises OSError like reading a file would, and ``TooLarge`` over ``max_file_bytes()``."""
         self.claimed.add(relpath)
         archive, member = self._readers[relpath]
+        cap = max_file_bytes()
         if archive is None:
-            return Path(member).read_bytes()
-        with self._lock:
-            return archive.read(member)
+            with open(member, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size > cap:
+                    raise TooLarge(size, cap)
+                data = handle.read(cap + 1)
+        else:
+            with self._lock:
+                size = archive.getinfo(member).file_size
+                if size > cap:
+                    raise TooLarge(size, cap)
+                with archive.open(member) as handle:
+                    data = handle.read(cap + 1)  # a header can understate the size: never inflate past the cap
+        if len(data) > cap:
+            raise TooLarge(len(data), cap)
+        return data
 
     def claim(self, relpath: str) -> None:
         """Mark a file as accounted for without reading it (the caller reported it)."""

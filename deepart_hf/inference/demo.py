@@ -24,7 +24,16 @@ from ..data.images import BadImage
 from ..errors import DeepArtError
 from ..models.crop_detector import CropImageProcessor, reflect_pad
 from ..models.preprocessing import describe_preprocessing
-from .detector import DECISION_WORDS, DEFAULT_UNCERTAIN, Detector, Prediction, load_detector, read_image
+from .detector import (
+    DECISION_WORDS,
+    DEFAULT_UNCERTAIN,
+    Detector,
+    Prediction,
+    check_uncertain,
+    load_detector,
+    read_image,
+    uncertain_interval,
+)
 from .inputs import InputFile, image_suffixes
 
 MAX_HEATMAP_GRID = 9  # at most 9 x 9 crops for the heat map: a few seconds on a CPU for a ResNet-18 at 224
@@ -76,7 +85,8 @@ def analyse(detector: Detector, path: str | os.PathLike | None, uncertain: float
 def verdict_markdown(detector: Detector, prob_ai: float, decision: str, uncertain: float) -> str:
     calibration = detector.calibration
     how = f"calibrated ({calibration.method})" if calibration.is_calibrated else "uncalibrated: the model's argmax"
-    band = f"; within ±{uncertain:g} of it the demo says *uncertain*" if uncertain else ""
+    low, high = uncertain_interval(calibration.threshold_log_odds, uncertain)
+    band = f"; for P(ai) between {low:.3g} and {high:.3g} the demo says *uncertain*" if uncertain else ""
     return (
         f"## {DECISION_WORDS[decision]}\n"
         f"P(ai) = **{prob_ai:.3f}**; decision threshold P(ai) = {calibration.threshold:.3f} ({how}){band}.\n\n"
@@ -281,8 +291,7 @@ def build_demo(
     """The Gradio Blocks of the demo (not launched). ``model`` is a run folder, a Hub id or a loaded Detector."""
     import gradio as gr
 
-    if not 0 <= uncertain < 1:
-        raise DeepArtError(f"--uncertain must be in [0, 1), got {uncertain}")
+    check_uncertain(uncertain)
     detector = model if isinstance(model, Detector) else load_detector(str(model))
     folder = run_files(str(figures_from or model)) if figures_from or not isinstance(model, Detector) else None
     crop = isinstance(detector.processor, CropImageProcessor)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .decisions import DEFAULT_UNCERTAIN
+from .decisions import DEFAULT_UNCERTAIN, UNCERTAIN_HELP
 
 DEFAULT_PORT = 7860
 
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_UNCERTAIN,
         metavar="W",
-        help=f"say 'uncertain' when P(ai) is within W of the threshold (default {DEFAULT_UNCERTAIN})",
+        help=UNCERTAIN_HELP,
     )
     parser.add_argument(
         "--examples", nargs="*", type=Path, help="example images to click (default: the run folder's examples/)"

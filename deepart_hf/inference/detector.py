@@ -36,7 +36,15 @@ from ..models import is_attribution_labels, load_trained, model_labels
 from ..models.calibration import Calibration
 from ..models.preprocessing import describe_preprocessing
 from ..models.scores import attribution_log_odds_ai, log_odds_from_logits, probabilities_from_log_odds
-from .decisions import DECISION_WORDS, DEFAULT_UNCERTAIN, ERROR, UNCERTAIN
+from .decisions import (
+    DECISION_WORDS,
+    DEFAULT_UNCERTAIN,
+    ERROR,
+    UNCERTAIN,
+    UNCERTAIN_HELP,
+    check_uncertain,
+    uncertain_interval,
+)
 from .inputs import InputFile, expand_inputs
 
 ImageLike = Image.Image | str | os.PathLike | bytes | dict
@@ -63,9 +71,8 @@ class Prediction:
         return ID2LABEL[AI] if self.log_odds_ai >= self.threshold_log_odds else ID2LABEL[1 - AI]
 
     def decision(self, uncertain: float = 0.0) -> str:
-        """``label``, or "uncertain" when P(ai) lies within ``uncertain`` of the threshold's P(ai)."""
-        threshold = float(probabilities_from_log_odds(self.threshold_log_odds))
-        return UNCERTAIN if abs(self.prob_ai - threshold) < uncertain else self.label
+        """``label``, or "uncertain" when the log-odds lie within ``uncertain`` of the threshold's."""
+        return UNCERTAIN if abs(self.log_odds_ai - self.threshold_log_odds) < uncertain else self.label
 
 
 @dataclass(frozen=True)
@@ -324,10 +331,13 @@ def load_detector(path_or_id: str | os.PathLike, **options) -> Detector:
 __all__ = [
     "DECISION_WORDS",
     "DEFAULT_UNCERTAIN",
+    "UNCERTAIN_HELP",
     "Detector",
     "Prediction",
     "Row",
     "as_image",
+    "check_uncertain",
     "load_detector",
     "read_image",
+    "uncertain_interval",
 ]

@@ -1,11 +1,11 @@
 """Score image files with a trained detector: one row per file (prob_ai and a decision), and a summary.
 
     deepart-hf predict --model outputs/run painting.png scans/ 'inbox/**/*.jpg' batch.zip
-    deepart-hf predict --model ORG/detector photos/ --output results.csv --uncertain 0.05
+    deepart-hf predict --model ORG/detector photos/ --output results.csv --uncertain 0.5
 
 Inputs are files, folders (recursive: the files whose extension is an image format), glob patterns and .zip
 archives (read in place). Any image Pillow reads works, in any size and mode. The decision is "ai" or "human"
-at the detector's calibrated threshold, or "uncertain" when P(ai) lies within --uncertain of it. A generator-
+at the detector's calibrated threshold, or "uncertain" when the log-odds lie within --uncertain of the threshold's. A generator-
 attribution model (``train.py --task attribution``) also names each file's most probable class (``real`` or a
 generator) and its probability; --output .json/.jsonl carry every class's probability. A file that
 cannot be read gets a row with its error and the others go on; the exit code is 1 when any file failed.
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..console import setup_console
 from ..errors import DeepArtError
-from .decisions import DEFAULT_UNCERTAIN, ERROR
+from .decisions import DEFAULT_UNCERTAIN, ERROR, UNCERTAIN_HELP, check_uncertain, uncertain_interval
 
 if TYPE_CHECKING:  # the detector (torch, transformers) is imported when a model is loaded, not for --help
     from .detector import Detector, Row
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_UNCERTAIN,
         metavar="W",
-        help=f"call a file 'uncertain' when P(ai) is within W of the threshold (default {DEFAULT_UNCERTAIN}; 0 = always decide)",
+        help=UNCERTAIN_HELP,
     )
     parser.add_argument("--output", type=Path, help="also write every row to this file: .csv, .jsonl or .json")
     parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
@@ -70,20 +70,26 @@ def main(args: argparse.Namespace) -> int:
         print(format_table(rows, generators=detector.is_attribution))
     print(summary_line(rows, detector, args.uncertain, expanded.skipped))
     if args.output:
-        write_rows(args.output, rows, detector, args.model, args.uncertain)
+        try:
+            write_rows(args.output, rows, detector, args.model, args.uncertain)
+        except OSError as exc:  # a full disk, a quota: the earlier file, if any, is left as it was
+            raise DeepArtError(f"cannot write --output {args.output}: {exc.strerror or exc}") from None
         print(f"Wrote {len(rows)} rows to {args.output}")
     return FAILED if any(row.failed for row in rows) else 0
 
 
 def check_arguments(args: argparse.Namespace) -> None:
     """Everything that can be refused before the model loads and the images are read."""
-    if not 0 <= args.uncertain < 1:
-        raise DeepArtError(f"--uncertain must be in [0, 1), got {args.uncertain}")
+    check_uncertain(args.uncertain)
     if args.batch_size < 1:
         raise DeepArtError(f"--batch_size must be at least 1, got {args.batch_size}")
     if args.output:
         if args.output.suffix.lower() not in OUTPUT_FORMATS:
             raise DeepArtError(f"--output {args.output}: use a {', '.join(OUTPUT_FORMATS)} file")
+        if args.output.is_dir():
+            raise DeepArtError(
+                f"--output {args.output} is a folder; name a file in it, e.g. {args.output / 'predictions.csv'}"
+            )
         if args.output.exists() and not args.overwrite:
             raise DeepArtError(f"--output {args.output} exists; pass --overwrite to replace it")
 
@@ -131,10 +137,15 @@ def summary_line(rows: list[Row], detector: Detector, uncertain: float, skipped:
     ]
     parts.append(
         f"threshold P(ai) = {calibration.threshold:.3f}, {kind}"
-        + (f", uncertain within ±{uncertain:g}" if uncertain else "")
+        + (f", uncertain for P(ai) {uncertain_words(calibration.threshold_log_odds, uncertain)}" if uncertain else "")
     )
     line = f"{parts[0]} ({parts[1]})"
     return line + (f"; {skipped} non-image files in folders or archives skipped" if skipped else "")
+
+
+def uncertain_words(threshold_log_odds: float, uncertain: float) -> str:
+    low, high = uncertain_interval(threshold_log_odds, uncertain)
+    return f"{low:.3g}-{high:.3g} (log-odds within ±{uncertain:g} of the threshold's)"
 
 
 def write_rows(path: Path, rows: list[Row], detector: Detector, model: str, uncertain: float) -> None:

@@ -140,6 +140,12 @@ class RunArguments:
         default=False,
         metadata={"help": "replace a finished or interrupted run in --output_dir, every stage from scratch"},
     )
+    keep_checkpoints: bool = field(
+        default=False,
+        metadata={
+            "help": "keep the checkpoints once the run has finished (an unfinished run always keeps them to resume)"
+        },
+    )
     step_lr_epochs: float | None = field(
         default=None, metadata={"help": "StepLR: multiply the learning rate by --step_lr_gamma every N epochs"}
     )

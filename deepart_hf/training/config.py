@@ -46,7 +46,15 @@ TRAINING_HYPERPARAMETERS = (
     "bf16", "fp16", "label_smoothing_factor", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon",
 )  # fmt: skip
 # Project arguments that do not change a run's result.
-NOT_IDENTITY = {"overwrite_output_dir", "list_models", "robustness", "n_resamples", "push_space", "pixel_cache"}
+NOT_IDENTITY = {
+    "overwrite_output_dir",
+    "keep_checkpoints",
+    "list_models",
+    "robustness",
+    "n_resamples",
+    "push_space",
+    "pixel_cache",
+}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the same config, and a frozen-then-unfrozen schedule.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import torch
 from accelerate.utils import extract_model_from_parallel
+from datasets import Dataset
 from transformers import TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from ..data.loading import checked_split, combine_datasets, ensure_synthetic, load_splits
 from ..data.pixel_cache import PixelCache, pixel_cache
@@ -27,6 +28,7 @@ from ..files import write_json
 from ..models import create_model, freeze_backbone, load_trained, unfreeze_all
 from ..models.crop_detector import CropImageProcessor
 from ..models.preprocessing import PixelValues, collate, preprocess_mode, processor_geometry
+from .arguments import cpu_bf16_supported
 from .augment import TrainTransform, pre_resize, training_augmentation
 from .config import FINISHED_MARKER, TrainConfig, config_command, identity_differences, is_finished, run_identity
 from .prepared_splits import Splits
@@ -37,6 +39,7 @@ from .trainer import DetectorTrainer
 logger = logging.getLogger(__name__)
 
 RUN_RECORD = "run_args.json"  # the config a run was started with
+TRAINER_STATE = "trainer_state.json"  # the last file the Trainer writes into a checkpoint
 UNFROZEN_STAGE = "unfrozen"
 
 
@@ -72,7 +75,10 @@ def train(config: TrainConfig) -> RunResult:
             [],
         )
     else:
+        check_something_to_learn(training, splits.train)
         resume = claim_output_dir(config, splits.fingerprint, resumable=True)
+        if training.process_index == 0:
+            print(f"Training precision: {training_precision(training)}")
         trainer, history = train_model(config, task, model, processor, splits.train, splits.evaluation, resume)
         # Decide how to decide: temperature and threshold from the validation split, saved with the model.
         calibration = (
@@ -82,10 +88,13 @@ def train(config: TrainConfig) -> RunResult:
         )
         if calibration is not None:
             trainer.save_model(training.output_dir)
-    result = evaluate_and_report(config, task, trainer, model, processor, splits, history)
-    # The run's demo (app.py, requirements.txt and examples); its code goes with every push.
+    # The run's demo (app.py, requirements.txt and examples); its code goes with every push. Before the report,
+    # whose metrics.json marks the run finished: a kill in between leaves it unfinished.
     if not config.run.eval_only and trainer.is_world_process_zero():
         write_run_demo(training.output_dir, splits)
+    result = evaluate_and_report(config, task, trainer, model, processor, splits, history)
+    if not config.run.eval_only and not config.run.keep_checkpoints and trainer.is_world_process_zero():
+        remove_checkpoints(Path(training.output_dir))
     if config.push_to_hub and trainer.is_world_process_zero():
         push_run(config, training.output_dir)
         from ..inference.space import push_demo_code
@@ -238,6 +247,25 @@ def cached_pixels(config: TrainConfig, processor, name: str, split) -> PixelCach
     return pixel_cache(split)
 
 
+def check_something_to_learn(training: TrainingArguments, train) -> None:
+    """Refuse, before anything is written, a training that would save an untrained or one-class model as a detector."""
+    if training.max_steps <= 0 and training.num_train_epochs <= 0:
+        raise DeepArtError(
+            f"--num_train_epochs {training.num_train_epochs:g} trains nothing (no optimizer step); give at least one "
+            "epoch or --max_steps, or evaluate a trained detector with --eval_only --model_name_or_path"
+        )
+    if not isinstance(train, Dataset):  # a stream: its classes are only known once it has been read
+        return
+    present = sorted(train.unique("label"))
+    if len(present) < 2:
+        feature = train.features["label"]
+        names = [feature.int2str(label) if hasattr(feature, "int2str") else str(label) for label in present]
+        raise DeepArtError(
+            f"the training split holds {len(train)} images of one class only ({', '.join(names) or 'none'}); "
+            "a detector needs examples of every class to learn from"
+        )
+
+
 # --- the run folder ----------------------------------------------------------------------------------------------
 
 
@@ -260,7 +288,7 @@ def claim_output_dir(config: TrainConfig, fingerprint: dict, *, resumable: bool)
             raise DeepArtError(
                 f"{out} holds a finished run; pass --overwrite_output_dir to replace it, or another --output_dir"
             )
-        resume = _checkpoints(out) if resumable else {}
+        resume, incomplete = _checkpoints(out) if resumable else ({}, [])
         record = out / RUN_RECORD
         if record.is_file():
             differences = identity_differences(json.loads(record.read_text())["identity"], identity)
@@ -270,10 +298,17 @@ def claim_output_dir(config: TrainConfig, fingerprint: dict, *, resumable: bool)
                     f"{out} holds a run started with other arguments: {differences[0]}{more}; "
                     "pass --overwrite_output_dir to start it again, or choose another --output_dir"
                 )
-        elif resume:
+        elif resume or incomplete:
             raise DeepArtError(
                 f"{out} holds checkpoints of an unrecorded run; pass --overwrite_output_dir to replace them, or another --output_dir"
             )
+        if training.process_index == 0:
+            for checkpoint in incomplete:
+                # the Trainer writes trainer_state.json last: without it, the save was cut short
+                logger.warning(
+                    "removing %s: %s, its save was interrupted", checkpoint, incomplete_checkpoint(checkpoint)
+                )
+                shutil.rmtree(checkpoint)
     explicit = training.resume_from_checkpoint
     if explicit and explicit.lower() not in ("true", "last"):
         if not Path(explicit).is_dir():
@@ -286,13 +321,35 @@ def claim_output_dir(config: TrainConfig, fingerprint: dict, *, resumable: bool)
     return resume
 
 
-def _checkpoints(out: Path) -> dict:
-    found = {}
+def _checkpoints(out: Path) -> tuple[dict, list[Path]]:
+    """{stage: its last complete checkpoint}, and the newer checkpoints a kill left incomplete."""
+    found, incomplete = {}, []
     for stage, folder in (("first", out), (UNFROZEN_STAGE, out / UNFROZEN_STAGE)):
-        last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
-        if last:
-            found[stage] = last
-    return found
+        numbered = sorted(folder.glob("checkpoint-*"), key=_step, reverse=True) if folder.is_dir() else []
+        for checkpoint in (path for path in numbered if path.is_dir() and _step(path) >= 0):
+            if incomplete_checkpoint(checkpoint) is None:
+                found[stage] = str(checkpoint)
+                break
+            incomplete.append(checkpoint)
+    return found, incomplete
+
+
+def _step(checkpoint: Path) -> int:
+    step = checkpoint.name.removeprefix("checkpoint-")
+    return int(step) if step.isdigit() else -1
+
+
+def incomplete_checkpoint(checkpoint: Path) -> str | None:
+    """Why ``checkpoint`` cannot be resumed from, or None when it is complete."""
+    if not (checkpoint / "config.json").is_file():
+        return "no config.json"
+    try:
+        json.loads((checkpoint / TRAINER_STATE).read_text())
+    except FileNotFoundError:
+        return f"no {TRAINER_STATE}"
+    except (OSError, ValueError):
+        return f"unreadable {TRAINER_STATE}"
+    return None
 
 
 def clear_previous_run(out: Path) -> None:
@@ -301,6 +358,15 @@ def clear_previous_run(out: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     for name in (FINISHED_MARKER, RUN_RECORD):
         (out / name).unlink(missing_ok=True)
+
+
+def remove_checkpoints(out: Path) -> None:
+    """A finished run needs its checkpoints no more (the model is at the top of the folder): they go, after the
+    finished marker, so a kill before that leaves them to resume from."""
+    for path in [*out.glob("checkpoint-*"), *(out / UNFROZEN_STAGE).glob("checkpoint-*")]:
+        shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        (out / UNFROZEN_STAGE).rmdir()  # only when nothing else is in it
 
 
 def _resolved_arguments(config: TrainConfig) -> dict:
@@ -321,10 +387,11 @@ def check_checkpoint_matches(checkpoint: str, model) -> None:
     if not config_file.is_file():
         raise DeepArtError(f"{checkpoint} is not a checkpoint folder (no config.json)")
     saved = json.loads(config_file.read_text())
-    current = model.config.to_dict()
+    # as JSON reads it back: timm's pretrained_cfg holds tuples in memory (input_size, mean, std), lists on disk
+    current = json.loads(model.config.to_json_string(use_diff=False))
     if saved.get("model_type") == current.get("model_type"):
         # read through the same config class, so defaults left out of the file compare equal
-        saved = type(model.config).from_dict(saved).to_dict()
+        saved = json.loads(type(model.config).from_dict(saved).to_json_string(use_diff=False))
     saved, current = _architecture(saved), _architecture(current)
     differing = sorted(
         (key != "model_type", key) for key in set(saved) | set(current) if saved.get(key) != current.get(key)
@@ -448,6 +515,16 @@ def train_model(
     return trainer, history
 
 
+def training_precision(training: TrainingArguments) -> str:
+    """What the training steps compute in, in words (calibration and predictions are fp32 in every case)."""
+    if training.bf16 or training.fp16:
+        return f"{'bf16' if training.bf16 else 'fp16'} autocast (calibration and predictions in fp32)"
+    if training.use_cpu or not torch.cuda.is_available():
+        native = cpu_bf16_supported()
+        return "fp32" + ("" if native else " (this CPU has no native bf16)")
+    return "fp32"
+
+
 CHANNELS_LAST_MIN_CONVS = 4  # a CNN, not a ViT with its one patch-embedding convolution
 
 
@@ -469,5 +546,5 @@ def _stage_history(log_history: list[dict], stage: str, epochs_before: float) ->
 
 
 def _logged_history(checkpoint: str | None) -> list[dict]:
-    state = Path(checkpoint or "") / "trainer_state.json"
+    state = Path(checkpoint or "") / TRAINER_STATE
     return json.loads(state.read_text())["log_history"] if checkpoint and state.is_file() else []

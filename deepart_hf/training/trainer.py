@@ -7,14 +7,19 @@ the Trainer's standard prediction step already gives one prediction per image.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+from pathlib import Path
 
 from accelerate.data_loader import prepare_data_loader
+from safetensors import SafetensorError
 from torch.optim.lr_scheduler import StepLR
 from torch.utils.data import DataLoader
 from transformers import Trainer
 from transformers.trainer_callback import ProgressCallback
 
+from ..errors import DeepArtError
 from ..evaluation.metrics import HEADLINE_METRICS
 
 
@@ -51,6 +56,29 @@ class StageProgress(ProgressCallback):
         pass
 
 
+@contextlib.contextmanager
+def saving(folder: str):
+    """A save that fails (a full disk, a quota) as one line: torch and safetensors say it deep in a traceback, in
+    their own words. What was saved before is untouched, and the same command resumes from it."""
+    try:
+        yield
+    except (OSError, RuntimeError, SafetensorError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else (str(exc).strip() or type(exc).__name__)
+        raise DeepArtError(
+            f"cannot save in {folder} ({reason.splitlines()[0]}); free some space and run the same command again: "
+            "it resumes from the last complete checkpoint"
+        ) from None
+
+
+def readable_like_other_files(folder: Path) -> None:
+    """safetensors writes private (0600) files; the weights get the permissions every other file of the run has
+    (0666 less the umask), so whoever may read the card and metrics may read the model too."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in folder.glob("*.safetensors"):
+        path.chmod(0o666 & ~umask)
+
+
 class DetectorTrainer(Trainer):
     """Trainer + StepLR + the quiet console."""
 
@@ -70,6 +98,16 @@ class DetectorTrainer(Trainer):
         self.step_lr_gamma = step_lr_gamma
         if self.pop_callback(ProgressCallback) is not None:
             self.add_callback(StageProgress(stage))
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
+        with saving(output_dir or self.args.output_dir):
+            super().save_model(output_dir, _internal_call=_internal_call)
+        if self.args.should_save:
+            readable_like_other_files(Path(output_dir or self.args.output_dir))
+
+    def _save_checkpoint(self, model, trial):
+        with saving(self.args.output_dir):
+            super()._save_checkpoint(model, trial)
 
     def get_train_dataloader(self) -> DataLoader:
         """A stream that ``split_dataset_by_node`` already split: accelerate would split it once more (by shard,

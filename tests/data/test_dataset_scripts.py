@@ -91,3 +91,16 @@ def test_skipped_files_are_named_on_the_console_and_all_kept_in_the_report(tmp_p
 
     report = json.loads((tmp_path / "out" / "build_report.json").read_text())
     assert report["skipped_count"] == 12 and len(report["skipped"]) == 12
+
+
+def test_overwrite_replaces_a_previous_build_but_never_a_users_folder(tmp_path):
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "precious.txt").write_text("notes")
+    (mine / "sub" / "thesis.tex").write_text("chapter 1")
+    refused = run_script("synthetic", "--out", "mine", "--overwrite", "--n-per-class", "4", "--image-size", "32", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
+        f"error: {mine} was not written by deepart-hf (it holds no deepart-hf-build.json): not replaced; "
+        "move it away or choose another folder"
+    ]
+    assert (mine / "precious.txt").read_text() == "notes" and (mine / "sub" / "thesis.tex").read_text() == "chapter 1"

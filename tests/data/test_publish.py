@@ -1,6 +1,7 @@
 """publish(): a complete, atomic Hub repository folder from any DatasetDict."""
 
 import importlib
+import json
 import shutil
 
 import pytest
@@ -35,16 +36,24 @@ def test_publish_embeds_image_bytes_so_the_folder_survives_a_move(tmp_path):
     assert loaded["test"]["label"] == [0, 1]
 
 
-def test_existing_output_is_refused_then_replaced_with_overwrite(tmp_path):
+def test_existing_output_is_refused_then_replaced_with_overwrite_only_if_a_build_wrote_it(tmp_path):
     dataset = path_backed_dataset(tmp_path)
     out = tmp_path / "repo"
-    out.mkdir()
+    (out / "sub").mkdir(parents=True)
     (out / "keep.txt").write_text("precious")
+    (out / "sub" / "thesis.tex").write_text("chapter 1")
     with pytest.raises(PublishError, match="already exists; pass --overwrite"):
         deepart_hf.publish(dataset, out)
-    assert (out / "keep.txt").read_text() == "precious"
-    deepart_hf.publish(dataset, out, overwrite=True)
-    assert not (out / "keep.txt").exists() and (out / "README.md").exists()
+    with pytest.raises(PublishError, match=r"repo was not written by deepart-hf \(it holds no deepart-hf-build.json\)"):
+        deepart_hf.publish(dataset, out, overwrite=True)
+    assert (out / "keep.txt").read_text() == "precious" and (out / "sub" / "thesis.tex").read_text() == "chapter 1"
+
+    built = tmp_path / "built"
+    deepart_hf.publish(dataset, built)
+    assert json.loads((built / "deepart-hf-build.json").read_text())["written_by"] == "deepart-hf"
+    (built / "data" / "stale-00000-of-00001.parquet").write_bytes(b"")
+    deepart_hf.publish(dataset, built, overwrite=True)
+    assert not (built / "data" / "stale-00000-of-00001.parquet").exists() and (built / "README.md").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary leftovers
 
 

@@ -197,11 +197,26 @@ def test_outputs_are_refused_unless_asked_and_models_that_cannot_load_are_one_li
         assert code == 2 and expected in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
 
 
+def test_an_output_naming_a_folder_is_refused_before_any_model_is_loaded(tmp_path, capsys):
+    image = save(tmp_path / "x.png", Image.fromarray(random_pixels(64, 64)), "PNG")
+    folder = tmp_path / "results.csv"
+    folder.mkdir()
+    code, out, err = predict(capsys, "--model", tmp_path / "no-such-model", image, "--output", folder)
+    assert (
+        code == 2
+        and out == ""
+        and err.strip().splitlines()
+        == [
+            f"deepart-hf predict: error: --output {folder} is a folder; name a file in it, e.g. {folder / 'predictions.csv'}"
+        ]
+    )
+
+
 def test_quiet_console_and_uncertain_band(crop_run, capsys):
     files = sorted((DEEPART_SAMPLE / "Aigc").glob("Gushici-1*.jpg"))[:4]
     code, out, err = predict(capsys, "--model", crop_run[0], *files, "--uncertain", "0")
     assert code == 0 and "Loading weights" not in out + err
     assert "0 uncertain" in out and "uncertain within" not in out
     # a band wide enough to hold every score calls them all uncertain
-    code, out, _ = predict(capsys, "--model", crop_run[0], *files, "--uncertain", "0.999")
+    code, out, _ = predict(capsys, "--model", crop_run[0], *files, "--uncertain", "50")
     assert f"{len(files)} uncertain" in out

@@ -47,6 +47,7 @@ def attribution_run(tmp_path_factory):
         *FAST_TRAINING,
         "--save_total_limit",
         "1",
+        "--keep_checkpoints",  # its trainer_state.json is read below
         "--seed",
         "3",
     ]

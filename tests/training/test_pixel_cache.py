@@ -1,6 +1,7 @@
 """The decoded-pixel cache: built once and reused, a new one for changed data, and exactly the pixels, crops and
 augmented images that decoding gives."""
 
+import logging
 import pickle
 
 import numpy as np
@@ -62,6 +63,13 @@ def test_the_cache_is_built_once_then_reused_without_decoding(tmp_path, monkeypa
     for value in data["image"]:
         assert np.array_equal(again.array(value), np.asarray(decode_image(value)))
     assert [p.name for p in tmp_path.iterdir()] == [data._fingerprint]  # no temporary folder left behind
+
+
+def test_building_the_cache_is_information_not_a_warning(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger=pixel_cache_module.__name__):
+        pixel_cache(dataset(), root=tmp_path)
+    built = [record for record in caplog.records if "built in" in record.getMessage()]
+    assert [record.levelname for record in built] == ["INFO"]
 
 
 def test_a_changed_dataset_gets_a_new_cache(tmp_path):

@@ -1,14 +1,112 @@
-"""deepart_hf.train(config) from Python: a RunResult, the run record built from the config, sub-runs derived with
-with_changes, and one check of a finished run that reads it back."""
+"""The run as deepart_hf.train runs it: the run folder it claims (which checkpoint an interrupted run resumes
+from), the trainings refused before anything is written, what the console says about precision, the RunResult,
+the record built from the config, and the one check of a finished run that reads it back."""
 
 import json
+import logging
 
 import pytest
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Image
 
 import deepart_hf
-from deepart_hf.errors import DeepArtError
-from deepart_hf.training.run import finished_run
-from helpers import FAST_TRAINING
+import train
+from deepart_hf.models import create_model
+from deepart_hf.training.arguments import parse_arguments
+from deepart_hf.training.run import check_checkpoint_matches, claim_output_dir, finished_run, training_precision
+from helpers import FAST_TRAINING, image_bytes
+
+
+@pytest.mark.parametrize("name", ["resnet10t", "vit-test"])
+def test_a_checkpoint_matches_the_model_it_was_saved_from(name, tmp_path):
+    # timm's pretrained_cfg holds tuples in memory and lists once saved as JSON: they are the same model
+    model, _ = create_model(name, from_scratch=True, image_size=64)
+    model.save_pretrained(tmp_path / "checkpoint-2")
+    check_checkpoint_matches(str(tmp_path / "checkpoint-2"), model)
+
+
+def test_a_checkpoint_of_another_input_size_is_still_refused(tmp_path):
+    model, _ = create_model("resnet10t", from_scratch=True, image_size=64)
+    model.save_pretrained(tmp_path / "checkpoint-2")
+    other, _ = create_model("resnet10t", from_scratch=True, image_size=96)
+    with pytest.raises(deepart_hf.DeepArtError, match="saved from another model .*pretrained_cfg"):
+        check_checkpoint_matches(str(tmp_path / "checkpoint-2"), other)
+
+
+def complete_checkpoint(folder):
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": int(folder.name.split("-")[1])}))
+    return folder
+
+
+def test_a_checkpoint_cut_short_while_saving_is_removed_and_the_last_complete_one_resumed(tmp_path, caplog):
+    out = tmp_path / "run"
+    args = parse_arguments(["--dataset", str(tmp_path / "data"), "--output_dir", str(out)])
+    assert claim_output_dir(args, {}, resumable=True) == {}  # a new run, recorded
+    complete_checkpoint(out / "checkpoint-2")
+    (out / "checkpoint-4").mkdir()  # killed before the Trainer wrote anything into it
+    half = complete_checkpoint(out / "checkpoint-6")
+    (half / "trainer_state.json").write_text('{"global_st')  # killed while writing its last file
+    with caplog.at_level(logging.WARNING):
+        resume = claim_output_dir(args, {}, resumable=True)
+    assert resume == {"first": str(out / "checkpoint-2")}
+    assert sorted(path.name for path in out.glob("checkpoint-*")) == ["checkpoint-2"]
+    removed = [record.getMessage() for record in caplog.records]
+    assert len(removed) == 2 and "checkpoint-6: unreadable trainer_state.json" in removed[0], removed
+    assert "checkpoint-4: no config.json" in removed[1]
+
+
+def test_incomplete_checkpoints_of_an_unrecorded_run_are_left_alone(tmp_path):
+    out = tmp_path / "run"
+    (out / "checkpoint-4").mkdir(parents=True)
+    args = parse_arguments(["--dataset", str(tmp_path / "data"), "--output_dir", str(out)])
+    with pytest.raises(deepart_hf.DeepArtError, match="checkpoints of an unrecorded run"):
+        claim_output_dir(args, {}, resumable=True)
+    assert (out / "checkpoint-4").is_dir()
+
+
+def publish(folder, train_labels):
+    features = Features({"image": Image(), "label": ClassLabel(names=["human", "ai"])})
+
+    def split(labels, seed):
+        images = [{"bytes": image_bytes("PNG", 32, seed + i), "path": f"{seed + i}.png"} for i in range(len(labels))]
+        return Dataset.from_dict({"image": images, "label": labels}, features=features)
+
+    deepart_hf.publish(
+        DatasetDict({"train": split(train_labels, 0), "validation": split([0, 1], 100), "test": split([0, 1], 200)}),
+        folder,
+    )
+    return folder
+
+
+@pytest.mark.parametrize(
+    "labels, flags, message",
+    [
+        ([0, 0, 0, 0], [], "the training split holds 4 images of one class only (human)"),
+        ([1, 1, 1], [], "the training split holds 3 images of one class only (ai)"),
+        ([0, 1, 0, 1], ["--num_train_epochs", "0"], "--num_train_epochs 0 trains nothing (no optimizer step)"),
+    ],
+)
+def test_a_training_that_learns_nothing_is_refused_before_anything_is_written(labels, flags, message, tmp_path, capsys):
+    data = publish(tmp_path / "data", labels)
+    out = tmp_path / "run"
+    argv = ["--dataset", data, "--model", "vit-test", "--from_scratch", "--image_size", "32", "--output_dir", out]
+    assert train.main([str(a) for a in [*argv, *FAST_TRAINING, *flags]]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors == [f"error: {errors[0].removeprefix('error: ')}"] and message in errors[0], errors
+    assert not out.exists()
+
+
+def test_the_precision_of_training_is_said_in_words(monkeypatch):
+    import deepart_hf.training.run as run_module
+
+    args = parse_arguments(["--dataset", "d", "--output_dir", "o", "--bf16", "false", "--use_cpu", "true"])
+    monkeypatch.setattr(run_module, "cpu_bf16_supported", lambda: False)
+    assert training_precision(args.training) == "fp32 (this CPU has no native bf16)"
+    monkeypatch.setattr(run_module, "cpu_bf16_supported", lambda: True)
+    assert training_precision(args.training) == "fp32"
+    args = parse_arguments(["--dataset", "d", "--output_dir", "o", "--bf16", "true", "--use_cpu", "true"])
+    assert training_precision(args.training) == "bf16 autocast (calibration and predictions in fp32)"
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +136,12 @@ def test_a_finished_run_of_the_same_config_is_read_back(trained):
     again = finished_run(config)
     assert again.reused and again.metrics == result.metrics and again.task == result.task
     # another config for the same folder is refused, naming the first difference
-    with pytest.raises(DeepArtError, match=r"other arguments \(--learning_rate 5e-05 -> 0.01\)"):
+    with pytest.raises(deepart_hf.DeepArtError, match=r"other arguments \(--learning_rate 5e-05 -> 0.01\)"):
         finished_run(config.with_changes(training={"learning_rate": 0.01}))
     assert finished_run(config.with_changes(training={"output_dir": str(config.output_dir) + "-new"})) is None
 
 
 def test_a_finished_run_is_not_trained_again_by_train(trained):
     config, _ = trained
-    with pytest.raises(DeepArtError, match="holds a finished run; pass --overwrite_output_dir"):
+    with pytest.raises(deepart_hf.DeepArtError, match="holds a finished run; pass --overwrite_output_dir"):
         deepart_hf.train(config)

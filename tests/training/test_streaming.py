@@ -89,6 +89,7 @@ def test_train_streams_a_foreign_dataset_end_to_end(foreign, tmp_path, capsys):
         "0",
         "--output_dir",
         str(out),
+        "--keep_checkpoints",  # read below
     ]
     assert train_main(common) == 2
     assert "--streaming needs --max_steps" in capsys.readouterr().err

@@ -15,7 +15,8 @@ import deepart_hf
 import train
 from helpers import FAST_TRAINING, REPO, image_bytes
 
-FAST = [*FAST_TRAINING, "--logging_steps", "1", "--save_total_limit", "3"]
+# --keep_checkpoints: these tests read the checkpoints a finished run would otherwise remove
+FAST = [*FAST_TRAINING, "--logging_steps", "1", "--save_total_limit", "3", "--keep_checkpoints"]
 
 
 @pytest.fixture(scope="module")
