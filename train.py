@@ -1,4 +1,4 @@
-"""Fine-tune and evaluate a human-vs-AI image detector.
+"""Fine-tune and evaluate a human-vs-AI image detector: ``deepart-hf train`` as a script.
 
     python train.py                                   # the main job: synthetic set, small CNN, a few CPU minutes
     python train.py --dataset deepart --protocol deepart --model resnet50
@@ -13,26 +13,16 @@ import sys
 
 from deepart_hf.console import setup_console
 from deepart_hf.errors import DeepArtError
-from deepart_hf.training.arguments import parse_arguments
+from deepart_hf.training.train_command import main_argv
 
 
 def main(argv=None) -> int:
     setup_console()
     try:
-        args = parse_arguments(argv)
-        if args.run.list_models:
-            from deepart_hf.models import MODELS
-
-            for name, spec in MODELS.items():
-                print(f"{name:<16} {spec.description}")
-            return 0
-        from deepart_hf.training.run import run
-
-        run(args)
+        return main_argv(sys.argv[1:] if argv is None else argv, prog="train.py")
     except DeepArtError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -79,13 +79,11 @@ def generate_layout(root: Path, images: int, side: int) -> int:
 
 def build_once(source: Path, out: Path) -> dict:
     """Run in a child process: build + publish, then this process's peak RSS."""
-    from deepart_hf.data.build_command import DaniArguments, SourceArguments, run_dataset_script
+    from deepart_hf.data.build_command import run_dataset_script
 
     imported_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the libraries alone
     start = time.perf_counter()
-    status = run_dataset_script(
-        "dani", SourceArguments, source_arguments=DaniArguments, argv=["--source", str(source), "--out", str(out)]
-    )
+    status = run_dataset_script("dani", ["--source", str(source), "--out", str(out)])
     seconds = time.perf_counter() - start
     return {
         "status": status,

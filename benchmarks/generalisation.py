@@ -36,7 +36,6 @@ from deepart_hf.evaluation.predictions import read_predictions_csv
 from deepart_hf.files import write_json
 from deepart_hf.models.calibration import Calibration
 from deepart_hf.training.arguments import parse_arguments
-from deepart_hf.training.run import run
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data"
@@ -169,11 +168,10 @@ def main(argv=None) -> int:
         for model, train_source in tqdm(jobs, desc="train + cross-evaluate"):
             run_dir = work / "runs" / f"{model}-{train_source}"
             begun = time.perf_counter()
-            run(
-                parse_arguments(
-                    ["--dataset", str(folders[train_source]), "--output_dir", str(run_dir), *train_flags(model, args)]
-                )
+            config = parse_arguments(
+                ["--dataset", str(folders[train_source]), "--output_dir", str(run_dir), *train_flags(model, args)]
             )
+            deepart_hf.train(config)
             row = {
                 "model": model,
                 "train": train_source,
@@ -184,25 +182,14 @@ def main(argv=None) -> int:
                 if test_source == train_source:
                     continue
                 eval_dir = work / "runs" / f"{model}-{train_source}-on-{test_source}"
-                run(
-                    parse_arguments(
-                        [
-                            "--eval_only",
-                            "--model_name_or_path",
-                            str(run_dir),
-                            "--dataset",
-                            str(folders[test_source]),
-                            "--output_dir",
-                            str(eval_dir),
-                            "--per_device_eval_batch_size",
-                            "32",
-                            "--dataloader_num_workers",
-                            "0",
-                            "--robustness",
-                            "none",
-                        ]
-                    )
+                # the trained detector, evaluated as it is on another source's test split
+                evaluation = config.with_changes(
+                    model={"model_name_or_path": str(run_dir)},
+                    data={"dataset": str(folders[test_source]), "preprocess": None, "image_size": None},
+                    run={"eval_only": True},
+                    training={"output_dir": str(eval_dir), "per_device_eval_batch_size": 32},
                 )
+                deepart_hf.train(evaluation)
                 row["test"][test_source] = scores(eval_dir, run_dir)
             results.append(row)
 

@@ -104,7 +104,7 @@ def run_standard(dataset: str, mode: str, args, out: Path) -> dict:
     train_split.set_transform(StandardTransform(train_tf))
     for split in (validation, test):
         split.set_transform(StandardTransform(eval_tf))
-    recipe = get_protocol(PROTOCOL).defaults
+    recipe = get_protocol(PROTOCOL).overrides()
     training = TrainingArguments(
         output_dir=str(out), num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
         per_device_eval_batch_size=args.batch_size, seed=args.seed, learning_rate=recipe["learning_rate"],

@@ -5,7 +5,7 @@ python dataset_scripts/dalle_paintings.py --help
 
 import sys
 
-from deepart_hf.data.build_command import SourceArguments, run_dataset_script
+from deepart_hf.data.build_command import run_dataset_script
 
 if __name__ == "__main__":
-    sys.exit(run_dataset_script("dalle_paintings", SourceArguments))
+    sys.exit(run_dataset_script("dalle_paintings", sys.argv[1:]))

@@ -6,7 +6,7 @@ python dataset_scripts/dani.py --help
 
 import sys
 
-from deepart_hf.data.build_command import DaniArguments, SourceArguments, run_dataset_script
+from deepart_hf.data.build_command import run_dataset_script
 
 if __name__ == "__main__":
-    sys.exit(run_dataset_script("dani", SourceArguments, source_arguments=DaniArguments))
+    sys.exit(run_dataset_script("dani", sys.argv[1:]))

@@ -5,7 +5,7 @@ python dataset_scripts/deepart.py --help
 
 import sys
 
-from deepart_hf.data.build_command import MetadataArguments, SourceArguments, run_dataset_script
+from deepart_hf.data.build_command import run_dataset_script
 
 if __name__ == "__main__":
-    sys.exit(run_dataset_script("deepart", SourceArguments, MetadataArguments))
+    sys.exit(run_dataset_script("deepart", sys.argv[1:]))

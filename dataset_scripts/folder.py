@@ -5,7 +5,7 @@ python dataset_scripts/folder.py --help
 
 import sys
 
-from deepart_hf.data.build_command import LabelMapArguments, SourceArguments, run_dataset_script
+from deepart_hf.data.build_command import run_dataset_script
 
 if __name__ == "__main__":
-    sys.exit(run_dataset_script("folder", SourceArguments, LabelMapArguments))
+    sys.exit(run_dataset_script("folder", sys.argv[1:]))

@@ -8,7 +8,7 @@ its train/test split kept) or the simple <genre>/{ai,human}/ (split by ratio).
 
 import sys
 
-from deepart_hf.data.build_command import LabelMapArguments, SourceArguments, run_dataset_script
+from deepart_hf.data.build_command import run_dataset_script
 
 if __name__ == "__main__":
-    sys.exit(run_dataset_script("genres", SourceArguments, LabelMapArguments))
+    sys.exit(run_dataset_script("genres", sys.argv[1:]))

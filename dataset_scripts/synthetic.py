@@ -6,7 +6,7 @@ python dataset_scripts/synthetic.py --out synthetic-gen3 --generators 3   # real
 
 import sys
 
-from deepart_hf.data.build_command import SyntheticArguments, SyntheticGeneratorArguments, run_dataset_script
+from deepart_hf.data.build_command import run_dataset_script
 
 if __name__ == "__main__":
-    sys.exit(run_dataset_script("synthetic", SyntheticArguments, source_arguments=SyntheticGeneratorArguments))
+    sys.exit(run_dataset_script("synthetic", sys.argv[1:]))

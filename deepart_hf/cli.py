@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 from .errors import DeepArtError
 
 # name -> (module, one-line help). The module's docstring is the subcommand's description.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "train": (
+        "deepart_hf.training.train_command",
+        "fine-tune and evaluate a detector (python train.py): protocols, every TrainingArguments flag",
+    ),
+    "build": (
+        "deepart_hf.data.build_source_command",
+        "build a dataset folder from a source: deepart, dani, genres, dalle_paintings, folder, synthetic",
+    ),
     "evaluate": (
         "deepart_hf.evaluation.command",
         "validity report of a detector: intervals, calibrated decision, robustness",
@@ -71,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args, extra = parser.parse_known_args(argv)
+    args.command_line = shlex.join(["deepart-hf", *argv])  # recorded by the studies beside their results
     if extra and not args.passes_flags_on:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:

@@ -8,6 +8,7 @@ removed: whatever else a user keeps at that path is refused in one line, never d
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import re
@@ -16,7 +17,7 @@ import signal
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,24 @@ def write_json(path: str | os.PathLike, obj) -> Path:
     text = json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
     with atomic_destination(path) as temporary:
         temporary.write_text(text + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def write_csv(path: str | os.PathLike, columns: Sequence[str], rows: Iterable[Sequence]) -> Path:
+    """A CSV with a header; floats as their repr, the shortest text that reads back to exactly the same float64
+    (None as an empty cell)."""
+
+    def cell(value):
+        if value is None:
+            return ""
+        if isinstance(value, (float, np.floating)):
+            return repr(float(value))
+        return value
+
+    with atomic_destination(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows([cell(value) for value in row] for row in rows)
     return Path(path)
 
 

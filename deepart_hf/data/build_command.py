@@ -1,4 +1,5 @@
-"""What every dataset script shares: arguments, the build -> publish run, errors as one line."""
+"""What ``deepart-hf build SOURCE`` and every dataset script share: each source's typed arguments (``SOURCES``),
+the build -> publish run, errors as one line."""
 
 from __future__ import annotations
 
@@ -133,16 +134,28 @@ def skipped_listing(report) -> str:
     return "\nSkipped:\n" + "\n".join(lines)
 
 
-def run_dataset_script(name: str, *argument_classes: type, argv: list[str] | None = None, source_arguments: type | None = None) -> int:
-    """Parse the script's arguments, build, publish, print the summary. Returns the exit status.
+# source -> (its argument dataclasses, the dataclass of options only it reads, passed as ``SourceOptions.extra``)
+SOURCES: dict[str, tuple[tuple[type, ...], type | None]] = {
+    "deepart": ((SourceArguments, MetadataArguments), None),
+    "dani": ((SourceArguments,), DaniArguments),
+    "genres": ((SourceArguments, LabelMapArguments), None),
+    "dalle_paintings": ((SourceArguments,), None),
+    "folder": ((SourceArguments, LabelMapArguments), None),
+    "synthetic": ((SyntheticArguments,), SyntheticGeneratorArguments),
+}
 
-    ``source_arguments``: a dataclass of options only this source reads, passed through as ``SourceOptions.extra``.
-    """
-    parser = HfArgumentParser((OutputArguments, *argument_classes, *([source_arguments] if source_arguments else [])))
+
+def run_dataset_script(name: str, argv: list[str]) -> int:
+    """Parse the source's arguments, build, publish, print the summary. Returns the exit status."""
+    argument_classes, source_arguments = SOURCES[name]
+    parser = HfArgumentParser(
+        (OutputArguments, *argument_classes, *([source_arguments] if source_arguments else [])),
+        prog=f"deepart-hf build {name}",
+    )
     parsed = parser.parse_args_into_dataclasses(args=argv)
     args = {f.name: getattr(obj, f.name) for obj in parsed for f in fields(obj)}
     extra = {f.name: args[f.name] for f in fields(source_arguments)} if source_arguments else None
-    command = " ".join(["python", f"dataset_scripts/{name}.py", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    command = " ".join(["deepart-hf", "build", name, *map(shlex.quote, argv)])
     try:
         started = time.perf_counter()
         check_output_folder(args["out"], overwrite=args["overwrite"], source=args.get("source"))

@@ -22,11 +22,15 @@ from .schema import CARD_METADATA_KEY, check_classification_features
 
 logger = logging.getLogger(__name__)
 
-SYNTHETIC_ROOT = Path("data")
+SYNTHETIC_FOLDER = "deepart_hf-synthetic"  # under the datasets cache (HF_DATASETS_CACHE)
 
 
 def synthetic_dataset_path(n_per_class: int, image_size: int, seed: int, generators: int = 0) -> Path:
-    return SYNTHETIC_ROOT / (f"synthetic-n{n_per_class}-s{image_size}-seed{seed}" + (f"-g{generators}" if generators else ""))
+    """Where the embedded default is built: a cache, so under the datasets cache, not the working directory."""
+    import datasets.config
+
+    name = f"synthetic-n{n_per_class}-s{image_size}-seed{seed}" + (f"-g{generators}" if generators else "")
+    return Path(datasets.config.HF_DATASETS_CACHE) / SYNTHETIC_FOLDER / name
 
 
 def ensure_synthetic(n_per_class: int, image_size: int, seed: int, generators: int = 0) -> Path:

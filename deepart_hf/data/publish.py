@@ -97,6 +97,9 @@ def _write_shards(dataset: DatasetDict, folder: Path, directory: str) -> dict[st
     for split, ds in dataset.items():
         if len(ds) == 0:
             continue  # load_dataset refuses a split with no data, so an empty split is left out
+        # datasets has no public way to ask whether a split is a selection over its table (an indices mapping,
+        # flattened only when present) or how many bytes it holds (its shard size); these two private helpers are
+        # the ones its own push_to_hub uses.
         ds = ds.flatten_indices() if ds._indices is not None else ds
         num_shards = max(1, ds._estimate_nbytes() // MAX_SHARD_BYTES + 1)
         names = []

@@ -12,13 +12,11 @@ Decisions:
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score
 
 from ..constants import REAL_GENERATOR
-from ..models.scores import attribution_log_odds_ai, probabilities_from_log_odds
+from ..models.scores import attribution_log_odds_ai
 
 
 def attribution_metrics(logits, references, names, detector_metric=None) -> dict:
@@ -83,48 +81,3 @@ def make_attribution_compute_metrics(names, detector_metric=None):
         return {**headline, **({"ai_auroc": auroc} if auroc is not None else {})}
 
     return compute_metrics
-
-
-def class_probability_column(name: str) -> str:
-    return f"prob_{name}"
-
-
-def write_attribution_predictions_csv(path, ids, references, logits, names):
-    """One row per image: id, true and predicted class (names), prob_ai = 1 - P(real) and its log-odds (when
-    ``real`` is a class), then every class's probability as ``prob_<class>`` (float64, written exactly)."""
-    from scipy.special import softmax
-
-    from ..files import atomic_destination
-
-    names = list(names)
-    logits = np.asarray(logits, dtype=np.float64)
-    references = np.asarray(references, dtype=np.int64)
-    if not len(ids) == len(references) == len(logits):
-        raise ValueError(
-            f"ids, references and logits must have the same length, got {len(ids)}, {len(references)}, {len(logits)}"
-        )
-    probabilities = softmax(logits, axis=1)
-    detection = REAL_GENERATOR in names
-    log_odds = attribution_log_odds_ai(logits, names) if detection else None
-    columns = [
-        "id",
-        "label",
-        "predicted",
-        *(["prob_ai", "log_odds_ai"] if detection else []),
-        *map(class_probability_column, names),
-    ]
-    with atomic_destination(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        for row, (image_id, reference, probs) in enumerate(zip(ids, references, probabilities)):
-            scores = [probabilities_from_log_odds(log_odds[row]), log_odds[row]] if detection else []
-            # repr of a float is the shortest text that reads back to exactly the same float64
-            writer.writerow(
-                [
-                    image_id,
-                    names[reference],
-                    names[int(logits[row].argmax())],
-                    *(repr(float(v)) for v in [*scores, *probs]),
-                ]
-            )
-    return path

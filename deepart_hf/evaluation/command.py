@@ -42,7 +42,7 @@ def main(args: argparse.Namespace) -> int:
     from ..models.scores import decisions_at
     from .perturbations import select_perturbations
     from .predictions import write_predictions_csv
-    from .suite import report_markdown, score_split, validity_report, write_report
+    from .suite import evaluate_detector, report_markdown
 
     out = Path(args.output_dir)
     if (out / "evaluation.json").exists() and not args.overwrite:
@@ -52,14 +52,19 @@ def main(args: argparse.Namespace) -> int:
     where = f"dataset {args.dataset}" + (f" ({args.dataset_config})" if args.dataset_config else "")
     split = checked_split(load_splits(args.dataset, args.dataset_config), args.split, where, args.max_samples)
     perturbations = select_perturbations(args.robustness, len(split))
-    labels, clean, perturbed, ids = score_split(detector, split, perturbations)
-    report = validity_report(detector, labels, clean, perturbed, perturbations, n_resamples=args.n_resamples)
     title = f"Validity report: {Path(args.model.rstrip('/')).name} on {Path(args.dataset.rstrip('/')).name}"
-    report["model"], report["dataset"], report["split"] = args.model, args.dataset, args.split
-    report["files"] = write_report(report, labels, clean, out, title)
-    threshold = detector.calibration.threshold_log_odds
-    predictions = decisions_at(clean, threshold)
-    write_predictions_csv(out / "predictions.csv", ids, labels, predictions, clean)
+    validity = evaluate_detector(
+        detector,
+        split,
+        out,
+        perturbations=perturbations,
+        n_resamples=args.n_resamples,
+        title=title,
+        details={"model": args.model, "dataset": args.dataset, "split": args.split},
+    )
+    report = validity.report
+    predictions = decisions_at(validity.log_odds, detector.calibration.threshold_log_odds)
+    write_predictions_csv(out / "predictions.csv", validity.ids, validity.labels, predictions, validity.log_odds)
     print(report_markdown(report, title))
     print(f"Wrote {', '.join(report['files'])}, predictions.csv to {out}")
     return 0

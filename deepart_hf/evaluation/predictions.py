@@ -1,5 +1,6 @@
 """Per-image predictions as a CSV a reviewer can open: id, true label, predicted label, probability of ai and
-its log-odds (the score the ranking metrics use, so the file reproduces metrics.json exactly)."""
+its log-odds (the score the ranking metrics use, so the file reproduces metrics.json exactly), and for a
+generator-attribution model every class's probability."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..constants import ID2LABEL
-from ..files import atomic_destination
+from ..constants import ID2LABEL, LABELS
+from ..files import write_csv
 from ..models.scores import probabilities_from_log_odds
 
+# a detector's columns; an attribution model's file adds prob_<class> for each class
 PREDICTION_COLUMNS = ["id", "label", "predicted", "prob_ai", "log_odds_ai"]
+
+
+def class_probability_column(name: str) -> str:
+    return f"prob_{name}"
 
 
 def write_predictions_csv(
@@ -22,32 +28,41 @@ def write_predictions_csv(
     ids: Sequence,
     references: Sequence[int],
     predictions: Sequence[int],
-    log_odds: Sequence[float],
+    log_odds: Sequence[float] | None,
+    *,
+    names: Sequence[str] = LABELS,
+    class_probabilities=None,
 ) -> Path:
-    """One row per image: id, label, predicted (label names), prob_ai, log_odds_ai (both float64, exact)."""
-    columns = {"id": ids, "references": references, "predictions": predictions, "log_odds": log_odds}
+    """One row per image: id, label, predicted (class names), then prob_ai and log_odds_ai (float64, exact) when
+    the model gives P(ai), then ``prob_<class>`` for each of ``names`` when ``class_probabilities`` are given
+    (an attribution model's)."""
+    names = list(names)
+    columns = {"id": ids, "references": references, "predictions": predictions}
+    if log_odds is not None:
+        columns["log_odds"] = log_odds
+    if class_probabilities is not None:
+        columns["class_probabilities"] = class_probabilities
     lengths = {name: len(values) for name, values in columns.items()}
     if len(set(lengths.values())) != 1:
-        raise ValueError(f"ids, references, predictions and log_odds must have the same length, got {lengths}")
-    log_odds = np.asarray(log_odds, dtype=np.float64)
-    probabilities = probabilities_from_log_odds(log_odds)
-    with atomic_destination(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(PREDICTION_COLUMNS)
-        for image_id, reference, prediction, probability, score in zip(
-            ids, references, predictions, probabilities, log_odds
-        ):
-            # repr of a float is the shortest text that reads back to exactly the same float64
-            writer.writerow(
-                [
-                    image_id,
-                    ID2LABEL[int(reference)],
-                    ID2LABEL[int(prediction)],
-                    repr(float(probability)),
-                    repr(float(score)),
-                ]
-            )
-    return Path(path)
+        raise ValueError(f"{', '.join(columns)} must have the same length, got {lengths}")
+    header = PREDICTION_COLUMNS[:3]
+    detection = None
+    if log_odds is not None:
+        log_odds = np.asarray(log_odds, dtype=np.float64)
+        detection = zip(probabilities_from_log_odds(log_odds), log_odds)
+        header += PREDICTION_COLUMNS[3:]
+    if class_probabilities is not None:
+        class_probabilities = np.asarray(class_probabilities, dtype=np.float64)
+        header += [class_probability_column(name) for name in names]
+    rows = []
+    for row, (image_id, reference, prediction) in enumerate(zip(ids, references, predictions)):
+        cells = [image_id, names[int(reference)], names[int(prediction)]]
+        if detection is not None:
+            cells += [float(value) for value in next(detection)]
+        if class_probabilities is not None:
+            cells += [float(value) for value in class_probabilities[row]]
+        rows.append(cells)
+    return write_csv(path, header, rows)
 
 
 def read_predictions_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:

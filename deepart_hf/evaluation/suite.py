@@ -1,10 +1,11 @@
 """The validity report of a saved detector on one test split: every metric with its interval, the calibrated
 decision, and what compression, blur, downscaling, format and colour do to it.
 
-``evaluate_detector`` decodes each test image once and scores it clean and under every perturbation through
-the saved artifact (``inference.Detector``: the same preprocessing, crops and calibration as every other tool),
-so the clean figures are exactly the run's ``predictions.csv``. It writes ``evaluation.json``, ``evaluation.md``,
-one plot per perturbation family and a reliability diagram.
+``evaluate_detector`` is its one entry point (``deepart-hf evaluate`` and every training run use it). It decodes
+each test image once and scores it under every perturbation through the saved artifact (``inference.Detector``:
+the same preprocessing, crops and calibration as every other tool), and clean too unless the caller has the
+clean scores already, so the clean figures are exactly the run's ``predictions.csv``. It writes
+``evaluation.json``, ``evaluation.md``, one plot per perturbation family and a reliability diagram.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ..cards import markdown_table
 from ..data.images import decode_image
+from ..data.loading import DATASET_COLUMN
 from ..files import atomic_destination, write_json
 from ..inference.detector import Detector
 from .calibration import expected_calibration_error
@@ -243,19 +246,68 @@ def write_report(
     return ["evaluation.json", "evaluation.md", *written]
 
 
+@dataclass
+class Validity:
+    """The validity report (``evaluation.json``'s contents) and the clean scores it was computed from."""
+
+    report: dict
+    labels: np.ndarray
+    log_odds: np.ndarray
+    ids: list
+
+
 def evaluate_detector(
     detector: Detector,
     split,
     out,
     *,
-    perturbations=PERTURBATIONS,
+    perturbations: Sequence[Perturbation] = PERTURBATIONS,
     n_resamples: int = N_RESAMPLES,
     title: str = "Validity report",
-) -> dict:
-    labels, clean, perturbed, _ = score_split(detector, split, perturbations)
-    report = validity_report(detector, labels, clean, perturbed, perturbations, n_resamples=n_resamples)
-    report["files"] = write_report(report, labels, clean, out, title)
-    return report
+    clean: tuple[list, np.ndarray, np.ndarray] | None = None,
+    details: dict | None = None,
+) -> Validity:
+    """Score ``split`` (its images as stored) and write the validity report into ``out``.
+
+    ``clean``: (ids, labels, log-odds) the caller computed already (a run's test predictions): only the
+    perturbed views are scored then, and ``split`` may be None (a stream, read once: no perturbations).
+    A split with a ``dataset`` column (several datasets mixed) is also reported dataset by dataset.
+    ``details``: entries added to the report as they are (the model, the dataset)."""
+    if clean is None:
+        labels, log_odds, perturbed, ids = score_split(detector, split, perturbations)
+    else:
+        ids, labels, log_odds = clean
+        perturbed = (
+            score_split(detector, split, perturbations, description="robustness checks", score_clean=False)[2]
+            if perturbations
+            else {}
+        )
+    report = validity_report(detector, labels, log_odds, perturbed, perturbations, n_resamples=n_resamples)
+    if split is not None and DATASET_COLUMN in split.column_names:
+        report["per_dataset"] = per_dataset_metrics(
+            split.with_format(None)[DATASET_COLUMN],
+            labels,
+            log_odds,
+            detector.calibration.threshold_log_odds,
+            n_resamples,
+        )
+    report.update(details or {})
+    report["files"] = write_report(report, labels, log_odds, out, title)
+    return Validity(report, labels, log_odds, ids)
 
 
-__all__ = ["evaluate_detector", "report_markdown", "score_split", "validity_report", "write_report"]
+def per_dataset_metrics(datasets, references, log_odds, threshold_log_odds: float, n_resamples: int) -> dict:
+    """Every metric with its interval for each dataset of a mixed test split."""
+    datasets = np.asarray(datasets, dtype=object)
+    return {
+        name: metric_intervals(
+            references[datasets == name],
+            log_odds[datasets == name],
+            threshold_log_odds=threshold_log_odds,
+            n_resamples=n_resamples,
+        )
+        for name in dict.fromkeys(datasets.tolist())
+    }
+
+
+__all__ = ["Validity", "evaluate_detector", "report_markdown", "score_split", "validity_report", "write_report"]

@@ -14,7 +14,6 @@ cannot be read gets a row with its error and the others go on; the exit code is 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import shutil
 from collections import Counter
@@ -150,7 +149,7 @@ def uncertain_words(threshold_log_odds: float, uncertain: float) -> str:
 
 
 def write_rows(path: Path, rows: list[Row], detector: Detector, model: str, uncertain: float) -> None:
-    from ..files import atomic_destination, write_json
+    from ..files import atomic_destination, write_csv, write_json
 
     suffix = path.suffix.lower()
     extra = ATTRIBUTION_COLUMNS + ["class_probs"] if detector.is_attribution else []
@@ -169,18 +168,10 @@ def write_rows(path: Path, rows: list[Row], detector: Detector, model: str, unce
             },
         )
         return
-    with atomic_destination(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
-        if suffix == ".jsonl":
+    if suffix == ".jsonl":
+        with atomic_destination(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-        else:
-            writer = csv.DictWriter(
-                handle, fieldnames=COLUMNS + extra[: len(ATTRIBUTION_COLUMNS)], extrasaction="ignore"
-            )
-            writer.writeheader()
-            # repr keeps every digit, so the file reads back to exactly the scores printed by evaluation
-            exact = ["prob_ai", "log_odds_ai", *(["generator_prob"] if extra else [])]
-            writer.writerows({**r, **{key: _exact(r[key]) for key in exact}} for r in records)
-
-
-def _exact(value: float | None) -> str:
-    return "" if value is None else repr(value)
+        return
+    # floats are written exactly, so the file reads back to the scores printed by evaluation
+    columns = COLUMNS + extra[: len(ATTRIBUTION_COLUMNS)]
+    write_csv(path, columns, ([record.get(column) for column in columns] for record in records))

@@ -32,7 +32,7 @@ AutoImageProcessor.register(
     image_processor_classes={"torchvision": CropImageProcessor, "pil": CropImageProcessor},
     exist_ok=True,
 )
-# The recipes of detectors that generalise (issue 8): custom code saved with the model, registered here as well.
+# The recipes of detectors that generalise: custom code saved with the model, registered here as well.
 for _config, _model in (
     (CLIPLinearConfig, CLIPLinearForImageClassification),
     (HighPassCNNConfig, HighPassCNNForImageClassification),

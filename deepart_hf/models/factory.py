@@ -442,7 +442,7 @@ def weights_origin(path: str) -> str:
     return f"{os.path.basename(path)} (sha256 {digest.hexdigest()[:16]})"
 
 
-# --- detectors that generalise (issue 8) ------------------------------------------------------------------------
+# Detectors that generalise: recipes whose custom code is saved with the model.
 
 
 def _create_clip(

@@ -141,7 +141,7 @@ register_model(
 )
 
 
-# --- detectors that generalise (issue 8) ----------------------------------------------------------------------
+# Detectors that generalise: recipes from the detection literature, custom code saved with the model.
 
 # CLIP ViT-L/14 as openai/clip-vit-large-patch14 configures it; the test config is the same shape, tiny.
 _CLIP_L14 = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16, patch_size=14,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -237,7 +235,7 @@ def main(args: argparse.Namespace) -> int:
         max_memory_gb=args.max_memory_gb,
         seed=args.seed,
         overwrite=args.overwrite,
-        command=shlex.join(["deepart-hf", *sys.argv[1:]]),
+        command=args.command_line,
     )
     print(
         comparison_markdown(

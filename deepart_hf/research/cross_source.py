@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 from pathlib import Path
 
 import numpy as np
 
 from ..cards import markdown_table
+from ..constants import N_RESAMPLES
 from ..data.loading import checked_split, load_splits
 from ..errors import DeepArtError
 from ..evaluation.intervals import metric_intervals
 from ..evaluation.suite import interval_cell, score_split
 from ..files import atomic_destination, write_json
+from ..training.model_card import LEAVE_ONE_OUT_KEY
 
 HEATMAP_METRICS = (("mean_accuracy", "mean accuracy"), ("auroc", "AUROC"))
 
@@ -32,10 +33,7 @@ def training_sets(sources: list[str], leave_one_out: bool) -> list[tuple[str, li
 
 
 def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
-    from ..inference.detector import load_detector
-    from ..training.arguments import dataset_and_config, parse_arguments
-    from ..training.model_card import LEAVE_ONE_OUT_KEY
-    from ..training.run import run
+    from ..training.arguments import parse_arguments
 
     sources = [part.strip() for value in args.dataset for part in value.split(",") if part.strip()]
     if len(sources) < 2:
@@ -44,23 +42,45 @@ def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
     for forbidden in ("--dataset", "--output_dir", "--eval_only"):
         if any(flag == forbidden or flag.startswith(forbidden + "=") for flag in flags):
             raise DeepArtError(f"cross-eval sets {forbidden} itself; remove it from the train.py flags")
-    out = Path(args.output_dir)
+    # the dataset and folder are placeholders, replaced for every run
+    config = parse_arguments([*flags, "--dataset", sources[0], "--output_dir", args.output_dir])
+    report = cross_source(
+        sources, args.output_dir, config, leave_one_out=args.leave_one_out, n_resamples=args.n_resamples
+    )
+    print(cross_source_markdown(report))
+    print(f"Wrote cross_source.json, cross_source.md, cross_source.png to {args.output_dir}")
+    if report.get(LEAVE_ONE_OUT_KEY):
+        print(
+            "A general detector: train on every source, with these figures in its card:\n  "
+            f"{report['train_command']} --cross_source_report {Path(args.output_dir) / 'cross_source.json'}"
+        )
+    return 0
+
+
+def cross_source(
+    sources: list[str], output_dir, config, *, leave_one_out: bool = False, n_resamples: int = N_RESAMPLES
+) -> dict:
+    """Train ``config`` on each training set of ``sources`` (its dataset and folder replaced, without the
+    robustness checks) and test every model on every source; returns what cross_source.json holds."""
+    from ..inference.detector import load_detector
+    from ..training.config import config_command, dataset_and_config
+    from ..training.run import finished_run, train
+
+    out = Path(output_dir)
     if (out / "cross_source.json").exists():
         raise DeepArtError(f"{out} already holds a cross-source report; choose another --output_dir")
-
     tests = {}
     for spec in sources:
-        dataset, config = dataset_and_config(spec)
-        tests[source_name(spec)] = checked_split(load_splits(dataset, config), "test", f"dataset {spec}")
+        dataset, dataset_config = dataset_and_config(spec)
+        tests[source_name(spec)] = checked_split(load_splits(dataset, dataset_config), "test", f"dataset {spec}")
 
     cells: dict[str, dict[str, dict]] = {}
-    for name, training in training_sets(sources, args.leave_one_out):
+    for name, training in training_sets(sources, leave_one_out):
         run_dir = out / f"train-{name}"
-        train_args = parse_arguments(
-            [*flags, "--dataset", ",".join(training), "--output_dir", str(run_dir), "--robustness", "none"]
+        run_config = config.with_changes(
+            data={"dataset": ",".join(training)}, run={"robustness": "none"}, training={"output_dir": str(run_dir)}
         )
-        if not (run_dir / "metrics.json").exists():
-            run(train_args)
+        finished_run(run_config) or train(run_config)
         detector = load_detector(run_dir)
         cells[name] = {}
         for test_name, split in tests.items():
@@ -69,15 +89,22 @@ def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
                 labels,
                 log_odds,
                 threshold_log_odds=detector.calibration.threshold_log_odds,
-                n_resamples=args.n_resamples,
+                n_resamples=n_resamples,
             )
-    report = {"sources": list(tests), "trained_on": list(cells), "cells": cells, "train_flags": flags}
-    # Where each source is, as a run on all of them records its datasets: train.py --cross_source_report checks it.
-    everything = parse_arguments([*flags, "--dataset", ",".join(sources), "--output_dir", str(out)])
-    report["locations"] = dict(zip(tests, everything.dataset_location.split(",")))
+    all_sources = config.with_changes(
+        data={"dataset": ",".join(sources)}, training={"output_dir": str(out / "train-all-sources")}
+    )
+    report = {
+        "sources": list(tests),
+        "trained_on": list(cells),
+        "cells": cells,
+        "train_command": config_command(all_sources),
+        # Where each source is, as a run on all of them records its datasets: --cross_source_report checks it.
+        "locations": dict(zip(tests, all_sources.dataset_location.split(","))),
+    }
     loo = {
         source_name(next(s for s in sources if s not in training)): (name, training)
-        for name, training in training_sets(sources, args.leave_one_out)
+        for name, training in training_sets(sources, leave_one_out)
         if len(training) > 1
     }
     if loo:
@@ -86,18 +113,10 @@ def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
             for left_out, (name, training) in loo.items()
         }
     write_json(out / "cross_source.json", report)
-    markdown = cross_source_markdown(report)
     with atomic_destination(out / "cross_source.md") as temporary:
-        temporary.write_text(markdown, encoding="utf-8")
+        temporary.write_text(cross_source_markdown(report), encoding="utf-8")
     plot_cross_source(report, out / "cross_source.png")
-    print(markdown)
-    print(f"Wrote cross_source.json, cross_source.md, cross_source.png to {out}")
-    if loo:
-        print(
-            "A general detector: train on every source, with these figures in its card:\n  python train.py "
-            f"--dataset {','.join(sources)} {shlex.join(flags)} --cross_source_report {out / 'cross_source.json'}"
-        )
-    return 0
+    return report
 
 
 def cross_source_markdown(report: dict) -> str:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import shutil
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -85,28 +82,6 @@ def write_shot_dataset(folder: Path, train, shared: dict[str, str]) -> Path:
     return folder
 
 
-def _identity_without_data(identity: dict) -> dict:
-    return {key: value for key, value in identity.items() if key != "dataset_fingerprint"}
-
-
-def train_or_reuse(argv: list[str]) -> dict:
-    """The test metrics of train.py's run for ``argv``; a finished run with the same arguments is read back."""
-    from ..training.arguments import identity_differences, parse_arguments, run_identity
-    from ..training.run import FINISHED_MARKER, RUN_RECORD, run
-
-    args = parse_arguments(argv)
-    out = Path(args.training.output_dir)
-    if (out / FINISHED_MARKER).is_file() and (out / RUN_RECORD).is_file():
-        recorded = json.loads((out / RUN_RECORD).read_text())["identity"]
-        differences = identity_differences(_identity_without_data(recorded), run_identity(args))
-        if not differences:
-            return json.loads((out / FINISHED_MARKER).read_text())["test"]
-        raise DeepArtError(
-            f"{out} holds a run with other arguments ({differences[0]}); pass --overwrite to start the study again"
-        )
-    return run(args)
-
-
 def _mean_sd(values: list[float | None]) -> tuple[float, float] | None:
     values = [v for v in values if v is not None]
     if not values:
@@ -122,17 +97,20 @@ def run_few_shot(
     shots: list[str],
     seeds: int = 3,
     config: str | None = None,
-    train_flags: list[str] = (),
+    train_config=None,
     baseline_features: str | None = "pixels",
     pixels: int = DEFAULT_PIXELS,
     workers: int = 2,
     overwrite: bool = False,
     command: str | None = None,
 ) -> dict:
-    """The whole curve from Python; returns what few_shot.json holds."""
-    clash = [flag for flag in train_flags if flag.split("=")[0] in SET_HERE]
-    if clash:
-        raise DeepArtError(f"few-shot sets {', '.join(SET_HERE)} itself; remove {clash[0]} from the train.py flags")
+    """The whole curve from Python; returns what few_shot.json holds. ``train_config``: the training config
+    every run derives from (its dataset, model, seed and folder replaced); default: the flags' defaults."""
+    from ..training.arguments import parse_arguments
+    from ..training.config import config_command
+    from ..training.run import finished_run
+    from ..training.run import train as train_run
+
     if seeds < 1:
         raise DeepArtError(f"--seeds must be at least 1, got {seeds}")
     out = check_output_dir(output_dir, RESULT_FILE, overwrite)
@@ -161,10 +139,11 @@ def run_few_shot(
         if not Path(shared[name]).is_file():
             splits[name].to_parquet(shared[name])
 
-    # what train.py's --max_eval_samples would test on, so the baselines see the same test images
-    probe = train_flags_value(train_flags, "--max_eval_samples")
+    if train_config is None:
+        train_config = parse_arguments(["--dataset", dataset, "--model", model, "--output_dir", str(out / "runs")])
+    # what the runs' --max_eval_samples tests on, so the baselines see the same test images
     test_images = classification_images(
-        "test", checked_split(splits, "test", where, int(probe) if probe else None), where
+        "test", checked_split(splits, "test", where, train_config.data.max_eval_samples), where
     )
     train_images = classification_images("train", train, where)
     test_labels = np.array([image.label for image in test_images])
@@ -181,19 +160,13 @@ def run_few_shot(
             rows = list(range(len(train))) if shot == ALL else sample_shots(labels, groups, int(shot), seed)
             name = f"k{shot}-seed{seed}"
             folder = write_shot_dataset(out / "data" / name, splits["train"].select(rows), shared)
-            argv = [
-                *train_flags,
-                "--dataset",
-                str(folder),
-                "--model",
-                model,
-                "--seed",
-                str(seed),
-                "--output_dir",
-                str(out / "runs" / name),
-            ]
+            run_config = train_config.with_changes(
+                model={"model": model},
+                data={"dataset": str(folder), "dataset_config": None},
+                training={"seed": seed, "output_dir": str(out / "runs" / name)},
+            )
             print(f"few-shot: k = {shot}, seed {seed}: training {model} on {len(rows)} images")
-            metrics = train_or_reuse(argv)
+            metrics = (finished_run(run_config) or train_run(run_config)).metrics
             entry = {
                 "shots": shot,
                 "seed": seed,
@@ -229,7 +202,7 @@ def run_few_shot(
         "shots": shots,
         "skipped_shots": skipped,
         "seeds": seeds,
-        "train_flags": list(train_flags),
+        "train_command": config_command(train_config),
         "baseline_features": baseline_features,
         "pixels": pixels if baseline_features == "pixels" else None,
         "n_test": len(test_images),
@@ -242,15 +215,6 @@ def run_few_shot(
         temporary.write_text(report_markdown(result, labels_x), encoding="utf-8")
     write_json(out / RESULT_FILE, result)
     return result
-
-
-def train_flags_value(flags: list[str], name: str) -> str | None:
-    for index, flag in enumerate(flags):
-        if flag == name and index + 1 < len(flags):
-            return flags[index + 1]
-        if flag.startswith(name + "="):
-            return flag.split("=", 1)[1]
-    return None
 
 
 def _cell(value: tuple[float, float] | None) -> str:
@@ -289,6 +253,16 @@ def report_markdown(result: dict, shot_labels: list[str]) -> str:
 
 
 def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
+    from ..training.arguments import parse_arguments
+
+    flags = list(extra or [])
+    clash = [flag for flag in flags if flag.split("=")[0] in SET_HERE]
+    if clash:
+        raise DeepArtError(f"few-shot sets {', '.join(SET_HERE)} itself; remove {clash[0]} from the train.py flags")
+    # the dataset and folder are placeholders, replaced for every run
+    train_config = parse_arguments(
+        [*flags, "--dataset", args.dataset, "--model", args.model, "--output_dir", args.output_dir]
+    )
     result = run_few_shot(
         args.dataset,
         args.output_dir,
@@ -296,12 +270,12 @@ def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
         shots=parse_shots(args.shots),
         seeds=args.seeds,
         config=args.config,
-        train_flags=list(extra or []),
+        train_config=train_config,
         baseline_features=None if args.baseline_features == "none" else args.baseline_features,
         pixels=args.pixels,
         workers=args.workers,
         overwrite=args.overwrite,
-        command=shlex.join(["deepart-hf", *sys.argv[1:]]),
+        command=args.command_line,
     )
     print(report_markdown(result, result["shots"]))
     print(f"Wrote {RESULT_FILE}, few_shot.png and report.md to {args.output_dir}")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import shlex
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
         workers=args.workers,
         n_bootstrap=args.bootstrap,
         overwrite=args.overwrite,
-        command=shlex.join(["deepart-hf", *sys.argv[1:]]),
+        command=args.command_line,
     )
     top = result["ranking"][:3]
     print(

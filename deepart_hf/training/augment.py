@@ -245,6 +245,7 @@ def pre_resize(dataset: Dataset, processor: BaseImageProcessor, *, num_proc: int
     if resize is None:
         return dataset
     dataset = dataset.cast_column("image", ImageFeature(decode=False))
+    # keyed by the input's datasets fingerprint, which no public API exposes, so changed data is resized again
     recipe = f"{dataset._fingerprint}|pre_resize|{type(processor).__name__}|{processor.to_json_string()}"
     return dataset.map(
         _resize_encoded,

@@ -14,7 +14,7 @@ from ..evaluation.suite import SUMMARY_METRICS, interval_cell, report_markdown
 from ..evaluation.tables import results_markdown
 from ..models import FROM_SCRATCH, is_hub_id
 from ..models.preprocessing import preprocess_mode
-from .arguments import Arguments
+from .config import TrainConfig
 from .protocols import get_protocol
 
 # Metrics shown in the Hub's model-index, in this order: (key, display name)
@@ -31,7 +31,7 @@ ATTRIBUTION_INDEX_METRICS = [("accuracy", "Attribution accuracy"), ("macro_f1", 
 ARCHITECTURES_REGISTERED_BY_DEEPART_HF = {"googlenet"}
 
 
-def dataset_label(args: Arguments) -> str:
+def dataset_label(args: TrainConfig) -> str:
     labels = []
     for dataset, config in args.datasets:
         name = Path(dataset).name if Path(dataset).is_dir() else dataset
@@ -40,7 +40,7 @@ def dataset_label(args: Arguments) -> str:
 
 
 def render_model_card(
-    args: Arguments,
+    args: TrainConfig,
     model,
     processor,
     metrics: dict,
@@ -131,14 +131,14 @@ def render_model_card(
         robustness_plots=[name for name in (validity or {}).get("files", []) if name.endswith(".png")],
         attribution=attribution,
         leave_one_out=leave_one_out_markdown(cross_source) if cross_source else None,
-        leave_one_out_flags=" ".join(cross_source.get("train_flags", [])) if cross_source else None,
+        leave_one_out_command=cross_source.get("train_command") if cross_source else None,
     )
 
 
 LEAVE_ONE_OUT_KEY = "leave_one_out"  # in cross_source.json: held-out source -> the sources trained on, its metrics
 
 
-def read_cross_source_report(args: Arguments) -> dict | None:
+def read_cross_source_report(args: TrainConfig) -> dict | None:
     """``--cross_source_report``'s leave-one-source-out figures, checked against the run's datasets (None when not
     given). Read before training, so that a wrong file stops the run before it costs anything."""
     path = args.run.cross_source_report
@@ -187,7 +187,7 @@ def per_dataset_markdown(per_dataset: dict) -> str:
     return markdown_table(headers, rows)
 
 
-def dataset_caveats(args: Arguments) -> list[str]:
+def dataset_caveats(args: TrainConfig) -> list[str]:
     """The caveats the dataset's build measured and wrote into its card, whatever the dataset is called."""
     caveats = []
     for dataset, _ in args.datasets:

@@ -1,8 +1,8 @@
-"""Training recipes of the seed papers, as flag defaults that any explicit flag overrides.
+"""Training recipes of the seed papers, as typed presets: values for fields of each argument group
+(``ModelArguments``, ``DataArguments``, ``RunArguments``, transformers' ``TrainingArguments``).
 
-A protocol is a list of command-line defaults placed *before* the user's own flags, so argparse's
-"last occurrence wins" rule gives exactly "each value overridable by an explicit flag", for the
-project's flags and transformers' ``TrainingArguments`` alike.
+A preset's values are the defaults a command line is parsed with, so any explicit flag overrides them
+(``training/arguments.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +16,17 @@ from ..errors import DeepArtError
 class Protocol:
     name: str
     reference: str
-    defaults: dict[str, object]  # flag (dest name) -> value
+    # field -> value, per argument group
+    model: dict[str, object] = field(default_factory=dict)
+    data: dict[str, object] = field(default_factory=dict)
+    run: dict[str, object] = field(default_factory=dict)
+    training: dict[str, object] = field(default_factory=dict)
     # Values the reference does not state and we had to choose; they go into the model card.
     choices: dict[str, str] = field(default_factory=dict)
 
-    def argv(self) -> list[str]:
-        return [token for key, value in self.defaults.items() for token in (f"--{key}", str(value))]
+    def overrides(self) -> dict[str, object]:
+        """Every group's values, by field name (the names are unique across the groups)."""
+        return {**self.model, **self.data, **self.run, **self.training}
 
 
 PROTOCOLS: dict[str, Protocol] = {}
@@ -36,11 +41,15 @@ QUICK = register_protocol(
     Protocol(
         name="quick",
         reference="deepart-hf's smoke run: a small CNN from scratch on the synthetic set, a few minutes on a laptop CPU",
-        defaults={
+        model={
             "model": "resnet10t",
             "from_scratch": True,
+        },
+        data={
             "preprocess": "crop",
             "image_size": 96,
+        },
+        training={
             "num_train_epochs": 16,
             "per_device_train_batch_size": 32,
             "per_device_eval_batch_size": 64,
@@ -58,9 +67,11 @@ DEEPART = register_protocol(
         name="deepart",
         reference="DeepArt paper, section 4.2: split 1:1:8, 20 epochs, batch 8, 224x224, SGD momentum 0.9, "
         "weight decay 5e-4, cosine decay, cross-entropy",
-        defaults={
+        data={
             "preprocess": "resize",
             "image_size": 224,
+        },
+        training={
             "num_train_epochs": 20,
             "per_device_train_batch_size": 8,
             "per_device_eval_batch_size": 8,
@@ -79,11 +90,19 @@ DALLE = register_protocol(
         name="dalle",
         reference="Dall.E vs Paintings project, its model 1: pre-trained ResNet-18 as a frozen feature extractor, "
         "10 epochs, lr 1e-3, StepLR step 7 gamma 0.1, batch 10 (models 3/4: add --unfreeze_epochs 12 or 5)",
-        defaults={
+        model={
             "model": "resnet18",
             "freeze_backbone": True,
+        },
+        data={
             "preprocess": "resize",
             "image_size": 224,
+        },
+        run={
+            "step_lr_epochs": 7,
+            "step_lr_gamma": 0.1,
+        },
+        training={
             "num_train_epochs": 10,
             "per_device_train_batch_size": 10,
             "per_device_eval_batch_size": 10,
@@ -91,8 +110,6 @@ DALLE = register_protocol(
             "optim": "sgd",
             "optim_args": "momentum=0.9",
             "weight_decay": 0.0,
-            "step_lr_epochs": 7,
-            "step_lr_gamma": 0.1,
         },
         choices={
             "optim": "SGD with momentum 0.9: the project does not name its optimizer (PyTorch's transfer-learning tutorial, which its setup follows, uses this)"
@@ -105,10 +122,14 @@ GENRE = register_protocol(
         name="genre",
         reference="Yin (Rice), genre subsets: ResNet50 / GoogLeNet / ViT, SGD lr 1e-3, batch 100, cross-entropy, "
         "per-genre and mixed runs (the paper trains 300 epochs)",
-        defaults={
+        model={
             "model": "resnet50",
+        },
+        data={
             "preprocess": "resize",
             "image_size": 224,
+        },
+        training={
             "num_train_epochs": 300,
             "per_device_train_batch_size": 100,
             "per_device_eval_batch_size": 100,
@@ -128,12 +149,16 @@ SAFE = register_protocol(
         reference="SAFE (Li et al., KDD 2025), official code (Ouxiang-Li/SAFE scripts/train.sh, main_finetune.py, "
         "data/datasets.py): 256-px random crops (centre crop at test), flip, RandomRotation(180), ColorJitter(0.5), "
         "patch masks; AdamW, base lr 1e-2 x batch / 256, weight decay 0.01, 1 warm-up epoch of 20, label smoothing 0.1",
-        defaults={
+        model={
             "model": "safe",
             "from_scratch": True,
+        },
+        data={
             "preprocess": "crop",
             "image_size": 256,
             "augment": "safe",
+        },
+        training={
             "num_train_epochs": 20,
             "per_device_train_batch_size": 32,
             "per_device_eval_batch_size": 32,

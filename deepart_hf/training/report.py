@@ -1,22 +1,24 @@
-"""metrics -> report, card, Hub: what a run leaves in its output folder, and the push."""
+"""metrics -> report, card, Hub: what a run leaves in its output folder, and the push.
+
+One report for both tasks; the task decides its metrics and sections. A detector's run writes metrics.json,
+predictions.csv, the confusion matrix, ROC and training curves, the validity report (intervals, calibrated
+decision, robustness, per dataset) and the model card. An attribution run's metrics.json has the per-class
+accuracy, macro-F1, K x K confusion matrix and the human-vs-AI metrics derived from P(ai) = 1 - P(real); its
+predictions.csv has every class's probability; the binary calibration and robustness suite are skipped.
+"""
 
 from __future__ import annotations
 
 import logging
-import shlex
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from ..data.loading import DATASET_COLUMN
+from ..constants import REAL_GENERATOR
 from ..evaluation.calibration import describe_calibration
-from ..evaluation.intervals import metric_intervals
-from ..evaluation.metrics import load_detector_metric
 from ..evaluation.perturbations import select_perturbations
 from ..evaluation.plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
-from ..evaluation.predictions import write_predictions_csv
-from ..evaluation.suite import score_split, validity_report, write_report
+from ..evaluation.suite import evaluate_detector
 from ..evaluation.tables import counts_line, results_markdown
 from ..files import write_json
 from ..hub import push_folder
@@ -24,103 +26,115 @@ from ..inference.detector import Detector
 from ..models import describe_model
 from ..models.calibration import Calibration
 from ..models.preprocessing import describe_preprocessing, preprocess_mode
-from ..models.scores import decisions_at, log_odds_from_logits
-from .arguments import Arguments
+from .config import TrainConfig, config_command
 from .model_card import dataset_label, render_model_card
-from .prepared_streams import example_ids
+from .task import Task
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "unfrozen/**", "runs/**"]
 
 
-def evaluate_and_report(args: Arguments, trainer, model, processor, splits, history: list[dict]) -> dict:
-    """Predict the test split at the saved decision threshold; write metrics, predictions, plots, the validity
-    report (intervals, calibration, robustness, per dataset) and, after training, the model card."""
-    if args.run.task == "attribution":  # --- generator attribution (issue 11): its own metrics and files ---
-        from .attribution_report import evaluate_attribution_and_report
+def evaluate_and_report(config: TrainConfig, task: Task, trainer, model, processor, splits, history: list[dict]):
+    """Predict the test split (at the saved decision threshold for a detector); write the files the module
+    docstring lists. Returns the run's ``RunResult``."""
+    from .run import RunResult
 
-        return evaluate_attribution_and_report(args, trainer, model, processor, splits, history)
-    test = splits.test
-    output = trainer.predict(test, metric_key_prefix="test")
-    log_odds = log_odds_from_logits(np.asarray(output.predictions))
-    references = np.asarray(output.label_ids).astype(int)
+    output = trainer.predict(splits.test, metric_key_prefix="test")
+    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
     calibration = Calibration.from_config(model.config)
-    predictions = decisions_at(log_odds, calibration.threshold_log_odds)
-    metrics = load_detector_metric().compute(predictions=predictions, references=references, scores=log_odds)
+    scores = task.score(logits, output.label_ids, calibration.threshold_log_odds)
+    metrics = scores.metrics
+    out = Path(config.training.output_dir)
     if not trainer.is_world_process_zero():
-        return metrics
+        return RunResult(out, metrics, task)
 
-    out = Path(args.training.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_predictions_csv(out / "predictions.csv", example_ids(test), references, predictions, log_odds)
-    title = f"{Path(args.model.model_name_or_path or args.model.model).name} on {dataset_label(args)}"
-    plot_confusion_matrix(metrics["confusion_matrix"], out / "confusion_matrix.png", title=title)
-    plot_roc_curve(references, log_odds, out / "roc_curve.png", title=title)
+    task.write_predictions(out / "predictions.csv", splits.test_ids(), scores)
+    title = f"{Path(config.model.model_name_or_path or config.model.model).name} on {dataset_label(config)}"
+    written = ["metrics.json", "predictions.csv", "confusion_matrix.png"]
+    plot_confusion_matrix(
+        metrics["confusion_matrix"],
+        out / "confusion_matrix.png",
+        title=f"Attribution: {title}" if task.is_attribution else title,
+        **({"labels": list(task.classes)} if task.is_attribution else {}),
+    )
+    detection = scores.detection_metrics
+    if detection is not None:
+        roc_title = f"Real vs generated, P(ai) = 1 - P({REAL_GENERATOR}): {title}" if task.is_attribution else title
+        plot_roc_curve(scores.is_ai, scores.log_odds_ai, out / "roc_curve.png", title=roc_title)
+        written.append("roc_curve.png")
     if history:
         plot_training_curves(history, out / "training_curves.png")
+        written.append("training_curves.png")
 
-    # The validity report: the same scores with intervals, then the perturbations through the saved artifact.
-    perturbations = select_perturbations(args.run.robustness, None if splits.raw_test is None else len(splits.raw_test))
+    validity = (
+        validity_report(config, trainer, model, processor, splits, scores, title) if task.validity_report else None
+    )
+    summary = {**run_summary(config, model, processor, metrics), **task.summary()}
+    if validity is not None:
+        written += validity["files"]
+        summary["calibration"] = calibration.to_dict()
+        summary["per_dataset"] = {
+            name: {k: v["value"] for k, v in m.items() if isinstance(v, dict) and "value" in v}
+            for name, m in validity.get("per_dataset", {}).items()
+        }
+    attribution = attribution_markdown(metrics, task.label_column) if task.is_attribution else None
+    if not config.run.eval_only:
+        card_metrics = (detection or {"n": metrics["n"]}) if task.is_attribution else metrics
+        render_model_card(
+            config,
+            model,
+            processor,
+            card_metrics,
+            summary,
+            has_curves=bool(history),
+            validity=validity,
+            attribution=attribution,
+        ).save(out / "README.md")
+    write_json(out / "metrics.json", summary)  # last: its presence marks a finished run
+
+    if task.is_attribution:
+        print(f"Attribution results: {title} ({metrics['n']} images)\n{attribution}")
+        if detection is not None:
+            print(f"Real vs generated (P(ai) = 1 - P(real)):\n{results_markdown(detection)}\n{counts_line(detection)}")
+        print(f"Skipped: {task.skipped}.")
+    else:
+        print(
+            f"Test results: {title} ({len(scores.references)} images)\n{results_markdown(metrics)}\n{counts_line(metrics)}"
+        )
+        if validity.get("warning"):
+            print(validity["warning"])
+        print(f"Decision: {describe_calibration(calibration)}")
+    shown = [*written]
+    shown += [] if config.run.eval_only else ["README.md (model card)", "the model and its image processor"]
+    print(f"Wrote {', '.join(shown)} to {out}")
+    return RunResult(out, metrics, task, tuple(written), summary)
+
+
+def validity_report(config: TrainConfig, trainer, model, processor, splits, scores, title: str) -> dict:
+    """The validity report of the test scores, with the perturbations scored through the saved artifact."""
+    perturbations = select_perturbations(
+        config.run.robustness, None if splits.raw_test is None else len(splits.raw_test)
+    )
     detector = Detector(
-        model, processor, batch_size=args.training.per_device_eval_batch_size, device=str(trainer.args.device)
+        model, processor, batch_size=config.training.per_device_eval_batch_size, device=str(trainer.args.device)
     )
     if splits.raw_test is None and perturbations:
         logger.warning("a streamed test split is read once: the validity report has no perturbations")
         perturbations = ()
-    perturbed = (
-        score_split(detector, splits.raw_test, perturbations, description="robustness checks", score_clean=False)[2]
-        if perturbations
-        else {}
-    )
-    validity = validity_report(
-        detector, references, log_odds, perturbed, perturbations, n_resamples=args.run.n_resamples
-    )
-    if splits.raw_test is not None and DATASET_COLUMN in splits.raw_test.column_names:
-        validity["per_dataset"] = per_dataset_metrics(
-            splits.raw_test[DATASET_COLUMN], references, log_odds, calibration.threshold_log_odds, args.run.n_resamples
-        )
-    written = write_report(validity, references, log_odds, out, title=f"Validity report: {title}")
-    validity["files"] = written
-
-    summary = run_summary(args, model, processor, metrics)
-    summary["calibration"] = calibration.to_dict()
-    summary["per_dataset"] = {
-        name: {k: v["value"] for k, v in m.items() if isinstance(v, dict) and "value" in v}
-        for name, m in validity.get("per_dataset", {}).items()
-    }
-    if not args.run.eval_only:
-        render_model_card(args, model, processor, metrics, summary, has_curves=bool(history), validity=validity).save(
-            out / "README.md"
-        )
-    write_json(out / "metrics.json", summary)  # last: its presence marks a finished run
-
-    print(f"Test results: {title} ({len(references)} images)\n{results_markdown(metrics)}\n{counts_line(metrics)}")
-    if validity.get("warning"):
-        print(validity["warning"])
-    print(f"Decision: {describe_calibration(calibration)}")
-    written = ["metrics.json", "predictions.csv", "confusion_matrix.png", "roc_curve.png", *written]
-    written += ["training_curves.png"] if history else []
-    written += [] if args.run.eval_only else ["README.md (model card)", "the model and its image processor"]
-    print(f"Wrote {', '.join(written)} to {out}")
-    return metrics
+    return evaluate_detector(
+        detector,
+        splits.raw_test,
+        config.training.output_dir,
+        perturbations=perturbations,
+        n_resamples=config.run.n_resamples,
+        title=f"Validity report: {title}",
+        clean=(None, scores.references, scores.log_odds_ai),
+    ).report
 
 
-def per_dataset_metrics(datasets, references, log_odds, threshold_log_odds: float, n_resamples: int) -> dict:
-    """Every metric with its interval for each dataset of a mixed test split."""
-    datasets = np.asarray(datasets, dtype=object)
-    return {
-        name: metric_intervals(
-            references[datasets == name],
-            log_odds[datasets == name],
-            threshold_log_odds=threshold_log_odds,
-            n_resamples=n_resamples,
-        )
-        for name in dict.fromkeys(datasets.tolist())
-    }
-
-
-def hyperparameters(args: Arguments) -> dict:
+def hyperparameters(args: TrainConfig) -> dict:
     t = args.training
     values = {
         "epochs": t.num_train_epochs,
@@ -133,7 +147,7 @@ def hyperparameters(args: Arguments) -> dict:
         if args.run.step_lr_epochs
         else str(t.lr_scheduler_type),
         "warmup steps": t.warmup_steps,
-        # issue 13: training steps only; calibration, test predictions and the saved model run in fp32
+        # training steps only; calibration, test predictions and the saved model run in fp32
         "mixed precision": f"{'bf16' if t.bf16 else 'fp16'} autocast in training steps, fp32 predictions"
         if t.bf16 or t.fp16
         else "no (fp32)",
@@ -145,7 +159,7 @@ def hyperparameters(args: Arguments) -> dict:
     return {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}
 
 
-def training_preprocessing(args: Arguments, processor) -> str:
+def training_preprocessing(args: TrainConfig, processor) -> str:
     """What the model saw: the saved processor's preprocessing, and what training added around it."""
     text = describe_preprocessing(processor)
     if args.run.eval_only:
@@ -158,7 +172,7 @@ def training_preprocessing(args: Arguments, processor) -> str:
     return text
 
 
-def run_summary(args: Arguments, model, processor, metrics: dict) -> dict:
+def run_summary(args: TrainConfig, model, processor, metrics: dict) -> dict:
     return {
         "test": metrics,
         "dataset": args.data.dataset,
@@ -170,15 +184,11 @@ def run_summary(args: Arguments, model, processor, metrics: dict) -> dict:
         "preprocessing": training_preprocessing(args, processor),
         "saved_preprocessing": describe_preprocessing(processor),
         "hyperparameters": None if args.run.eval_only else hyperparameters(args),
-        "command": command_line(),
+        "command": config_command(args),
     }
 
 
-def command_line() -> str:
-    return " ".join(["python", *map(shlex.quote, sys.argv)])
-
-
-def push_run(args: Arguments, output_dir: str) -> str:
+def push_run(args: TrainConfig, output_dir: str) -> str:
     """Upload model, processor, card, metrics and plots; one-line PublishError when the Hub is unreachable."""
     repo_id = args.training.hub_model_id or Path(output_dir).name
     url = push_folder(
@@ -191,3 +201,26 @@ def push_run(args: Arguments, output_dir: str) -> str:
     )
     print(f"Pushed to {url}")
     return url
+
+
+def attribution_markdown(metrics: dict, column: str) -> str:
+    """The classes, accuracy and macro-F1, then each class's accuracy (recall), as markdown."""
+    per_class = metrics["per_class_accuracy"]
+    totals = np.asarray(metrics["confusion_matrix"]).sum(axis=1)
+    lines = [
+        f"A **generator-attribution** model: it names which of {len(metrics['classes'])} classes (column `{column}`) made an "
+        f"image: {', '.join(f'`{name}`' for name in metrics['classes'])}. P(ai) = 1 - P({REAL_GENERATOR}) makes it a human-vs-AI "
+        "detector too."
+        if REAL_GENERATOR in metrics["classes"]
+        else f"A **{len(metrics['classes'])}-class attribution** model (column `{column}`): {', '.join(f'`{n}`' for n in metrics['classes'])}.",
+        "",
+        f"Accuracy **{100 * metrics['accuracy']:.2f}%**, macro-F1 **{100 * metrics['macro_f1']:.2f}%** on {metrics['n']} test images.",
+        "",
+        "| class | test images | accuracy % |",
+        "| --- | --- | --- |",
+        *(
+            f"| {name} | {int(total)} | {'n/a' if per_class[name] is None else f'{100 * per_class[name]:.2f}'} |"
+            for name, total in zip(metrics["classes"], totals)
+        ),
+    ]
+    return "\n".join(lines)

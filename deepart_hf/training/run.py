@@ -1,9 +1,9 @@
-"""transforms -> model -> Trainer -> metrics: the training path, readable top to bottom in ``run``.
+"""transforms -> model -> Trainer -> metrics: the training path, readable top to bottom in ``train``.
 
 Everything distributed (DDP over several GPUs or nodes, gloo on CPUs, mixed precision) is the Trainer's,
 through accelerate. This module adds what a reproducible detector needs: the seed set before the model is
-built, the preprocessing saved with the model, a run folder that records its arguments and is only resumed by
-the same command, and a frozen-then-unfrozen schedule.
+built, the preprocessing saved with the model, a run folder that records its config and is only resumed by
+the same config, and a frozen-then-unfrozen schedule.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import shutil
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -20,126 +20,148 @@ from accelerate.utils import extract_model_from_parallel
 from datasets import Dataset
 from transformers import TrainingArguments, set_seed
 
-from ..constants import LABELS
 from ..data.loading import checked_split, combine_datasets, ensure_synthetic, load_splits
 from ..data.pixel_cache import PixelCache, pixel_cache
 from ..errors import DeepArtError
-from ..evaluation.attribution import make_attribution_compute_metrics
 from ..evaluation.calibration import calibrate
-from ..evaluation.metrics import make_compute_metrics
 from ..files import write_json
-from ..models import create_model, freeze_backbone, load_trained, model_labels, unfreeze_all
+from ..models import create_model, freeze_backbone, load_trained, unfreeze_all
 from ..models.crop_detector import CropImageProcessor
 from ..models.preprocessing import PixelValues, collate, preprocess_mode, processor_geometry
-from .arguments import Arguments, cpu_bf16_supported, identity_differences, run_identity
-from .attribution import as_target, attribution_classes, check_saved_classes, is_attribution, synthetic_generators
+from .arguments import cpu_bf16_supported
 from .augment import TrainTransform, pre_resize, training_augmentation
+from .config import FINISHED_MARKER, TrainConfig, config_command, identity_differences, is_finished, run_identity
 from .prepared_splits import Splits
 from .prepared_streams import prepare_streams
+from .task import Task, resolve_task, synthetic_generators
 from .trainer import DetectorTrainer
 
 logger = logging.getLogger(__name__)
 
-FINISHED_MARKER = "metrics.json"  # written last: a folder holding it is a finished run
-RUN_RECORD = "run_args.json"  # the resolved arguments a run was started with
+RUN_RECORD = "run_args.json"  # the config a run was started with
 TRAINER_STATE = "trainer_state.json"  # the last file the Trainer writes into a checkpoint
 UNFROZEN_STAGE = "unfrozen"
 
 
-def run(args: Arguments) -> dict:
-    """The whole job: seed, model, data, training, test evaluation, report, card, push. Returns the metrics."""
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run gives back: its folder, test metrics, task and the files of its report."""
+
+    output_dir: Path
+    metrics: dict  # the test split's metrics (metrics.json's "test")
+    task: Task
+    files: tuple[str, ...] = ()  # written to output_dir: metrics.json, predictions.csv, plots, the validity report
+    summary: dict | None = None  # everything metrics.json holds
+    reused: bool = False  # read back from a finished run of the same config, not trained again
+
+
+def train(config: TrainConfig) -> RunResult:
+    """The whole job: seed, model, data, training, test evaluation, report, card, push."""
     from .model_card import read_cross_source_report
     from .report import evaluate_and_report, push_run
 
-    read_cross_source_report(args)  # a report of other datasets stops the run before it trains
-
-    # Our own push happens once, at the end, after everything is saved: the Trainer's would push every checkpoint.
-    training = replace(args.training, push_to_hub=False)
+    read_cross_source_report(config)  # a report of other datasets stops the run before it trains
+    training = config.training
     set_seed(training.seed)  # before the model is built: its random initial weights are part of the run
-    classes = attribution_classes(args, training) if is_attribution(args) else None  # issue 11: a K-class head
-    model, processor = build_model(args, classes)
-    if args.data.streaming:
-        splits = prepare_streams(args, training, processor, tuple(classes or LABELS))
+    task = resolve_task(config)
+    model, processor = build_model(config, task)
+    if config.data.streaming:
+        splits = prepare_streams(config, processor, task)
     else:
-        splits = prepare_data(args, training, processor, classes)
-    if args.run.eval_only:
-        claim_output_dir(args, training, splits.fingerprint, resumable=False)
-        # fp32 whatever --bf16 says (issue 13): the predictions must be those of the saved model loaded again
+        splits = prepare_data(config, processor, task)
+    if config.run.eval_only:
+        claim_output_dir(config, splits.fingerprint, resumable=False)
+        # fp32 whatever --bf16 says: the predictions must be those of the saved model loaded again
         trainer, history = (
-            make_trainer(args, replace(training, eval_strategy="no", bf16=False), model, processor, None, None),
+            make_trainer(config, task, replace(training, eval_strategy="no", bf16=False), model, processor, None, None),
             [],
         )
     else:
         check_something_to_learn(training, splits.train)
-        resume = claim_output_dir(args, training, splits.fingerprint, resumable=True)
+        resume = claim_output_dir(config, splits.fingerprint, resumable=True)
         if training.process_index == 0:
             print(f"Training precision: {training_precision(training)}")
-        trainer, history = train_model(args, training, model, processor, splits.train, splits.evaluation, resume)
+        trainer, history = train_model(config, task, model, processor, splits.train, splits.evaluation, resume)
         # Decide how to decide: temperature and threshold from the validation split, saved with the model.
         calibration = (
-            calibrate(model, splits.evaluation, args.run.target_fpr, training.per_device_eval_batch_size)
-            if splits.evaluation and not classes
+            calibrate(model, splits.evaluation, config.run.target_fpr, training.per_device_eval_batch_size)
+            if splits.evaluation and task.calibrates
             else None
         )
         if calibration is not None:
             trainer.save_model(training.output_dir)
-    # --- the run's demo (issue 10): app.py, requirements.txt and examples; its code goes with every push ---
-    # before the report, whose metrics.json marks the run finished: a kill in between leaves it unfinished
-    if not args.run.eval_only and trainer.is_world_process_zero():
-        write_run_demo(args, training, splits)
-    # --- end of the run's demo ---
-    metrics = evaluate_and_report(args, trainer, model, processor, splits, history)
-    if not args.run.eval_only and not args.run.keep_checkpoints and trainer.is_world_process_zero():
+    # The run's demo (app.py, requirements.txt and examples); its code goes with every push. Before the report,
+    # whose metrics.json marks the run finished: a kill in between leaves it unfinished.
+    if not config.run.eval_only and trainer.is_world_process_zero():
+        write_run_demo(training.output_dir, splits)
+    result = evaluate_and_report(config, task, trainer, model, processor, splits, history)
+    if not config.run.eval_only and not config.run.keep_checkpoints and trainer.is_world_process_zero():
         remove_checkpoints(Path(training.output_dir))
-    if args.training.push_to_hub and trainer.is_world_process_zero():
-        push_run(args, training.output_dir)
+    if config.push_to_hub and trainer.is_world_process_zero():
+        push_run(config, training.output_dir)
         from ..inference.space import push_demo_code
 
-        push_demo_code(args.training.hub_model_id or Path(training.output_dir).name, token=args.training.hub_token)
-    if args.run.push_space and trainer.is_world_process_zero():
+        push_demo_code(training.hub_model_id or Path(training.output_dir).name, token=training.hub_token)
+    if config.run.push_space and trainer.is_world_process_zero():
         from ..inference.space import push_space
 
         push_space(
             training.output_dir,
-            args.run.push_space,
-            token=args.training.hub_token,
-            private=bool(getattr(args.training, "hub_private_repo", False)),
+            config.run.push_space,
+            token=training.hub_token,
+            private=bool(getattr(training, "hub_private_repo", False)),
         )
-    return metrics
+    return result
 
 
-def write_run_demo(args: Arguments, training: TrainingArguments, splits: Splits) -> None:
+def finished_run(config: TrainConfig) -> RunResult | None:
+    """The result of a finished run of this config in its output folder, read back; None when the folder holds
+    no finished run. A finished run recorded with other arguments is refused, naming the first difference (the
+    data's fingerprint aside: a study rewrites its derived datasets)."""
+    out = config.output_dir
+    if not (is_finished(out) and (out / RUN_RECORD).is_file()):
+        return None
+    recorded = json.loads((out / RUN_RECORD).read_text())["identity"]
+    recorded.pop("dataset_fingerprint", None)
+    differences = identity_differences(recorded, run_identity(config))
+    if differences:
+        raise DeepArtError(
+            f"{out} holds a finished run with other arguments ({differences[0]}); remove it or choose another folder"
+        )
+    summary = json.loads((out / FINISHED_MARKER).read_text())
+    return RunResult(out, summary["test"], Task.from_summary(summary), (), summary, reused=True)
+
+
+def write_run_demo(output_dir: str, splits: Splits) -> None:
     """The demo files beside the model, with example images from the test split as stored (not pre-resized;
     none for a stream)."""
     from ..inference.space import write_space_files
 
-    write_space_files(training.output_dir, splits.raw_test)
+    write_space_files(output_dir, splits.raw_test)
 
 
 # --- model -------------------------------------------------------------------------------------------------------
 
 
-def build_model(args: Arguments, classes: list[str] | None = None):
-    """A new detector from the registry, or a trained one with the preprocessing it was saved with
-    (``classes``: an attribution model of these classes)."""
-    data = args.data
-    if args.run.eval_only and not args.model.model_name_or_path:
+def build_model(config: TrainConfig, task: Task):
+    """A new detector from the registry, or a trained one with the preprocessing it was saved with."""
+    data, trained = config.data, config.model.model_name_or_path
+    if config.run.eval_only and not trained:
         raise DeepArtError("--eval_only needs --model_name_or_path (a trained detector's folder or Hub id)")
-    if not args.model.model_name_or_path:
+    if not trained:
         return create_model(
-            args.model.model,
-            from_scratch=args.model.from_scratch,
+            config.model.model,
+            from_scratch=config.model.from_scratch,
             image_size=data.image_size,
             preprocess=data.preprocess or "resize",
             eval_crops=data.eval_crops or 1,
-            labels=classes,
-            pretrained_weights=args.model.pretrained_weights,
+            labels=task.head_classes,
+            pretrained_weights=config.model.pretrained_weights,
         )
-    model, processor = load_trained(args.model.model_name_or_path, attribution=classes is not None)
-    if classes is not None:
-        check_saved_classes(model, classes, args.model.model_name_or_path)
+    model, processor = load_trained(trained, attribution=task.is_attribution)
+    task.check_model(model, trained)
     saved_mode, (saved_size, _, _) = preprocess_mode(processor), processor_geometry(processor)
-    where = f"{args.model.model_name_or_path} was trained with"
+    where = f"{trained} was trained with"
     if data.preprocess and data.preprocess != saved_mode:
         raise DeepArtError(
             f"{where} --preprocess {saved_mode}; drop --preprocess {data.preprocess} (a detector keeps its preprocessing)"
@@ -151,38 +173,38 @@ def build_model(args: Arguments, classes: list[str] | None = None):
     if data.eval_crops:
         if not isinstance(processor, CropImageProcessor):
             raise DeepArtError(f"{where} --preprocess resize, which has one view per image; drop --eval_crops")
-        processor.eval_crops = data.eval_crops  # averaging more (or fewer) crops of the same model is a fair question
+        # averaging more (or fewer) crops of the same model is a fair question
+        processor = type(processor).from_dict({**processor.to_dict(), "eval_crops": data.eval_crops})
     return model, processor
 
 
 # --- data --------------------------------------------------------------------------------------------------------
 
 
-def prepare_data(args: Arguments, training: TrainingArguments, processor, classes: list[str] | None = None) -> Splits:
+def prepare_data(config: TrainConfig, processor, task: Task) -> Splits:
     """The splits with their transforms set. Several datasets are mixed for training and validation and kept
-    apart in the test split by a ``dataset`` column, so each source is reported on its own. ``classes``: an
-    attribution run's, whose --label_column becomes the ``label`` the transforms read."""
-    data = args.data
+    apart in the test split by a ``dataset`` column, so each source is reported on its own. The task's target
+    (an attribution run's --label_column) becomes the ``label`` the transforms read."""
+    data, training = config.data, config.training
+    classes = list(task.classes)
     with training.main_process_first(desc="preparing the dataset"):
-        if args.synthetic:
+        if config.synthetic:
             ensure_synthetic(
-                data.synthetic_n_per_class, data.synthetic_image_size, training.seed, synthetic_generators(args.run)
+                data.synthetic_n_per_class, data.synthetic_image_size, training.seed, synthetic_generators(task.kind)
             )
         parts = {name: [] for name in ("train", "evaluation", "test")}
         fingerprint = {}
-        for dataset, config in args.datasets:
-            where = f"dataset {dataset}" + (f" ({config})" if config else "")
-            splits = load_splits(dataset, config)
-            if classes is not None:
-                splits = as_target(splits, data.label_column, where)
-            name = Path(dataset.rstrip("/")).name + (f"@{config}" if config and len(args.datasets) > 1 else "")
+        several = len(config.datasets) > 1
+        for dataset, dataset_config in config.datasets:
+            where = f"dataset {dataset}" + (f" ({dataset_config})" if dataset_config else "")
+            splits = task.target(load_splits(dataset, dataset_config), where)
+            name = Path(dataset.rstrip("/")).name + (f"@{dataset_config}" if dataset_config and several else "")
+            # A split's fingerprint (datasets' hash of its data and the transforms that made it) is what tells a
+            # changed dataset from the recorded one; datasets exposes it only as this attribute.
             fingerprint.update(
-                {
-                    (f"{name}/{split}" if len(args.datasets) > 1 else split): s._fingerprint
-                    for split, s in splits.items()
-                }
+                {(f"{name}/{split}" if several else split): s._fingerprint for split, s in splits.items()}
             )
-            if not args.run.eval_only:
+            if not config.run.eval_only:
                 parts["train"].append(
                     (name, checked_split(splits, data.train_split, where, data.max_train_samples, classes))
                 )
@@ -203,12 +225,11 @@ def prepare_data(args: Arguments, training: TrainingArguments, processor, classe
             )
             if train is not None and not data.blur_jpeg_prob:
                 train = pre_resize(train, processor)
-        # --- decoded-pixel cache (issue 13): full-size images read by every epoch are decoded once, by one process ---
+        # Full-size images read by every epoch are decoded once, by one process, into the pixel cache.
         pixels = {
-            name: cached_pixels(args, processor, name, split)
+            name: cached_pixels(config, processor, name, split)
             for name, split in (("train", train), ("evaluation", evaluation))
         }
-        # --- end of the decoded-pixel cache ---
     if train is not None:
         train.set_transform(TrainTransform(processor, training_augmentation(data), pixels["train"]))
     for split, cache in ((evaluation, pixels["evaluation"]), (test, None)):
@@ -217,14 +238,14 @@ def prepare_data(args: Arguments, training: TrainingArguments, processor, classe
     return Splits(train, evaluation, test, raw_test, fingerprint)
 
 
-def cached_pixels(args: Arguments, processor, name: str, split) -> PixelCache | None:
+def cached_pixels(config: TrainConfig, processor, name: str, split) -> PixelCache | None:
     """The pixel cache of a split whose full-size images are read every epoch: training and validation in crop
     mode, training with blur/JPEG in resize mode (which cannot be pre-resized). The test split is read once,
     and a pre-resized split holds small images already."""
-    if split is None or not args.run.pixel_cache:
+    if split is None or not config.run.pixel_cache:
         return None
     crop = preprocess_mode(processor) == "crop"
-    if not (crop or (name == "train" and args.data.blur_jpeg_prob)):
+    if not (crop or (name == "train" and config.data.blur_jpeg_prob)):
         return None
     return pixel_cache(split)
 
@@ -251,21 +272,22 @@ def check_something_to_learn(training: TrainingArguments, train) -> None:
 # --- the run folder ----------------------------------------------------------------------------------------------
 
 
-def claim_output_dir(args: Arguments, training: TrainingArguments, fingerprint: dict, *, resumable: bool) -> dict:
-    """Check the output folder against this command and record the command there.
+def claim_output_dir(config: TrainConfig, fingerprint: dict, *, resumable: bool) -> dict:
+    """Check the output folder against this config and record the config there.
 
     Returns {stage: checkpoint to resume} for an interrupted run of the same command. A finished run, or a run
     started with other arguments or data, is refused in one line naming the difference, unless
     --overwrite_output_dir, which removes the previous run's checkpoints so every stage starts afresh.
     """
+    training = config.training
     out = Path(training.output_dir)
-    identity = {**run_identity(args), "dataset_fingerprint": fingerprint}
-    if args.run.overwrite_output_dir:
+    identity = {**run_identity(config), "dataset_fingerprint": fingerprint}
+    if config.run.overwrite_output_dir:
         if training.process_index == 0:
             clear_previous_run(out)
         resume = {}
     else:
-        if (out / FINISHED_MARKER).exists():
+        if is_finished(out):
             raise DeepArtError(
                 f"{out} holds a finished run; pass --overwrite_output_dir to replace it, or another --output_dir"
             )
@@ -298,7 +320,7 @@ def claim_output_dir(args: Arguments, training: TrainingArguments, fingerprint: 
     elif explicit and not resume:
         raise DeepArtError(f"--resume_from_checkpoint {explicit}: no checkpoint in {out}")
     if training.process_index == 0:
-        write_json(out / RUN_RECORD, {"identity": identity, "arguments": _resolved_arguments(args)})
+        write_json(out / RUN_RECORD, {"identity": identity, "arguments": _resolved_arguments(config)})
     return resume
 
 
@@ -350,13 +372,15 @@ def remove_checkpoints(out: Path) -> None:
         (out / UNFROZEN_STAGE).rmdir()  # only when nothing else is in it
 
 
-def _resolved_arguments(args: Arguments) -> dict:
+def _resolved_arguments(config: TrainConfig) -> dict:
     return {
-        "model": asdict(args.model),
-        "data": asdict(args.data),
-        "run": asdict(args.run),
-        "training": json.loads(args.training.to_json_string()),
-        "protocol": args.protocol_name,
+        "model": asdict(config.model),
+        "data": asdict(config.data),
+        "run": asdict(config.run),
+        "training": json.loads(config.training.to_json_string()),
+        "protocol": config.protocol_name,
+        "push_to_hub": config.push_to_hub,
+        "command": config_command(config),
     }
 
 
@@ -413,7 +437,15 @@ def _architecture(config: dict) -> dict:
 
 
 def make_trainer(
-    args: Arguments, training: TrainingArguments, model, processor, train, evaluation, stage: str | None = None
+    config: TrainConfig,
+    task: Task,
+    training: TrainingArguments,
+    model,
+    processor,
+    train,
+    evaluation,
+    stage: str | None = None,
+    split_by_node: bool = False,
 ) -> DetectorTrainer:
     return DetectorTrainer(
         model=model,
@@ -422,30 +454,30 @@ def make_trainer(
         eval_dataset=evaluation,
         data_collator=collate,
         processing_class=processor,
-        compute_metrics=make_attribution_compute_metrics(model_labels(model.config))
-        if is_attribution(args)
-        else make_compute_metrics(),
-        step_lr_epochs=args.run.step_lr_epochs,
-        step_lr_gamma=args.run.step_lr_gamma,
+        compute_metrics=task.compute_metrics(),
+        step_lr_epochs=config.run.step_lr_epochs,
+        step_lr_gamma=config.run.step_lr_gamma,
         stage=stage,
+        split_by_node=split_by_node,
     )
 
 
 def train_model(
-    args: Arguments, training: TrainingArguments, model, processor, train, evaluation, resume: dict
+    config: TrainConfig, task: Task, model, processor, train, evaluation, resume: dict
 ) -> tuple[DetectorTrainer, list[dict]]:
     """Train (frozen backbone first if asked, then unfrozen); returns the last trainer and the whole log, whose
     epochs count on from one stage to the next."""
+    training = config.training
     if evaluation is None:
         training = replace(training, eval_strategy="no")
-    stages = [("frozen" if args.model.freeze_backbone else "training", training)]
-    if args.model.unfreeze_epochs > 0:
-        if not args.model.freeze_backbone:
+    stages = [("frozen" if config.model.freeze_backbone else "training", training)]
+    if config.model.unfreeze_epochs > 0:
+        if not config.model.freeze_backbone:
             raise DeepArtError("--unfreeze_epochs continues a --freeze_backbone run; add --freeze_backbone")
         # The second stage is a fresh Trainer: DDP must see the newly trainable parameters from the start.
         unfrozen_dir = str(Path(training.output_dir) / UNFROZEN_STAGE)
         stages.append(
-            (UNFROZEN_STAGE, replace(training, num_train_epochs=args.model.unfreeze_epochs, output_dir=unfrozen_dir))
+            (UNFROZEN_STAGE, replace(training, num_train_epochs=config.model.unfreeze_epochs, output_dir=unfrozen_dir))
         )
 
     history: list[dict] = []
@@ -466,7 +498,15 @@ def train_model(
             check_checkpoint_matches(checkpoint, model)
             logger.warning("resuming from %s", checkpoint)
         trainer = make_trainer(
-            args, stage_args, model, processor, train, evaluation, stage=stage if len(stages) > 1 else None
+            config,
+            task,
+            stage_args,
+            model,
+            processor,
+            train,
+            evaluation,
+            stage=stage if len(stages) > 1 else None,
+            split_by_node=config.data.streaming,
         )
         trainer.train(resume_from_checkpoint=checkpoint)
         # accelerate's autocast around forward (--bf16) comes off after each stage, else the next would wrap it again
@@ -478,7 +518,6 @@ def train_model(
     return trainer, history
 
 
-# --- CPU precision (issue 13) ---
 def training_precision(training: TrainingArguments) -> str:
     """What the training steps compute in, in words (calibration and predictions are fp32 in every case)."""
     if training.bf16 or training.fp16:
@@ -498,9 +537,6 @@ def training_layout(model, *, channels_last: bool) -> None:
     model then run the same fp32 kernels, so predictions.csv equals what ``load_detector`` gives, exactly."""
     if sum(isinstance(module, torch.nn.Conv2d) for module in model.modules()) >= CHANNELS_LAST_MIN_CONVS:
         model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-
-
-# --- end of CPU precision ---
 
 
 def _stage_history(log_history: list[dict], stage: str, epochs_before: float) -> list[dict]:

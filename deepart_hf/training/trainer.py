@@ -83,9 +83,17 @@ class DetectorTrainer(Trainer):
     """Trainer + StepLR + the quiet console."""
 
     def __init__(
-        self, *args, step_lr_epochs: float | None = None, step_lr_gamma: float = 0.1, stage: str | None = None, **kwargs
+        self,
+        *args,
+        step_lr_epochs: float | None = None,
+        step_lr_gamma: float = 0.1,
+        stage: str | None = None,
+        split_by_node: bool = False,
+        **kwargs,
     ):
+        """``split_by_node``: the training set is a stream already split between the processes."""
         super().__init__(*args, **kwargs)
+        self.split_by_node = split_by_node
         self.step_lr_epochs = step_lr_epochs
         self.step_lr_gamma = step_lr_gamma
         if self.pop_callback(ProgressCallback) is not None:
@@ -104,7 +112,7 @@ class DetectorTrainer(Trainer):
     def get_train_dataloader(self) -> DataLoader:
         """A stream that ``split_dataset_by_node`` already split: accelerate would split it once more (by shard,
         or by batch) and each process would see a part of its part, so it is prepared for this process alone."""
-        if getattr(self.train_dataset, "_distributed", None) is None:
+        if not self.split_by_node:
             return super().get_train_dataloader()
         loader = DataLoader(
             self.train_dataset,

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from helpers import SHARED_DATA
 
-from deepart_hf.data.build_command import DaniArguments, SourceArguments, run_dataset_script
+from deepart_hf.data.build_command import run_dataset_script
 from deepart_hf.data.loading import load_splits
 from deepart_hf.data.schema import DANI_GENERATORS
 
@@ -20,7 +20,7 @@ if not DANI_SAMPLE.is_dir():
 
 def build(tmp_path, *flags, source=DANI_SAMPLE, name="out"):
     out = tmp_path / name
-    status = run_dataset_script("dani", SourceArguments, source_arguments=DaniArguments, argv=["--source", str(source), "--out", str(out), *flags])
+    status = run_dataset_script("dani", ["--source", str(source), "--out", str(out), *flags])
     return status, out
 
 

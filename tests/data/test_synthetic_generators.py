@@ -8,7 +8,7 @@ from datasets import ClassLabel
 from PIL import Image
 
 from deepart_hf.constants import AI, HUMAN, REAL_GENERATOR
-from deepart_hf.data.build_command import SyntheticArguments, SyntheticGeneratorArguments, run_dataset_script
+from deepart_hf.data.build_command import run_dataset_script
 from deepart_hf.data.sources import synthetic
 from deepart_hf.data.sources.base import SourceOptions
 from deepart_hf.errors import SourceError
@@ -69,7 +69,7 @@ def test_too_many_generators_is_one_clear_error():
 def test_dataset_script_option_publishes_the_generator_column(tmp_path):
     out = tmp_path / "gen2"
     argv = ["--out", str(out), "--n_per_class", "4", "--image_size", "24", "--generators", "2"]
-    assert run_dataset_script("synthetic", SyntheticArguments, argv=argv, source_arguments=SyntheticGeneratorArguments) == 0
+    assert run_dataset_script("synthetic", argv) == 0
     from deepart_hf.data.loading import load_splits
 
     splits = load_splits(str(out))

@@ -1,9 +1,16 @@
 """Each protocol's resolved hyperparameters, as train.py would run them, and explicit flags winning."""
 
+import dataclasses
+from pathlib import Path
+
+import datasets.config
 import pytest
+from transformers import TrainingArguments
 
 from deepart_hf.errors import DeepArtError
-from deepart_hf.training.arguments import parse_arguments
+from deepart_hf.training.arguments import DataArguments, ModelArguments, RunArguments, parse_arguments
+from deepart_hf.training.config import config_command
+from deepart_hf.training.protocols import PROTOCOLS
 
 
 def resolved(*argv):
@@ -62,7 +69,10 @@ def test_explicit_flags_override_the_protocol_in_either_spelling():
 def test_no_arguments_is_the_quick_run_on_the_synthetic_set():
     args = resolved()
     assert args.protocol_name == "quick" and args.synthetic and args.model.from_scratch is True
-    assert args.data.dataset == "data/synthetic-n200-s128-seed42"
+    # a cache: built once under the datasets cache, not in the working directory
+    assert args.data.dataset == str(
+        Path(datasets.config.HF_DATASETS_CACHE) / "deepart_hf-synthetic" / "synthetic-n200-s128-seed42"
+    )
     assert args.training.output_dir.startswith("outputs/resnet10t-synthetic-n200-s128-seed42-crop-")
     assert args.training.remove_unused_columns is False  # transforms need the raw image column
     assert args.training.dataloader_pin_memory is False  # no GPU here: pinning would only warn
@@ -129,3 +139,34 @@ def test_a_linear_probe_recipe_freezes_its_backbone_unless_told_otherwise():
     assert resolved("--dataset", "x", "--model", "efficientnet-lite0").model.freeze_backbone is False
     told = resolved("--dataset", "x", "--model", "efficientnet-lite0-linear", "--freeze_backbone", "false")
     assert told.model.freeze_backbone is False
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS.values(), ids=lambda protocol: protocol.name)
+def test_each_protocol_sets_fields_of_its_groups(protocol):
+    groups = {"model": ModelArguments, "data": DataArguments, "run": RunArguments, "training": TrainingArguments}
+    for group, arguments in groups.items():
+        names = {field.name for field in dataclasses.fields(arguments)}
+        assert set(getattr(protocol, group)) <= names, (group, set(getattr(protocol, group)) - names)
+
+
+def test_the_config_is_frozen_and_sub_runs_are_derived_from_it():
+    config = resolved("--dataset", "x", "--output_dir", "o", "--learning_rate", "0.01")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.data.dataset = "y"
+    sub = config.with_changes(data={"dataset": "y"}, training={"output_dir": "p", "seed": 3})
+    assert (sub.data.dataset, sub.training.output_dir, sub.training.seed) == ("y", "p", 3)
+    assert (config.data.dataset, config.training.output_dir, config.training.seed) == ("x", "o", 42)
+    assert sub.training.learning_rate == 0.01
+
+
+def test_the_recorded_command_builds_the_same_run():
+    config = resolved("--protocol", "deepart", "--dataset", "x", "--output_dir", "o", "--num_train_epochs", "3")
+    command = config_command(config).split()
+    assert command[:2] == ["deepart-hf", "train"]
+    again = parse_arguments(command[2:])
+    for group in ("model", "data", "run"):
+        mine, theirs = dataclasses.asdict(getattr(config, group)), dataclasses.asdict(getattr(again, group))
+        mine.pop("protocol", None), theirs.pop("protocol", None)
+        assert mine == theirs, group
+    for name in ("num_train_epochs", "learning_rate", "optim", "optim_args", "per_device_train_batch_size"):
+        assert getattr(again.training, name) == getattr(config.training, name), name

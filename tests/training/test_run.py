@@ -1,5 +1,6 @@
-"""The run folder as train.py claims it: which checkpoint an interrupted run resumes from, which trainings are
-refused before anything is written, and what the console says about precision."""
+"""The run as deepart_hf.train runs it: the run folder it claims (which checkpoint an interrupted run resumes
+from), the trainings refused before anything is written, what the console says about precision, the RunResult,
+the record built from the config, and the one check of a finished run that reads it back."""
 
 import json
 import logging
@@ -11,7 +12,7 @@ import deepart_hf
 import train
 from deepart_hf.models import create_model
 from deepart_hf.training.arguments import parse_arguments
-from deepart_hf.training.run import check_checkpoint_matches, claim_output_dir, training_precision
+from deepart_hf.training.run import check_checkpoint_matches, claim_output_dir, finished_run, training_precision
 from helpers import FAST_TRAINING, image_bytes
 
 
@@ -41,13 +42,13 @@ def complete_checkpoint(folder):
 def test_a_checkpoint_cut_short_while_saving_is_removed_and_the_last_complete_one_resumed(tmp_path, caplog):
     out = tmp_path / "run"
     args = parse_arguments(["--dataset", str(tmp_path / "data"), "--output_dir", str(out)])
-    assert claim_output_dir(args, args.training, {}, resumable=True) == {}  # a new run, recorded
+    assert claim_output_dir(args, {}, resumable=True) == {}  # a new run, recorded
     complete_checkpoint(out / "checkpoint-2")
     (out / "checkpoint-4").mkdir()  # killed before the Trainer wrote anything into it
     half = complete_checkpoint(out / "checkpoint-6")
     (half / "trainer_state.json").write_text('{"global_st')  # killed while writing its last file
     with caplog.at_level(logging.WARNING):
-        resume = claim_output_dir(args, args.training, {}, resumable=True)
+        resume = claim_output_dir(args, {}, resumable=True)
     assert resume == {"first": str(out / "checkpoint-2")}
     assert sorted(path.name for path in out.glob("checkpoint-*")) == ["checkpoint-2"]
     removed = [record.getMessage() for record in caplog.records]
@@ -60,7 +61,7 @@ def test_incomplete_checkpoints_of_an_unrecorded_run_are_left_alone(tmp_path):
     (out / "checkpoint-4").mkdir(parents=True)
     args = parse_arguments(["--dataset", str(tmp_path / "data"), "--output_dir", str(out)])
     with pytest.raises(deepart_hf.DeepArtError, match="checkpoints of an unrecorded run"):
-        claim_output_dir(args, args.training, {}, resumable=True)
+        claim_output_dir(args, {}, resumable=True)
     assert (out / "checkpoint-4").is_dir()
 
 
@@ -106,3 +107,41 @@ def test_the_precision_of_training_is_said_in_words(monkeypatch):
     assert training_precision(args.training) == "fp32"
     args = parse_arguments(["--dataset", "d", "--output_dir", "o", "--bf16", "true", "--use_cpu", "true"])
     assert training_precision(args.training) == "bf16 autocast (calibration and predictions in fp32)"
+
+
+@pytest.fixture(scope="module")
+def trained(deepart_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "api"
+    flags = ["--dataset", str(deepart_folder), "--model", "vit-test", "--from_scratch", "--image_size", "32"]
+    config = deepart_hf.parse_train_arguments([*flags, "--output_dir", str(out), *FAST_TRAINING])
+    return config, deepart_hf.train(config)
+
+
+def test_train_returns_the_run_and_records_the_config(trained):
+    config, result = trained
+    summary = json.loads((result.output_dir / "metrics.json").read_text())
+    assert result.output_dir == config.output_dir and not result.reused
+    assert result.metrics == summary["test"] and result.metrics["n"] == 8
+    assert result.task.kind == "detection" and list(result.task.classes) == ["human", "ai"]
+    assert {"metrics.json", "predictions.csv", "evaluation.json"} <= set(result.files)
+    assert all((result.output_dir / name).is_file() for name in result.files)
+    # the record is the config's, not the command line of whatever process ran it
+    record = json.loads((result.output_dir / "run_args.json").read_text())
+    assert record["arguments"]["command"].startswith("deepart-hf train --model vit-test --from_scratch true")
+    assert summary["command"] == record["arguments"]["command"]
+
+
+def test_a_finished_run_of_the_same_config_is_read_back(trained):
+    config, result = trained
+    again = finished_run(config)
+    assert again.reused and again.metrics == result.metrics and again.task == result.task
+    # another config for the same folder is refused, naming the first difference
+    with pytest.raises(deepart_hf.DeepArtError, match=r"other arguments \(--learning_rate 5e-05 -> 0.01\)"):
+        finished_run(config.with_changes(training={"learning_rate": 0.01}))
+    assert finished_run(config.with_changes(training={"output_dir": str(config.output_dir) + "-new"})) is None
+
+
+def test_a_finished_run_is_not_trained_again_by_train(trained):
+    config, _ = trained
+    with pytest.raises(deepart_hf.DeepArtError, match="holds a finished run; pass --overwrite_output_dir"):
+        deepart_hf.train(config)

@@ -120,7 +120,7 @@ SEEN_ROWS = textwrap.dedent(
                              dataloader_num_workers=0, report_to="none", remove_unused_columns=False)
     train = load_splits(dataset, streaming=True)["train"]
     mine = check_stream(node_split(train, args.process_index, args.world_size, "foreign"), StreamColumns.parse("img", "kind", "real=human,fake=ai"), "foreign")
-    trainer = DetectorTrainer(model=torch.nn.Linear(1, 1), args=args, train_dataset=mine.shuffle(seed=0, buffer_size=8),
+    trainer = DetectorTrainer(model=torch.nn.Linear(1, 1), args=args, train_dataset=mine.shuffle(seed=0, buffer_size=8), split_by_node=True,
                               data_collator=lambda rows: {"ids": [r["image_id"] for r in rows]})
     ids = [i for batch in trainer.get_train_dataloader() for i in batch["ids"]]
     json.dump(ids, open(f"{out}/rank{args.process_index}.json", "w"))
