@@ -39,7 +39,7 @@ from deepart_hf.evaluation.recalibrate import expected_fpr, minimum_human_images
 from deepart_hf.evaluation.suite import score_split
 from deepart_hf.files import write_json
 from deepart_hf.training.arguments import parse_arguments
-from deepart_hf.training.run import run
+from deepart_hf.training.run import train
 
 HERE = Path(__file__).resolve().parent
 SIZES = {"other source": [20, 30, 40, 50, 60], "same source": [20, 50, 100, 200, 400]}
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
         flags = ["--model", "resnet10t", "--from_scratch", "--image_size", str(args.image_size)]
         flags += ["--num_train_epochs", str(args.epochs), "--per_device_train_batch_size", "16"]
         flags += ["--dataloader_num_workers", "0", "--save_strategy", "no", "--robustness", "none"]
-        run(parse_arguments(["--dataset", str(folders["synthetic"]), "--output_dir", str(run_dir), *flags]))
+        train(parse_arguments(["--dataset", str(folders["synthetic"]), "--output_dir", str(run_dir), *flags]))
         detector = deepart_hf.load_detector(run_dir, batch_size=32)
         pools = {
             "other source": human_log_odds(detector, [folders["deepart"], folders["genres"]]),

@@ -72,12 +72,13 @@ class StageTimer:
 
 def child_project(options: argparse.Namespace, timer: StageTimer) -> None:
     import train
-    from deepart_hf.training import report, run, trainer
+    from deepart_hf.evaluation import suite
+    from deepart_hf.training import arguments, report, run, trainer
 
     timer.add(IMPORTS, time.time() - STARTED, time.process_time())
     for owner, name, stage in (
-        (train, "parse_arguments", "arguments"),
-        (run, "run", "other (in run)"),
+        (arguments, "parse_arguments", "arguments"),
+        (run, "train", "other (in run)"),
         (run, "build_model", "model"),
         (run, "prepare_data", "data: load, pre-resize"),
         (run, "claim_output_dir", "output folder"),
@@ -86,13 +87,12 @@ def child_project(options: argparse.Namespace, timer: StageTimer) -> None:
         (run, "calibrate", "calibration"),
         (report, "evaluate_and_report", "other (in report)"),
         (trainer.DetectorTrainer, "predict", "test predictions"),
-        (report, "load_detector_metric", "metric"),
         (report, "plot_confusion_matrix", "plots"),
         (report, "plot_roc_curve", "plots"),
         (report, "plot_training_curves", "plots"),
         (report, "validity_report", "intervals"),
-        (report, "per_dataset_metrics", "intervals"),
-        (report, "write_report", "validity report files, plots"),
+        (suite, "per_dataset_metrics", "intervals"),
+        (suite, "write_report", "validity report files, plots"),
         (report, "render_model_card", "model card"),
         (run, "write_run_demo", "demo files"),
     ):

@@ -32,7 +32,7 @@ from generalisation import build_sources
 from deepart_hf.cli import main as deepart_hf_cli
 from deepart_hf.files import write_json
 from deepart_hf.training.arguments import parse_arguments
-from deepart_hf.training.run import run
+from deepart_hf.training.run import train
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## On a source it has not seen: leave one source out"
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         )
         general = work / "general"
         report = cross / "cross_source.json"
-        run(
+        train(
             parse_arguments(
                 ["--dataset", datasets, *flags, "--output_dir", str(general), "--cross_source_report", str(report)]
             )

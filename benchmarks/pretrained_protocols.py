@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from deepart_hf.files import write_json
 from deepart_hf.training.arguments import parse_arguments
-from deepart_hf.training.run import run
+from deepart_hf.training.run import train
 
 HERE = Path(__file__).resolve().parent
 
@@ -74,7 +74,7 @@ def common_flags(args) -> list[str]:
 
 
 def evaluate(run_dir: Path, dataset: Path, out: Path) -> None:
-    run(
+    train(
         parse_arguments(
             [
                 "--eval_only", "--model_name_or_path", str(run_dir), "--dataset", str(dataset), "--output_dir",
@@ -98,7 +98,7 @@ def protocols_part(args, save) -> dict:
             run_dir = work / "runs" / f"{protocol}-{variant.replace(' ', '-')}"
             flags = ["--protocol", protocol, *variant_flags(protocol, variant, args.epochs), *common_flags(args)]
             begun = time.perf_counter()
-            run(parse_arguments(["--dataset", str(folders[train_source]), "--output_dir", str(run_dir), *flags]))
+            train(parse_arguments(["--dataset", str(folders[train_source]), "--output_dir", str(run_dir), *flags]))
             row = {
                 "protocol": protocol,
                 "variant": variant,
