@@ -37,9 +37,9 @@ def run_folder_script(argv, cwd: Path, *, fault=None, signum=None, file_size_lim
                 resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
             if fault:
                 FAULTS[fault](signum)
-            from deepart_hf.data.build_command import LabelMapArguments, SourceArguments, run_dataset_script
+            from deepart_hf.data.build_command import run_dataset_script
 
-            code = run_dataset_script("folder", SourceArguments, LabelMapArguments, argv=argv)
+            code = run_dataset_script("folder", argv)
         except BaseException:
             import traceback
 
