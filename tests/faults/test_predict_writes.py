@@ -9,19 +9,30 @@ from fault_injection import environment, no_bigger_files_than
 
 from deepart_hf.cli import main as cli
 
-# deepart-hf predict, with the CSV writer killing its own process after the first row (SIGKILL: no cleanup runs)
+# deepart-hf predict, with the CSV writer killing its own process after the header and the first row (SIGKILL: no
+# cleanup runs)
 KILLED_WHILE_WRITING = """
 import csv, os, signal, sys
 from deepart_hf.cli import main
 
-write = csv.DictWriter.writerows
+make_writer = csv.writer
 
-def killed(self, rows):
-    rows = list(rows)
-    write(self, rows[:1])
-    os.kill(os.getpid(), signal.SIGKILL)
 
-csv.DictWriter.writerows = killed
+class KilledAfterOneRow:
+    def __init__(self, handle, *args, **kwargs):
+        self.handle, self.writer = handle, make_writer(handle, *args, **kwargs)
+
+    def writerow(self, row):
+        return self.writer.writerow(row)
+
+    def writerows(self, rows):
+        for row in rows:
+            self.writer.writerow(row)
+            self.handle.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+csv.writer = KilledAfterOneRow
 sys.exit(main(sys.argv[1:]))
 """
 
