@@ -15,6 +15,8 @@ sub-stages taken out); ``in-loop`` is ``Trainer.train`` and ``fixed`` is the who
 and process CPU seconds are both saved: on a shared machine the CPU seconds move less with other jobs' load.
 
     python benchmarks/fixed_cost.py [--steps 1] [--runs standard,project-cold,project,project-fp32]
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python benchmarks/fixed_cost.py --runs standard,project-fp32
+        # the kernels of a CPU without AVX-512 or AMX (no native bf16), emulated on this one
 
 Prints a table and saves benchmarks/results/fixed_cost.json.
 """
@@ -71,6 +73,7 @@ class StageTimer:
 
 
 def child_project(options: argparse.Namespace, timer: StageTimer) -> None:
+    sys.path.insert(0, str(HERE.parent))  # train.py, as `python train.py` runs it
     import train
     from deepart_hf.evaluation import suite
     from deepart_hf.training import arguments, report, run, trainer
@@ -125,7 +128,7 @@ def child_standard(options: argparse.Namespace, timer: StageTimer) -> None:
     def setup(model, processor, train_split):
         size, mean, std = processor_geometry(processor)
         train_split.set_transform(StandardTransform(standard_transforms("resize", size, list(mean), list(std))[0]))
-        recipe = get_protocol("deepart").defaults
+        recipe = get_protocol("deepart").overrides()
         training = TrainingArguments(
             output_dir=options.output_dir, max_steps=options.steps, per_device_train_batch_size=8, seed=42,
             learning_rate=recipe["learning_rate"], optim=recipe["optim"], optim_args=recipe["optim_args"],
@@ -240,7 +243,11 @@ def main() -> None:
                 "cpu_count": os.cpu_count(),
                 "load_average_1_5_15min_before": [round(x, 2) for x in load_before],
                 "load_average_1_5_15min_after": [round(x, 2) for x in load_after],
-                "machine": "shared with other jobs",
+                # oneDNN's and ATen's instruction-set limits: set, they emulate an older CPU on this one
+                "isa_limits": {
+                    k: os.environ[k] for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY") if k in os.environ
+                },
+                "load_note": "1-minute load averages; 2 or more means another job shared the cores",
             },
         },
     )

@@ -59,12 +59,19 @@ def test_a_run_interrupted_at_every_stage_ends_with_the_predictions_of_an_uninte
     assert not readable_json(checkpoint(6) / "trainer_state.json")
     stale = checkpoint(6) / "left-by-the-full-disk"
     stale.touch()
+    left_at = stale.stat().st_mtime_ns
 
-    # 4. while the second checkpoint is being saved: its folder exists, its last file (trainer_state.json) not yet
-    killed = signalled_when(
-        command,
-        lambda: checkpoint(6).is_dir() and not stale.exists() and not (checkpoint(6) / "trainer_state.json").exists(),
-    )
+    def saving_again() -> bool:
+        """The resumed run writes the second checkpoint anew (a model file newer than the full disk's), and has
+        not finished it. The folder alone is no sign: while the incomplete one is removed, it still exists."""
+        try:
+            rewritten = (checkpoint(6) / "model.safetensors").stat().st_mtime_ns > left_at
+        except FileNotFoundError:
+            return False
+        return rewritten and not (checkpoint(6) / "trainer_state.json").exists()
+
+    # 4. while the second checkpoint is being saved: its model is written, its last file (trainer_state.json) not yet
+    killed = signalled_when(command, saving_again)
     not_finished(killed, signal.SIGKILL)
     assert f"resuming from {checkpoint(3)}" in killed.stdout and f"removing {checkpoint(6)}: " in killed.stdout
     assert checkpoint(6).is_dir() and not readable_json(checkpoint(6) / "trainer_state.json")

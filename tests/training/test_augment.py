@@ -72,14 +72,16 @@ def test_the_training_transform_pickles_for_dataloader_workers(crop_processor):
 
 def test_pre_resize_stores_small_lossless_images_that_give_identical_inputs(resize_processor, crop_processor):
     features = Features({"image": ImageFeature(decode=False), "label": Value("int64")})
-    values = [png_value(random_pixels(120, 100, seed), f"Human/{seed}.png") for seed in range(2)]
-    dataset = Dataset.from_dict({"image": values, "label": [0, 1]}, features=features)
+    # more images than one batch of the resizing threads, so their order across batches is checked too
+    values = [png_value(random_pixels(120, 100, seed), f"Human/{seed}.png") for seed in range(20)]
+    dataset = Dataset.from_dict({"image": values, "label": [0, 1] * 10}, features=features)
     resized = pre_resize(dataset.cast_column("image", ImageFeature()), resize_processor)  # decoded or not, either
     assert resized.features == features
-    assert [v["path"] for v in resized["image"]] == ["Human/0.png", "Human/1.png"]
+    assert [v["path"] for v in resized["image"]] == [f"Human/{seed}.png" for seed in range(20)]
     assert decode_image(resized[0]["image"]).size == (48, 48)
     evaluation = PixelValues(resize_processor)
     assert torch.equal(
-        evaluation({"image": values})["pixel_values"][0], evaluation({"image": resized["image"]})["pixel_values"][0]
+        torch.stack(evaluation({"image": values})["pixel_values"]),
+        torch.stack(evaluation({"image": resized["image"]})["pixel_values"]),
     )
     assert pre_resize(dataset, crop_processor) is dataset  # native crops need native pixels
