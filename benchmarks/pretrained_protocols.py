@@ -62,7 +62,7 @@ PROTOCOL_FLAGS = {
     "deepart": ("deepart", []),
     "deepart-crop": ("deepart", ["--preprocess", "crop", "--eval_crops", "5"]),
     "genre": ("genre", ["--num_train_epochs", "30", "--per_device_train_batch_size", "8"]),
-    "dalle": ("dalle", ["--unfreeze_epochs", "5"]),
+    "dalle": ("dalle", []),
 }
 CALIBRATION_TARGET_FPR = 0.1
 VARIANTS = ("fine-tuned", "linear probe", "from scratch")
@@ -73,13 +73,13 @@ def variant_flags(protocol: str, variant: str) -> list[str]:
     preset, extra = PROTOCOL_FLAGS[protocol]
     flags = ["--protocol", preset, *extra]
     if variant == "linear probe":
-        return [*flags, "--model", "efficientnet-lite0-linear", "--unfreeze_epochs", "0"]
+        return [*flags, "--model", "efficientnet-lite0-linear"]
     flags += ["--model", "efficientnet-lite0"]
     if variant == "from scratch":
-        return [*flags, "--from_scratch", "--freeze_backbone", "false", "--unfreeze_epochs", "0"]
-    if preset != "dalle":
-        return [*flags, "--freeze_backbone", "false"]
-    return flags  # the preset freezes the backbone; --unfreeze_epochs then fine-tunes it all
+        return [*flags, "--from_scratch", "--freeze_backbone", "false"]
+    if preset == "dalle":
+        return [*flags, "--unfreeze_epochs", "5"]  # the preset's frozen epochs, then everything unfrozen
+    return [*flags, "--freeze_backbone", "false"]
 
 
 def common_flags(args) -> list[str]:

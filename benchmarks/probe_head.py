@@ -45,7 +45,7 @@ def features_and_head(run_dir: Path, split) -> tuple[np.ndarray, np.ndarray]:
         for example in split:
             pixels = processor(example["image"].convert("RGB"), return_tensors="pt")["pixel_values"]
             pooled = timm_model.forward_head(timm_model.forward_features(pixels), pre_logits=True)
-            logits = model(pixel_values=pixels).logits[0]
+            logits = timm_model.get_classifier()(pooled)[0]  # the backbone runs once for both
             features.append(pooled[0].numpy())
             log_odds.append(float(logits[1] - logits[0]))
     return np.stack(features), np.array(log_odds)

@@ -21,6 +21,11 @@ UNCERTAIN_HELP = (
 )
 
 
+def add_uncertain_argument(parser) -> None:
+    """``--uncertain W``, as ``predict`` and the demo take it (an ``argparse`` parser)."""
+    parser.add_argument("--uncertain", type=float, default=DEFAULT_UNCERTAIN, metavar="W", help=UNCERTAIN_HELP)
+
+
 def check_uncertain(width: float) -> float:
     """The --uncertain half-width, in log-odds: any finite W >= 0."""
     if not (math.isfinite(width) and width >= 0):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .decisions import DEFAULT_UNCERTAIN, UNCERTAIN_HELP
+from .decisions import add_uncertain_argument
 
 DEFAULT_PORT = 7860
 
@@ -26,13 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to serve the network)")
     parser.add_argument("--share", action="store_true", help="also open a temporary public link through gradio.live")
-    parser.add_argument(
-        "--uncertain",
-        type=float,
-        default=DEFAULT_UNCERTAIN,
-        metavar="W",
-        help=UNCERTAIN_HELP,
-    )
+    add_uncertain_argument(parser)
     parser.add_argument(
         "--examples", nargs="*", type=Path, help="example images to click (default: the run folder's examples/)"
     )

@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING
 
 from ..console import setup_console
 from ..errors import DeepArtError
-from .decisions import DEFAULT_UNCERTAIN, ERROR, UNCERTAIN_HELP, check_uncertain, uncertain_interval
+from .decisions import (
+    ERROR,
+    add_uncertain_argument,
+    check_uncertain,
+    uncertain_interval,
+)
 
 if TYPE_CHECKING:  # the detector (torch, transformers) is imported when a model is loaded, not for --help
     from .detector import Detector, Row
@@ -40,13 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a trained detector: run folder, Hub id, or an ONNX export (folder or model.onnx)",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders, glob patterns or .zip archives")
-    parser.add_argument(
-        "--uncertain",
-        type=float,
-        default=DEFAULT_UNCERTAIN,
-        metavar="W",
-        help=UNCERTAIN_HELP,
-    )
+    add_uncertain_argument(parser)
     parser.add_argument("--output", type=Path, help="also write every row to this file: .csv, .jsonl or .json")
     parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     parser.add_argument("--batch_size", type=int, default=16, help="images per forward pass (default 16)")

@@ -23,6 +23,7 @@ import io
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import torch
@@ -234,7 +235,7 @@ def _resize_encoded(batch: dict[str, list], resize) -> dict[str, list]:
     # Pillow releases the GIL while it decodes, resizes and compresses, so threads use every core without the
     # start-up cost of datasets' worker processes (which a run's first, cold pass would pay).
     with ThreadPoolExecutor(max_workers=min(len(batch["image"]), os.cpu_count() or 1)) as pool:
-        return {"image": list(pool.map(_resize_one, batch["image"], [resize] * len(batch["image"])))}
+        return {"image": list(pool.map(partial(_resize_one, resize=resize), batch["image"]))}
 
 
 def pre_resize(dataset: Dataset, processor: BaseImageProcessor, *, num_proc: int | None = None) -> Dataset:
