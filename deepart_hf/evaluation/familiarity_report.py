@@ -57,11 +57,17 @@ class Reference:
         """Whether ``ids`` at ``distances`` are images of this reference (the model's own test split, or part of it)."""
         if self.ids is None or not len(ids):
             return False
-        where = {image_id: index for index, image_id in enumerate(self.ids)}
-        if any(str(image_id) not in where for image_id in ids):
-            return False
-        own = self.distances[[where[str(image_id)] for image_id in ids]]
-        return bool(np.allclose(own, np.asarray(distances, dtype=np.float64), rtol=0, atol=SAME_DISTANCE))
+        # a run on several datasets names its test images "<dataset>/<image id>": each suffix after a "/" counts too
+        where: dict[str, list[int]] = {}
+        for index, image_id in enumerate(self.ids):
+            parts = image_id.split("/")
+            for start in range(len(parts)):
+                where.setdefault("/".join(parts[start:]), []).append(index)
+        distances = np.asarray(distances, dtype=np.float64)
+        return all(
+            np.any(np.abs(self.distances[where.get(str(image_id), [])] - distance) <= SAME_DISTANCE)
+            for image_id, distance in zip(ids, distances)
+        )
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "description": self.description, "n": len(self.distances)}
@@ -72,6 +78,7 @@ def save_reference(folder: str | os.PathLike, ids, distances, description: str) 
     distances = np.asarray(distances, dtype=np.float64)
     if len(ids) != len(distances):
         raise ValueError(f"{len(ids)} ids for {len(distances)} distances")
+    Path(folder).mkdir(parents=True, exist_ok=True)
     payload = {"kind": TEST_SPLIT, "description": description, "ids": [str(i) for i in ids]}
     return write_json(Path(folder) / REFERENCE_FILE, {**payload, "distances": distances.tolist()})
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..constants import REAL_GENERATOR
 from ..evaluation.calibration import describe_calibration
-from ..evaluation.familiarity_report import reference_folder
+from ..evaluation.familiarity_report import familiarity_line, reference_folder
 from ..evaluation.perturbations import select_perturbations
 from ..evaluation.plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
 from ..evaluation.suite import evaluate_detector
@@ -108,6 +108,7 @@ def evaluate_and_report(config: TrainConfig, task: Task, trainer, model, process
         if validity.get("warning"):
             print(validity["warning"])
         print(f"Decision: {describe_calibration(calibration)}")
+        print(familiarity_line(validity["familiarity"]))
     shown = [*written]
     shown += [] if config.run.eval_only else ["README.md (model card)", "the model and its image processor"]
     print(f"Wrote {', '.join(shown)} to {out}")

@@ -75,6 +75,9 @@ def test_the_auroc_is_against_the_saved_test_split_and_its_own_images_are_named(
     # a part of the model's own test split, at its own distances: no AUROC, and the report says why
     part = familiarity_metrics(own[:8], np.ones(8, bool), labels[:8], log_odds[:8], ids=[f"img-{i}" for i in range(8)], **options)  # fmt: skip
     assert part["own_test_split"] and part["auroc"] is None
+    # a run on several datasets names them "<dataset>/<id>"
+    mixed = save_reference(tmp_path / "mixed", [f"deepart/img-{i}" for i in range(20)], own, "two sources")
+    assert load_reference(mixed.parent, familiarity).is_own([f"img-{i}" for i in range(8)], own[:8])
     # the same ids elsewhere (another dataset's files of the same names) are not the reference
     other = familiarity_metrics(own[:8] + 0.2, np.ones(8, bool), labels[:8], log_odds[:8], ids=[f"img-{i}" for i in range(8)], **options)  # fmt: skip
     assert not other["own_test_split"]
@@ -125,12 +128,11 @@ def image_split(n: int, seed: int, name: str, dataset: str | None = None) -> dat
 def detector():
     torch.manual_seed(0)
     model, processor = create_model("resnet10t", from_scratch=True, image_size=32, preprocess="resize")
-    detector = Detector(model, processor, batch_size=4, device="cpu")
     training = image_split(24, 100, "train")
     pixels = processor(images=[image.convert("RGB") for image in training["image"]], return_tensors="pt")
     features = image_features(model, pixels["pixel_values"]).numpy()
-    detector.familiarity = Familiarity.fit(features, np.asarray(training["label"]), k=3)
-    return detector
+    familiarity = Familiarity.fit(features, np.asarray(training["label"]), k=3)
+    return Detector(model, processor, batch_size=4, device="cpu", familiarity=familiarity)
 
 
 def test_the_distances_come_from_the_head_features_of_the_scored_images(detector):

@@ -35,6 +35,14 @@ def test_the_all_sources_model_card_shows_the_leave_one_out_figures(sources, tmp
     assert loo["genres"]["trained_on"] == ["deepart", "synthetic"]
     # each entry is the all-but-one model's cell on the source it left out
     assert loo["genres"]["metrics"] == report["cells"]["all-but-genres"]["genres"]
+    # every pair's familiarity, against the trained model's own test split (of several sources for all-but-one)
+    familiarity = report["familiarity"]
+    assert familiarity["deepart"]["deepart"]["own_test_split"] and familiarity["deepart"]["deepart"]["auroc"] is None
+    assert familiarity["all-but-genres"]["deepart"]["own_test_split"]
+    other = familiarity["deepart"]["genres"]
+    assert not other["own_test_split"] and 0.0 <= other["auroc"]["value"] <= 1.0
+    assert other["n"] == report["cells"]["deepart"]["genres"]["n"] and other["reference"]["kind"] == "test split"
+    assert "### Familiarity: familiarity AUROC" in (cross / "cross_source.md").read_text()
 
     run = tmp_path / "general"
     argv = ["--dataset", ",".join(sources), *TINY, "--output_dir", str(run)]
@@ -86,7 +94,7 @@ def test_the_matrix_shows_the_familiarity_of_each_pair(tmp_path):
     report = {
         "sources": ["a", "b"],
         "trained_on": ["a", "b"],
-        "cells": {t: {s: metrics for s in "ab"} for t in "ab"},
+        "cells": {t: dict.fromkeys("ab", metrics) for t in "ab"},
         "familiarity": {
             "a": {"a": familiarity_cell(0.05, None), "b": familiarity_cell(0.85, 0.97)},
             "b": {"a": {"note": "This detector carries no familiarity data"}, "b": {"note": "This detector carries no familiarity data"}},
