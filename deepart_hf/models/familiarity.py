@@ -177,7 +177,7 @@ class Familiarity:
     def describe(self) -> str:
         """One line for the console and the model card."""
         return (
-            f"familiarity: {self.size} training/validation images stored; an image is unfamiliar beyond cosine "
+            f"{self.size} training/validation images stored; an image is unfamiliar beyond cosine "
             f"distance {self.threshold:.4f} to its {_ordinal(self.k)} nearest "
             f"(the {self.percentile:g}th percentile of the stored images' own)"
         )
@@ -251,12 +251,12 @@ def _locate(folder_or_hub_id: str | os.PathLike) -> Path | None:
     try:
         return Path(hf_hub_download(name, FAMILIARITY_FILE))
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:  # offline, no cached copy
-        logger.warning("%s of %s cannot be fetched (%s): no familiarity", FAMILIARITY_FILE, name, _first_line(exc))
+        logger.info("%s of %s cannot be fetched (%s): no familiarity", FAMILIARITY_FILE, name, _first_line(exc))
         return None
     except EntryNotFoundError:  # the Hub answered: the repository holds no familiarity file
         return None
     except Exception as exc:  # DNS, proxy, HTTP errors: the model loaded, so familiarity alone is given up
-        logger.warning("%s of %s cannot be fetched (%s): no familiarity", FAMILIARITY_FILE, name, _first_line(exc))
+        logger.info("%s of %s cannot be fetched (%s): no familiarity", FAMILIARITY_FILE, name, _first_line(exc))
         return None
 
 

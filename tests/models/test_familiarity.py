@@ -117,8 +117,8 @@ def test_save_and_load_give_back_the_same_numbers(tmp_path):
 
 def test_a_detector_without_familiarity_loads_none(tmp_path, caplog):
     assert Familiarity.load(tmp_path) is None
-    with caplog.at_level(logging.WARNING):
-        assert Familiarity.load("someone/detector") is None  # offline, nothing cached
+    with caplog.at_level(logging.INFO):
+        assert Familiarity.load("someone/detector") is None  # offline, nothing cached: the detector says so
     assert FAMILIARITY_FILE in caplog.text and "someone/detector" in caplog.text
     with pytest.raises(DeepArtError, match="no such model folder"):
         Familiarity.load(tmp_path / "missing" / "folder")
