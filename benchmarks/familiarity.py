@@ -137,6 +137,7 @@ def main(argv=None) -> int:
     models, sources = args.models.split(","), args.sources.split(",")
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     started, before = time.perf_counter(), machine()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     results = {"matrices": {}, "generator": []}
     with tempfile.TemporaryDirectory(prefix="familiarity-") as tmp:
         work = Path(tmp)

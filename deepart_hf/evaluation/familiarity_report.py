@@ -300,15 +300,21 @@ def familiarity_markdown(report: dict | None) -> str:
     return "\n".join(lines)
 
 
+def percent_cell(entry: dict | None) -> str:
+    """``{"value", "low", "high"}`` as "93.8% [85.0, 97.3]", for sentences."""
+    cell = interval_cell(entry)
+    return cell if cell == "n/a" else cell.replace(" [", "% [", 1)
+
+
 def familiarity_line(report: dict) -> str:
     """One sentence for the console: how many images look unlike the training data, and the selective accuracy."""
     if "note" in report:
         return f"Familiarity: {report['note']}"
     familiar = report["familiar"]
     return (
-        f"{report['n_unfamiliar']} of {report['n']} images ({interval_cell(report['unfamiliar'])}%) look unlike "
-        f"the training images; on the {familiar['n']} familiar ones the mean accuracy is "
-        f"{interval_cell(familiar['mean_accuracy'])}% (all images: {interval_cell(report['all']['mean_accuracy'])}%)."
+        f"{report['n_unfamiliar']} of {report['n']} images look unlike the training images "
+        f"({percent_cell(report['unfamiliar'])}); on the {familiar['n']} familiar ones the mean accuracy is "
+        f"{percent_cell(familiar['mean_accuracy'])} (all images: {percent_cell(report['all']['mean_accuracy'])})."
     )
 
 
