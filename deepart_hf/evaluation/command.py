@@ -1,7 +1,9 @@
 """deepart-hf evaluate: the validity report of a saved detector on a dataset's split.
 
 Writes OUT/evaluation.json (every metric with its 95% interval and counts, the calibrated decision, the
-perturbations), OUT/evaluation.md, OUT/predictions.csv, one plot per perturbation family and a reliability diagram.
+perturbations, and, for a detector that carries familiarity data, the share of images unlike its training data,
+the accuracy on the familiar ones and the familiarity AUROC against the model's own test split), OUT/evaluation.md,
+OUT/predictions.csv, one plot per perturbation family and a reliability diagram.
 
   deepart-hf evaluate --model RUN_OR_ORG/NAME --dataset DIR_OR_ID [--dataset_config C] [--split test] --output_dir OUT
 """
@@ -40,6 +42,7 @@ def main(args: argparse.Namespace) -> int:
     from ..data.loading import checked_split, load_splits
     from ..inference.detector import load_detector
     from ..models.scores import decisions_at
+    from .familiarity_report import reference_folder
     from .perturbations import select_perturbations
     from .predictions import write_predictions_csv
     from .suite import evaluate_detector, report_markdown
@@ -61,6 +64,7 @@ def main(args: argparse.Namespace) -> int:
         n_resamples=args.n_resamples,
         title=title,
         details={"model": args.model, "dataset": args.dataset, "split": args.split},
+        model_folder=reference_folder(args.model) if detector.familiarity is not None else None,
     )
     report = validity.report
     predictions = decisions_at(validity.log_odds, detector.calibration.threshold_log_odds)

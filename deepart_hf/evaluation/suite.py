@@ -27,9 +27,11 @@ from ..data.loading import DATASET_COLUMN
 from ..files import atomic_destination, write_json
 from ..inference.detector import Detector
 from .calibration import expected_calibration_error
+from .familiarity_report import dataset_familiarity, familiarity_markdown, save_reference
 from .intervals import N_RESAMPLES, interval_width_warning, metric_intervals
 from .perturbations import FAMILIES, PERTURBATIONS, Perturbation
 from .plots import plot_reliability, plot_robustness
+from .tables import interval_cell
 
 SUMMARY_METRICS = (
     ("mean_accuracy", "mean acc."),
@@ -40,17 +42,37 @@ SUMMARY_METRICS = (
 )
 
 
-def score_split(
+@dataclass
+class ScoredSplit:
+    """A split's labels, clean log-odds, {perturbation label: log-odds}, ids, and the clean images' familiarity
+    distances (None unless asked for and the detector carries familiarity data)."""
+
+    labels: np.ndarray
+    clean: np.ndarray
+    perturbed: dict[str, np.ndarray]
+    ids: list
+    distances: np.ndarray | None = None
+
+
+def score_split(detector: Detector, split, perturbations: Sequence[Perturbation] = PERTURBATIONS, **options):
+    """(labels, clean log-odds, {perturbation label: log-odds}, ids): ``scored_split`` (and its ``options``) as a tuple."""
+    scored = scored_split(detector, split, perturbations, **options)
+    return scored.labels, scored.clean, scored.perturbed, scored.ids
+
+
+def scored_split(
     detector: Detector,
     split,
     perturbations: Sequence[Perturbation] = PERTURBATIONS,
     *,
     description: str = "evaluating",
     score_clean: bool = True,
+    distances: bool = False,
     workers: int | None = None,
-):
-    """(labels, clean log-odds, {perturbation label: log-odds}, ids): each image decoded once, all views scored
-    (the clean view only with ``score_clean``, when the caller does not have its scores already).
+) -> ScoredSplit:
+    """Each image decoded once, all views scored (the clean view only with ``score_clean``, when the caller does
+    not have its scores already); with ``distances``, the clean images' familiarity distances too, from the same
+    forward pass as their scores, when the detector carries familiarity data.
 
     The image work (decoding, each view's perturbation, the processor) runs in ``workers`` threads (Pillow and
     torch release the GIL) a few batches ahead of the model, which scores one view of ``detector.batch_size``
@@ -64,7 +86,10 @@ def score_split(
     raw = raw.cast_column("image", ImageFeature(decode=False))
     labels = np.asarray(raw["label"], dtype=np.int64)
     ids = raw["image_id"] if "image_id" in raw.column_names else [str(i) for i in range(len(raw))]
-    views = ([(CLEAN, "clean", None)] if score_clean else []) + [(p.label, p.family, p.apply) for p in perturbations]
+    distances = distances and detector.familiarity is not None
+    clean_view = score_clean or distances
+    views = ([(CLEAN, "clean", None)] if clean_view else []) + [(p.label, p.family, p.apply) for p in perturbations]
+    features = []
     scores = {name: [] for name, _, _ in views}
     n, batch = len(raw), detector.batch_size
     # one step = one forward pass: a view of one chunk of images
@@ -94,7 +119,12 @@ def score_split(
                     pending.append(submit(step + AHEAD))
                 pixels = torch.stack([future.result() for future in futures])
                 name, family, _ = views[view]
-                scores[name].append(detector.log_odds_from_logits(detector.backend(pixels)))
+                if name == CLEAN and distances:  # the features from the forward pass that scores the image
+                    logits, batch_features = detector.backend.logits_and_features(pixels)
+                    features.append(batch_features)
+                else:
+                    logits = detector.backend(pixels)
+                scores[name].append(detector.log_odds_from_logits(logits))
                 if last_view[family] == view:
                     bars[family].update(len(futures))
         finally:
@@ -105,7 +135,10 @@ def score_split(
                 bar.close()
     join = lambda parts: np.concatenate(parts) if parts else np.zeros(0)
     clean = scores.pop(CLEAN, [])
-    return labels, join(clean), {name: join(parts) for name, parts in scores.items()}, ids
+    measured = None
+    if distances:
+        measured = detector.familiarity.distances(np.concatenate(features)) if features else np.zeros(0)
+    return ScoredSplit(labels, join(clean), {name: join(parts) for name, parts in scores.items()}, ids, measured)
 
 
 CLEAN = "clean"
@@ -180,12 +213,6 @@ def validity_report(
     return report
 
 
-def interval_cell(metric: dict | None) -> str:
-    if not metric or metric.get("value") is None:
-        return "n/a"
-    return f"{metric['value'] * 100:.1f} [{metric['low'] * 100:.1f}, {metric['high'] * 100:.1f}]"
-
-
 def report_markdown(report: dict, title: str = "Validity report") -> str:
     """The human-readable summary: clean metrics, the decision, robustness, each with 95% intervals."""
     clean = report["clean"]
@@ -220,7 +247,8 @@ def report_markdown(report: dict, title: str = "Validity report") -> str:
             f"- Expected calibration error on the test split: {threshold['test_ece_before']:.3f} before temperature "
             f"scaling (T = {threshold['temperature']:.3g}), {threshold['test_ece_after']:.3f} after."
         )
-    lines += ["", "### Clean and perturbed test images", "", markdown_table(headers, rows), ""]
+    lines += ["", familiarity_markdown(report.get("familiarity"))]
+    lines += ["### Clean and perturbed test images", "", markdown_table(headers, rows), ""]
     return "\n".join(lines)
 
 
@@ -254,6 +282,7 @@ class Validity:
     labels: np.ndarray
     log_odds: np.ndarray
     ids: list
+    distances: np.ndarray | None = None  # each image's familiarity distance, when the detector carries familiarity
 
 
 def evaluate_detector(
@@ -266,34 +295,60 @@ def evaluate_detector(
     title: str = "Validity report",
     clean: tuple[list, np.ndarray, np.ndarray] | None = None,
     details: dict | None = None,
+    model_folder: str | os.PathLike | None = None,
+    own_test_split: bool = False,
 ) -> Validity:
     """Score ``split`` (its images as stored) and write the validity report into ``out``.
 
     ``clean``: (ids, labels, log-odds) the caller computed already (a run's test predictions): only the
-    perturbed views are scored then, and ``split`` may be None (a stream, read once: no perturbations).
-    A split with a ``dataset`` column (several datasets mixed) is also reported dataset by dataset.
-    ``details``: entries added to the report as they are (the model, the dataset)."""
+    perturbed views (and the clean images' familiarity) are scored then, and ``split`` may be None (a stream,
+    read once: no perturbations, no familiarity). A split with a ``dataset`` column (several datasets mixed) is
+    also reported dataset by dataset. ``details``: entries added to the report as they are (the model, the dataset).
+
+    Familiarity (when the detector carries it) is measured against the reference ``evaluation.familiarity_report``
+    describes: ``model_folder`` is where the detector's saved test-split distances are looked for; with
+    ``own_test_split`` (a training run) ``split`` is the model's own test split, and its distances are saved
+    into ``model_folder`` as that reference."""
+    if own_test_split and model_folder is None:
+        raise ValueError("own_test_split saves the reference beside the model: pass model_folder")
+    measure = split is not None and detector.familiarity is not None
+    distances = None
     if clean is None:
-        labels, log_odds, perturbed, ids = score_split(detector, split, perturbations)
+        scored = scored_split(detector, split, perturbations, distances=measure)
+        labels, log_odds, perturbed, ids, distances = (
+            scored.labels, scored.clean, scored.perturbed, scored.ids, scored.distances
+        )  # fmt: skip
     else:
         ids, labels, log_odds = clean
-        perturbed = (
-            score_split(detector, split, perturbations, description="robustness checks", score_clean=False)[2]
-            if perturbations
-            else {}
-        )
+        perturbed = {}
+        if split is not None and (perturbations or measure):
+            scored = scored_split(
+                detector, split, perturbations, description="robustness checks", score_clean=False, distances=measure
+            )
+            perturbed, distances, ids = scored.perturbed, scored.distances, ids if ids is not None else scored.ids
     report = validity_report(detector, labels, log_odds, perturbed, perturbations, n_resamples=n_resamples)
-    if split is not None and DATASET_COLUMN in split.column_names:
+    mixed = split is not None and DATASET_COLUMN in split.column_names
+    datasets = split.with_format(None)[DATASET_COLUMN] if mixed else None
+    if mixed:
         report["per_dataset"] = per_dataset_metrics(
-            split.with_format(None)[DATASET_COLUMN],
-            labels,
-            log_odds,
-            detector.calibration.threshold_log_odds,
-            n_resamples,
+            datasets, labels, log_odds, detector.calibration.threshold_log_odds, n_resamples
         )
+    if own_test_split and distances is not None:
+        save_reference(model_folder, ids, distances, f"the model's own test split ({len(distances)} images)")
+    report["familiarity"] = dataset_familiarity(
+        detector.familiarity,
+        distances,
+        labels,
+        log_odds,
+        threshold_log_odds=detector.calibration.threshold_log_odds,
+        model_folder=model_folder,
+        ids=ids,
+        datasets=datasets,
+        n_resamples=n_resamples,
+    )
     report.update(details or {})
     report["files"] = write_report(report, labels, log_odds, out, title)
-    return Validity(report, labels, log_odds, ids)
+    return Validity(report, labels, log_odds, ids, distances)
 
 
 def per_dataset_metrics(datasets, references, log_odds, threshold_log_odds: float, n_resamples: int) -> dict:

@@ -42,6 +42,13 @@ def percent_interval(entry: dict | None) -> str:
     return f"{percent(entry['value'])} [{percent(entry['low'])}, {percent(entry['high'])}]"
 
 
+def interval_cell(metric: dict | None) -> str:
+    """``{"value", "low", "high"}`` as "93.8 [85.0, 97.3]" (percentages to one decimal), the reports' short form."""
+    if not metric or metric.get("value") is None:
+        return "n/a"
+    return f"{metric['value'] * 100:.1f} [{metric['low'] * 100:.1f}, {metric['high'] * 100:.1f}]"
+
+
 def comparison_markdown(results: dict[str, dict], name_header: str = "model") -> str:
     """One row per named result of ``metric_intervals``: the results table's columns, each with its 95% interval."""
     rows = [

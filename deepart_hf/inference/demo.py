@@ -74,11 +74,20 @@ def analyse(detector: Detector, path: str | os.PathLike | None, uncertain: float
     row = detector.predict_rows([image], uncertain=uncertain, workers=1)[0]
     if row.failed:
         return Analysis(None, f"### Cannot score `{name}`\n{row.error}.")
-    prediction = Prediction(row.prob_ai, row.log_odds_ai, detector.calibration.threshold_log_odds, row.class_probs)
+    prediction = Prediction(
+        row.prob_ai,
+        row.log_odds_ai,
+        detector.calibration.threshold_log_odds,
+        row.class_probs,
+        row.distance,
+        row.distance_percentile,
+        row.familiar,
+    )
     probabilities = row.class_probs or {ID2LABEL[AI]: row.prob_ai, ID2LABEL[HUMAN]: 1.0 - row.prob_ai}
     verdict = verdict_markdown(detector, row.prob_ai, row.decision, uncertain)
     if row.generator:
         verdict += f"\n\nMost probable source: **{row.generator}** (P = {row.generator_prob:.3f}), P(ai) = 1 − P(real)."
+    verdict += "\n\n" + familiarity_markdown(detector, prediction)
     return Analysis(probabilities, verdict, crop_heatmap(detector, image), prediction)
 
 
@@ -91,6 +100,25 @@ def verdict_markdown(detector: Detector, prob_ai: float, decision: str, uncertai
         f"## {DECISION_WORDS[decision]}\n"
         f"P(ai) = **{prob_ai:.3f}**; decision threshold P(ai) = {calibration.threshold:.3f} ({how}){band}.\n\n"
         "A score is one model's evidence, not a verdict: read it with the figures beside it."
+    )
+
+
+def familiarity_markdown(detector: Detector, prediction: Prediction) -> str:
+    """Whether the image is like the images the detector learnt from, in words, beside its score."""
+    familiarity = detector.familiarity
+    if familiarity is None or prediction.familiar is None:
+        return "This detector carries no familiarity data: nothing says whether this image is like its training images."
+    measured = (
+        f"cosine distance {prediction.distance:.4f} to its k-th nearest training image, k = {familiarity.k}; "
+        f"{prediction.distance_percentile:.0f}% of the training images are at most that far from theirs, and above "
+        f"{familiarity.threshold:.4f} (their {familiarity.percentile:g}th percentile) an image is unfamiliar"
+    )
+    if prediction.familiar:
+        return f"**Familiar ground**: this image is like the images this detector learnt from ({measured})."
+    return (
+        f"**Unfamiliar**: this image is unlike the images this detector learnt from, so the score above says little "
+        f"about it ({measured}). On a collection of such images, re-fit the threshold with `deepart-hf calibrate` "
+        "and some of its own human images."
     )
 
 

@@ -35,6 +35,10 @@ if TYPE_CHECKING:  # the detector (torch, transformers) is imported when a model
 OUTPUT_FORMATS = (".csv", ".jsonl", ".json")
 COLUMNS = ["file", "prob_ai", "log_odds_ai", "decision", "error"]
 ATTRIBUTION_COLUMNS = ["generator", "generator_prob"]  # after COLUMNS, for an attribution model
+FAMILIARITY_COLUMNS = ["distance", "distance_percentile", "familiar"]  # last, for a detector that carries them
+# When at least this share of the scored files is unlike the training images, the collection itself is: one line
+# says so and what helps.
+UNFAMILIAR_SHARE = 0.30
 FAILED = 1  # exit code when at least one file could not be scored
 
 
@@ -66,8 +70,11 @@ def main(args: argparse.Namespace) -> int:
     detector = load_detector(args.model, batch_size=args.batch_size, device=args.device)
     rows = score(detector, expanded.files, args.uncertain, args.workers)
     if not args.quiet:
-        print(format_table(rows, generators=detector.is_attribution))
+        print(format_table(rows, generators=detector.is_attribution, familiarity=detector.familiarity is not None))
     print(summary_line(rows, detector, args.uncertain, expanded.skipped))
+    advice = unfamiliar_advice(rows, args.model)
+    if advice:
+        print(advice)
     if args.output:
         try:
             write_rows(args.output, rows, detector, args.model, args.uncertain)
@@ -103,16 +110,19 @@ def score(detector: Detector, files: list, uncertain: float, workers: int | None
         return detector.predict_rows(files, uncertain=uncertain, workers=workers, progress=bar.update)
 
 
-def format_table(rows: list[Row], generators: bool = False) -> str:
-    """The rows as text; ``generators``: with an attribution model's most probable class and its probability."""
+def format_table(rows: list[Row], generators: bool = False, familiarity: bool = False) -> str:
+    """The rows as text; ``generators``: with an attribution model's most probable class and its probability;
+    ``familiarity``: with whether each image is like the training images ("no": unlike them)."""
     gwidth = max([len("generator"), *(len(row.generator or "") + 9 for row in rows)]) if generators else 0
     width = min(
         max([len("file"), *(len(row.file) for row in rows)]), max(20, shutil.get_terminal_size().columns - 28 - gwidth)
     )
     head = f"  {'generator':<{gwidth}}" if generators else ""
+    familiar_head = f"  {'familiar':<8}" if familiarity else ""
     lines = [
-        f"{'file':<{width}}  {'prob_ai':>8}{head}  decision",
-        f"{'-' * width}  {'-' * 8}{'  ' + '-' * gwidth if generators else ''}  {'-' * 9}",
+        f"{'file':<{width}}  {'prob_ai':>8}{head}{familiar_head}  decision",
+        f"{'-' * width}  {'-' * 8}{'  ' + '-' * gwidth if generators else ''}{'  ' + '-' * 8 if familiarity else ''}"
+        f"  {'-' * 9}",
     ]
     for row in rows:
         name = row.file if len(row.file) <= width else "…" + row.file[-(width - 1) :]
@@ -123,7 +133,8 @@ def format_table(rows: list[Row], generators: bool = False) -> str:
             if generators
             else ""
         )
-        lines.append(f"{name:<{width}}  {probability:>8}{generator}  {decision}")
+        familiar = f"  { ({True: 'yes', False: 'no'}.get(row.familiar, '')):<8}" if familiarity else ""
+        lines.append(f"{name:<{width}}  {probability:>8}{generator}{familiar}  {decision}")
     return "\n".join(lines)
 
 
@@ -139,7 +150,32 @@ def summary_line(rows: list[Row], detector: Detector, uncertain: float, skipped:
         + (f", uncertain for P(ai) {uncertain_words(calibration.threshold_log_odds, uncertain)}" if uncertain else "")
     )
     line = f"{parts[0]} ({parts[1]})"
+    familiarity = detector.familiarity
+    measured = [row for row in rows if row.familiar is not None]
+    if familiarity is not None and measured:
+        unfamiliar = sum(not row.familiar for row in measured)
+        line += (
+            f"; {unfamiliar} of {len(measured)} unlike the training images (cosine distance to the k-th nearest, k = "
+            f"{familiarity.k}, above {familiarity.threshold:.4g}, the training images' own {familiarity.percentile:g}th "
+            "percentile)"
+        )
     return line + (f"; {skipped} non-image files in folders or archives skipped" if skipped else "")
+
+
+def unfamiliar_advice(rows: list[Row], model: str) -> str | None:
+    """One line when at least ``UNFAMILIAR_SHARE`` of the scored files are unlike the training images: the scores
+    and the threshold were not made for this collection, and what helps."""
+    measured = [row for row in rows if row.familiar is not None]
+    if not measured:
+        return None
+    share = sum(not row.familiar for row in measured) / len(measured)
+    if share < UNFAMILIAR_SHARE:
+        return None
+    return (
+        f"{share:.0%} of these images are unlike the images this detector learnt from, so its scores and threshold "
+        f"were not made for them (it may call human work AI-made): re-fit the threshold on this collection with "
+        f"`deepart-hf calibrate --model {model} --human FOLDER_OF_ITS_HUMAN_IMAGES --output_dir NEW_MODEL`."
+    )
 
 
 def uncertain_words(threshold_log_odds: float, uncertain: float) -> str:
@@ -152,6 +188,8 @@ def write_rows(path: Path, rows: list[Row], detector: Detector, model: str, unce
 
     suffix = path.suffix.lower()
     extra = ATTRIBUTION_COLUMNS + ["class_probs"] if detector.is_attribution else []
+    familiar = FAMILIARITY_COLUMNS if detector.familiarity is not None else []
+    extra += familiar
     records = [{key: value for key, value in row.as_dict().items() if key in COLUMNS + extra} for row in rows]
     if suffix == ".json":
         calibration = detector.calibration
@@ -172,5 +210,5 @@ def write_rows(path: Path, rows: list[Row], detector: Detector, model: str, unce
             handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
         return
     # floats are written exactly, so the file reads back to the scores printed by evaluation
-    columns = COLUMNS + extra[: len(ATTRIBUTION_COLUMNS)]
+    columns = COLUMNS + (ATTRIBUTION_COLUMNS if detector.is_attribution else []) + familiar
     write_csv(path, columns, ([record.get(column) for column in columns] for record in records))

@@ -11,12 +11,27 @@ from ..cards import markdown_table
 from ..constants import N_RESAMPLES
 from ..data.loading import checked_split, load_splits
 from ..errors import DeepArtError
+from ..evaluation.familiarity_report import auroc_cell, dataset_familiarity
 from ..evaluation.intervals import metric_intervals
-from ..evaluation.suite import interval_cell, score_split
+from ..evaluation.suite import interval_cell, scored_split
 from ..files import atomic_destination, write_json
 from ..training.model_card import LEAVE_ONE_OUT_KEY
 
 HEATMAP_METRICS = (("mean_accuracy", "mean accuracy"), ("auroc", "AUROC"))
+# the familiarity figures of each pair: (title, the cell of a pair's familiarity section)
+FAMILIARITY_TABLES = (
+    ("share of images flagged unfamiliar", lambda section: interval_cell(section["unfamiliar"])),
+    ("mean accuracy on all images", lambda section: interval_cell(section["all"]["mean_accuracy"])),
+    (
+        "mean accuracy on the familiar images only (selective accuracy; coverage in brackets after it)",
+        lambda section: (
+            f"{interval_cell(section['familiar']['mean_accuracy'])} ({section['coverage']['value'] * 100:.0f}% covered)"
+            if section["n"]
+            else "n/a"
+        ),
+    ),
+    ("familiarity AUROC against the model's own test split", auroc_cell),
+)
 
 
 def source_name(spec: str) -> str:
@@ -75,6 +90,7 @@ def cross_source(
         tests[source_name(spec)] = checked_split(load_splits(dataset, dataset_config), "test", f"dataset {spec}")
 
     cells: dict[str, dict[str, dict]] = {}
+    familiarity: dict[str, dict[str, dict]] = {}
     for name, training in training_sets(sources, leave_one_out):
         run_dir = out / f"train-{name}"
         run_config = config.with_changes(
@@ -82,13 +98,22 @@ def cross_source(
         )
         finished_run(run_config) or train(run_config)
         detector = load_detector(run_dir)
-        cells[name] = {}
+        cells[name], familiarity[name] = {}, {}
+        threshold = detector.calibration.threshold_log_odds
         for test_name, split in tests.items():
-            labels, log_odds, _, _ = score_split(detector, split, (), description=f"{name} -> {test_name}")
+            scored = scored_split(detector, split, (), description=f"{name} -> {test_name}", distances=True)
             cells[name][test_name] = metric_intervals(
-                labels,
-                log_odds,
-                threshold_log_odds=detector.calibration.threshold_log_odds,
+                scored.labels, scored.clean, threshold_log_odds=threshold, n_resamples=n_resamples
+            )
+            # against the run's own test split, which the training run saved beside the model
+            familiarity[name][test_name] = dataset_familiarity(
+                detector.familiarity,
+                scored.distances,
+                scored.labels,
+                scored.clean,
+                threshold_log_odds=threshold,
+                model_folder=run_dir,
+                ids=scored.ids,
                 n_resamples=n_resamples,
             )
     all_sources = config.with_changes(
@@ -98,6 +123,7 @@ def cross_source(
         "sources": list(tests),
         "trained_on": list(cells),
         "cells": cells,
+        "familiarity": familiarity,
         "train_command": config_command(all_sources),
         # Where each source is, as a run on all of them records its datasets: --cross_source_report checks it.
         "locations": dict(zip(tests, all_sources.dataset_location.split(","))),
@@ -135,7 +161,61 @@ def cross_source_markdown(report: dict) -> str:
             markdown_table(["", *report["sources"]], rows),
             "",
         ]
-    return "\n".join(sections)
+    return "\n".join(sections + familiarity_sections(report))
+
+
+def familiarity_sections(report: dict) -> list[str]:
+    """The familiarity tables of the matrix, for the models that carry familiarity data; a line for the others."""
+    familiarity = report.get("familiarity")
+    if not familiarity:  # a matrix measured before familiarity existed
+        return []
+    measured = [t for t in report["trained_on"] if not any("note" in cell for cell in familiarity[t].values())]
+    sections = [
+        f"Familiarity, trained on {trained}: {next(iter(familiarity[trained].values()))['note']}"
+        for trained in report["trained_on"]
+        if trained not in measured
+    ]
+    sections += [""] if sections else []
+    for title, cell in FAMILIARITY_TABLES if measured else ():
+        rows = [
+            [f"trained on {trained}", *(cell(familiarity[trained][test]) for test in report["sources"])]
+            for trained in measured
+        ]
+        sections += [
+            f"### Familiarity: {title} (%, 95% interval), rows: training source, columns: test split",
+            "",
+            markdown_table(["", *report["sources"]], rows),
+            "",
+        ]
+    return sections
+
+
+def interval_text(entry: dict | None) -> tuple[float, str]:
+    """A heat-map cell: its value (NaN when undefined) and its text, the value over its interval."""
+    if not entry or entry.get("value") is None:
+        return np.nan, "n/a"
+    return entry["value"], f"{entry['value']:.2f}\n[{entry['low']:.2f}, {entry['high']:.2f}]"
+
+
+def heatmap_panels(report: dict) -> list[tuple[str, str, object]]:
+    """(title, colour map, cell(trained, test) -> (value, text)) of every heat map: the metrics, then, when the
+    models carry familiarity data, the share flagged and the familiarity AUROC."""
+    panels = [
+        (title, "RdYlGn", lambda t, s, key=key: interval_text(report["cells"][t][s][key]))
+        for key, title in HEATMAP_METRICS
+    ]
+    familiarity = report.get("familiarity") or {}
+    if any("note" not in cell for row in familiarity.values() for cell in row.values()):
+
+        def flagged(t, s):
+            return interval_text(familiarity[t][s].get("unfamiliar"))
+
+        def auroc(t, s):
+            cell = familiarity[t][s]
+            return (np.nan, "own test\nsplit") if cell.get("own_test_split") else interval_text(cell.get("auroc"))
+
+        panels += [("share flagged unfamiliar", "Purples", flagged), ("familiarity AUROC", "Purples", auroc)]
+    return panels
 
 
 def plot_cross_source(report: dict, path) -> Path:
@@ -143,26 +223,17 @@ def plot_cross_source(report: dict, path) -> Path:
 
     from ..evaluation.plots import save_figure
 
-    figure = Figure(figsize=(5 * len(HEATMAP_METRICS), 1.2 + 0.6 * len(report["trained_on"])))
-    for index, (key, title) in enumerate(HEATMAP_METRICS):
-        axes = figure.add_subplot(1, len(HEATMAP_METRICS), index + 1)
-        values = np.array(
-            [
-                [
-                    report["cells"][t][s][key]["value"] if report["cells"][t][s][key]["value"] is not None else np.nan
-                    for s in report["sources"]
-                ]
-                for t in report["trained_on"]
-            ],
-            dtype=float,
-        )
-        image = axes.imshow(values, cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
-        for row in range(values.shape[0]):
-            for column in range(values.shape[1]):
-                cell = report["cells"][report["trained_on"][row]][report["sources"][column]][key]
-                text = (
-                    "n/a" if cell["value"] is None else f"{cell['value']:.2f}\n[{cell['low']:.2f}, {cell['high']:.2f}]"
-                )
+    panels = heatmap_panels(report)
+    columns = len(HEATMAP_METRICS)
+    rows = -(-len(panels) // columns)
+    figure = Figure(figsize=(5 * columns, rows * (1.2 + 0.6 * len(report["trained_on"]))), layout="constrained")
+    for index, (title, colours, cell) in enumerate(panels):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        cells = [[cell(t, s) for s in report["sources"]] for t in report["trained_on"]]
+        values = np.array([[value for value, _ in row] for row in cells], dtype=float)
+        image = axes.imshow(values, cmap=colours, vmin=0.0, vmax=1.0, aspect="auto")
+        for row, texts in enumerate(cells):
+            for column, (_, text) in enumerate(texts):
                 axes.text(column, row, text, ha="center", va="center", fontsize=7)
         axes.set_xticks(range(len(report["sources"])), report["sources"], rotation=30, ha="right", fontsize=8)
         axes.set_yticks(range(len(report["trained_on"])), report["trained_on"], fontsize=8)

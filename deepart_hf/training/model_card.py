@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..cards import markdown_table, template_path
@@ -12,7 +13,8 @@ from ..data.loading import dataset_caveats as read_dataset_caveats
 from ..errors import DeepArtError
 from ..evaluation.suite import SUMMARY_METRICS, interval_cell, report_markdown
 from ..evaluation.tables import results_markdown
-from ..models import FROM_SCRATCH, is_hub_id
+from ..models import FROM_SCRATCH, classifier_head, is_hub_id
+from ..models.familiarity import FAMILIARITY_FILE, MAX_STORED, Familiarity
 from ..models.preprocessing import preprocess_mode
 from .config import TrainConfig
 from .protocols import get_protocol
@@ -132,6 +134,57 @@ def render_model_card(
         attribution=attribution,
         leave_one_out=leave_one_out_markdown(cross_source) if cross_source else None,
         leave_one_out_command=cross_source.get("train_command") if cross_source else None,
+        familiarity=familiarity_markdown(Familiarity.load(args.training.output_dir), model, repo_id),
+    )
+
+
+def familiarity_markdown(familiarity: Familiarity | None, model, repo_id: str) -> str | None:
+    """What the stored familiarity is, what its flag means, and how to compute it without deepart-hf."""
+    if familiarity is None:
+        return None
+    head = next(name for name, module in model.named_modules() if module is classifier_head(model))
+    counts = ", ".join(f"{n} of label {label}" for label, n in zip(*np.unique(familiarity.labels, return_counts=True)))
+    return "\n".join(
+        [
+            f"`{FAMILIARITY_FILE}` holds the features this model's classification head reads (L2-normalised; for a "
+            f"crop model, the mean over the crops it evaluates) of {familiarity.size} training and validation images "
+            f"({counts}: a sample stratified by label, at most {MAX_STORED:,}), taken through the saved image "
+            "processor as at test time. An image's **distance** is the cosine distance (1 − cos) of its features to "
+            f"its {familiarity.k}-th nearest stored image (k = {familiarity.k}); its **percentile** is the share of "
+            "stored images whose own distance to their k-th nearest other stored image (leave-one-out) is at most it. "
+            f"Beyond **{familiarity.threshold:.4f}**, the {familiarity.percentile:g}th percentile of those, an image "
+            "is **unfamiliar**: unlike anything this detector learnt from, so its score there says little (about "
+            f"{100 - familiarity.percentile:g}% of images like the training ones are flagged too). This is the deep "
+            "nearest-neighbour out-of-distribution test (Sun et al., ICML 2022).",
+            "",
+            "`deepart_hf.load_detector(...).predict(...)` and `deepart-hf predict` give each image's `distance`, "
+            "`distance_percentile` and `familiar`; where many images of a collection are unfamiliar, re-fit the "
+            "threshold with `deepart-hf calibrate` and that collection's own human images. A transformers "
+            "`pipeline()` gives the scores only; the same distance with transformers alone:",
+            "",
+            "```python",
+            "import torch",
+            "from huggingface_hub import hf_hub_download",
+            "from PIL import Image",
+            "from safetensors import safe_open",
+            "from transformers import AutoImageProcessor, AutoModelForImageClassification",
+            "",
+            f'model = AutoModelForImageClassification.from_pretrained("{repo_id}").eval()',
+            f'processor = AutoImageProcessor.from_pretrained("{repo_id}")',
+            f'with safe_open(hf_hub_download("{repo_id}", "{FAMILIARITY_FILE}"), framework="pt") as stored:',
+            '    training, k = stored.get_tensor("features"), int(stored.metadata()["k"])',
+            '    threshold = float(stored.metadata()["threshold"])',
+            "captured = []  # what the classification head reads: one row per image (per crop for a crop model)",
+            f'model.get_submodule("{head}").register_forward_pre_hook(lambda module, args: captured.append(args[0]))',
+            'images = [Image.open("painting.png").convert("RGB")]',
+            "with torch.no_grad():",
+            '    model(**processor(images=images, return_tensors="pt"))',
+            "features = captured[0].flatten(1).reshape(len(images), -1, training.shape[1]).mean(dim=1)",
+            "features = torch.nn.functional.normalize(features, dim=1)",
+            "distance = 1 - (features @ training.T).topk(k, dim=1).values[:, -1]",
+            "print(distance, distance <= threshold)  # True: familiar",
+            "```",
+        ]
     )
 
 

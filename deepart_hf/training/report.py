@@ -16,6 +16,7 @@ import numpy as np
 
 from ..constants import REAL_GENERATOR
 from ..evaluation.calibration import describe_calibration
+from ..evaluation.familiarity_report import familiarity_line, reference_folder
 from ..evaluation.perturbations import select_perturbations
 from ..evaluation.plots import plot_confusion_matrix, plot_roc_curve, plot_training_curves
 from ..evaluation.suite import evaluate_detector
@@ -25,6 +26,7 @@ from ..hub import push_folder
 from ..inference.detector import Detector
 from ..models import describe_model
 from ..models.calibration import Calibration
+from ..models.familiarity import Familiarity
 from ..models.preprocessing import describe_preprocessing, preprocess_mode
 from .config import TrainConfig, config_command
 from .model_card import dataset_label, render_model_card
@@ -106,6 +108,7 @@ def evaluate_and_report(config: TrainConfig, task: Task, trainer, model, process
         if validity.get("warning"):
             print(validity["warning"])
         print(f"Decision: {describe_calibration(calibration)}")
+        print(familiarity_line(validity["familiarity"]))
     shown = [*written]
     shown += [] if config.run.eval_only else ["README.md (model card)", "the model and its image processor"]
     print(f"Wrote {', '.join(shown)} to {out}")
@@ -117,8 +120,18 @@ def validity_report(config: TrainConfig, trainer, model, processor, splits, scor
     perturbations = select_perturbations(
         config.run.robustness, None if splits.raw_test is None else len(splits.raw_test)
     )
+    out = config.training.output_dir
+    # A trained run measures its own test split, the reference of later evaluations; an --eval_only run
+    # evaluates another split against the reference saved beside the model it loads.
+    own = not config.run.eval_only
+    source = out if own else config.model.model_name_or_path
+    model_folder = out if own else reference_folder(source) if source else None
     detector = Detector(
-        model, processor, batch_size=config.training.per_device_eval_batch_size, device=str(trainer.args.device)
+        model,
+        processor,
+        batch_size=config.training.per_device_eval_batch_size,
+        device=str(trainer.args.device),
+        familiarity=Familiarity.load(source) if source else None,
     )
     if splits.raw_test is None and perturbations:
         logger.warning("a streamed test split is read once: the validity report has no perturbations")
@@ -126,11 +139,13 @@ def validity_report(config: TrainConfig, trainer, model, processor, splits, scor
     return evaluate_detector(
         detector,
         splits.raw_test,
-        config.training.output_dir,
+        out,
         perturbations=perturbations,
         n_resamples=config.run.n_resamples,
         title=f"Validity report: {title}",
         clean=(None, scores.references, scores.log_odds_ai),
+        model_folder=model_folder,
+        own_test_split=own,
     ).report
 
 

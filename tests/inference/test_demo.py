@@ -88,3 +88,17 @@ def test_a_training_run_folder_is_a_space(crop_run, tmp_path):
     assert not list(staged.glob("checkpoint-*"))
     with pytest.raises(PublishError, match="push to some-org/detector-demo failed"):
         push_space(run, "some-org/detector-demo")  # offline in tests: one line, nothing lost
+
+
+def test_the_demo_says_beside_the_score_whether_the_image_is_like_the_training_images(crop_detector):
+    from deepart_hf.inference.detector import Detector
+
+    path = DEEPART_SAMPLE / "Human" / "Gushici-3.PNG"
+    shown = analyse(crop_detector, path)
+    expected = crop_detector.predict([path])[0]
+    assert shown.prediction.distance == pytest.approx(expected.distance, abs=1e-6)
+    assert shown.prediction.familiar == expected.familiar
+    said = "**Familiar ground**" if expected.familiar else "**Unfamiliar**"
+    assert said in shown.verdict and f"cosine distance {expected.distance:.4f}" in shown.verdict
+    without = analyse(Detector(crop_detector.model, crop_detector.processor, device="cpu"), path)
+    assert "carries no familiarity data" in without.verdict

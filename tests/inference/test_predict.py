@@ -220,3 +220,39 @@ def test_quiet_console_and_uncertain_band(crop_run, capsys):
     # a band wide enough to hold every score calls them all uncertain
     code, out, _ = predict(capsys, "--model", crop_run[0], *files, "--uncertain", "50")
     assert f"{len(files)} uncertain" in out
+
+
+def test_predict_writes_each_images_familiarity_and_counts_the_unfamiliar(crop_run, crop_detector, tmp_path, capsys):
+    noise = [tmp_path / f"noise-{seed}.png" for seed in range(2)]
+    for seed, path in enumerate(noise):
+        Image.fromarray(random_pixels(96, 80, seed=seed)).save(path)
+    files = [*sorted(DEEPART_SAMPLE.glob("Human/*"))[:2], *sorted(DEEPART_SAMPLE.glob("Aigc/*"))[:2], *noise]
+    code, out, _ = predict(capsys, "--model", crop_run[0], *files, "--output", tmp_path / "r.csv")
+    assert code == 0
+    with open(tmp_path / "r.csv", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    assert reader.fieldnames[-3:] == ["distance", "distance_percentile", "familiar"]
+    expected = crop_detector.predict(files)
+    np.testing.assert_allclose([float(r["distance"]) for r in rows], [p.distance for p in expected], atol=EXACT)
+    assert [float(r["distance_percentile"]) for r in rows] == [p.distance_percentile for p in expected]
+    assert [r["familiar"] for r in rows] == [str(p.familiar) for p in expected]
+    unfamiliar = sum(not p.familiar for p in expected)
+    assert f"; {unfamiliar} of 6 unlike the training images" in out
+    assert ("of these images are unlike the images this detector learnt from" in out) == (unfamiliar / 6 >= 0.3)
+    assert ("yes" in out.split()) == any(p.familiar for p in expected)  # the table's familiar column
+
+
+def test_when_many_images_are_unfamiliar_one_line_names_what_helps():
+    from deepart_hf.inference.detector import Row
+    from deepart_hf.inference.predict import UNFAMILIAR_SHARE, unfamiliar_advice
+
+    def rows(unfamiliar: int, total: int = 10) -> list[Row]:
+        return [Row(f"{i}.png", 0.5, 0.0, "ai", familiar=i >= unfamiliar) for i in range(total)]
+
+    assert UNFAMILIAR_SHARE == 0.30
+    advice = unfamiliar_advice(rows(3), "runs/detector")
+    assert advice.startswith("30% of these images are unlike the images this detector learnt from")
+    assert "deepart-hf calibrate --model runs/detector --human" in advice and "\n" not in advice
+    assert unfamiliar_advice(rows(2), "runs/detector") is None
+    assert unfamiliar_advice([Row("a.png", 0.5, 0.0, "ai"), Row("b.png", error="empty file")], "m") is None

@@ -4,7 +4,9 @@ the record built from the config, and the one check of a finished run that reads
 
 import json
 import logging
+from pathlib import Path
 
+import numpy as np
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Image
 
@@ -145,3 +147,50 @@ def test_a_finished_run_is_not_trained_again_by_train(trained):
     config, _ = trained
     with pytest.raises(deepart_hf.DeepArtError, match="holds a finished run; pass --overwrite_output_dir"):
         deepart_hf.train(config)
+
+
+def test_the_run_stores_its_familiarity_the_card_explains_it_and_the_push_uploads_it(trained, monkeypatch):
+    from huggingface_hub.utils import filter_repo_objects
+
+    from deepart_hf.data.loading import load_splits
+    from deepart_hf.models.familiarity import FAMILIARITY_FILE, Familiarity
+    from deepart_hf.training.report import push_run
+
+    config, result = trained
+    familiarity = Familiarity.load(result.output_dir)
+    splits = load_splits(str(config.datasets[0][0]))
+    # --max_eval_samples 8 takes 8 of the shuffled validation split
+    train_images = [*splits["train"], *splits["validation"].shuffle(seed=0).select(range(8))]
+    assert familiarity.size == len(train_images) and familiarity.labels.tolist() == [x["label"] for x in train_images]
+    # the features the saved model's head reads for those images at test time, in the same order
+    detector = deepart_hf.load_detector(result.output_dir)
+    features = detector.features([x["image"] for x in train_images])
+    expected = features / np.linalg.norm(features, axis=1, keepdims=True)
+    np.testing.assert_allclose(familiarity.features, expected, atol=1e-5)
+    # a stored image counts itself among its neighbours: it lies no farther than its leave-one-out distance
+    predictions = detector.predict([x["image"] for x in train_images])
+    distances = np.sort([p.distance for p in predictions])
+    assert np.all(distances <= familiarity.reference_distances + 1e-6) and distances[0] < distances[-1]
+    assert np.mean([p.familiar for p in predictions]) >= np.mean(familiarity.familiar(familiarity.reference_distances))
+
+    card = (result.output_dir / "README.md").read_text()
+    assert "## Familiarity: is an image like the training images?" in card
+    assert f"of {familiarity.size} training and validation images" in card
+    assert f"Beyond **{familiarity.threshold:.4f}**, the 95th percentile" in card
+
+    uploaded = {}
+
+    class Api:
+        def __init__(self, token=None):
+            pass
+
+        def create_repo(self, *args, **kwargs):
+            pass
+
+        def upload_folder(self, folder_path, ignore_patterns=None, **kwargs):
+            files = [str(p.relative_to(folder_path)) for p in Path(folder_path).rglob("*") if p.is_file()]
+            uploaded["files"] = set(filter_repo_objects(files, ignore_patterns=ignore_patterns))
+
+    monkeypatch.setattr("deepart_hf.hub.HfApi", Api)
+    push_run(config, str(result.output_dir))
+    assert {FAMILIARITY_FILE, "config.json", "model.safetensors", "README.md"} <= uploaded["files"]
