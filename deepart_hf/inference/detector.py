@@ -15,6 +15,7 @@ demo are built on it.
 
 from __future__ import annotations
 
+import logging
 import os
 import zipfile
 from collections import deque
@@ -34,6 +35,8 @@ from ..data.images import BadImage, decode_image, open_image, upright_rgb
 from ..errors import DeepArtError
 from ..models import is_attribution_labels, load_trained, model_labels
 from ..models.calibration import Calibration
+from ..models.familiarity import FAMILIARITY_FILE, Familiarity
+from ..models.features import logits_and_features
 from ..models.preprocessing import describe_preprocessing
 from ..models.scores import attribution_log_odds_ai, log_odds_from_logits, probabilities_from_log_odds
 from .decisions import (
@@ -47,6 +50,8 @@ from .decisions import (
 )
 from .inputs import InputFile, expand_inputs
 
+logger = logging.getLogger(__name__)
+
 ImageLike = Image.Image | str | os.PathLike | bytes | dict
 
 
@@ -54,12 +59,20 @@ ImageLike = Image.Image | str | os.PathLike | bytes | dict
 class Prediction:
     """One image's result (the saved model's probabilities are calibrated already). ``prob_ai`` is P(ai);
     ``log_odds_ai`` = log(P(ai) / P(human)), the exact score; ``label`` the decision at the saved threshold.
-    ``class_probs``: an attribution model's probability of each class (``real`` and each generator), else None."""
+    ``class_probs``: an attribution model's probability of each class (``real`` and each generator), else None.
+    ``distance``, ``distance_percentile``, ``familiar``: how far the image lies from the training images
+    (``models/familiarity.py``); None when the detector carries no familiarity data."""
 
     prob_ai: float
     log_odds_ai: float
     threshold_log_odds: float = 0.0
     class_probs: dict[str, float] | None = None
+    # where the image stands against the images the detector learnt from (None: it carries no familiarity data):
+    # the cosine distance to its k-th nearest stored training image, the share (0-100) of stored images whose own
+    # distance is at most that, and whether it is within the threshold
+    distance: float | None = None
+    distance_percentile: float | None = None
+    familiar: bool | None = None
 
     @property
     def generator(self) -> str | None:
@@ -87,6 +100,9 @@ class Row:
     generator: str | None = None  # an attribution model's most probable class, its probability, and every class's
     generator_prob: float | None = None
     class_probs: dict[str, float] | None = None
+    distance: float | None = None  # as in Prediction
+    distance_percentile: float | None = None
+    familiar: bool | None = None
 
     @property
     def failed(self) -> bool:
@@ -113,6 +129,12 @@ class TorchBackend:
             logits = self.model(pixel_values=pixel_values.to(self.device)).logits
         return logits.float().cpu().numpy().astype(np.float64)
 
+    def logits_and_features(self, pixel_values: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """float64 logits and the (N, D) float32 features the head read, from one forward pass."""
+        with torch.inference_mode():
+            logits, features = logits_and_features(self.model, pixel_values.to(self.device))
+        return logits.float().cpu().numpy().astype(np.float64), features.cpu().numpy()
+
 
 class Detector:
     """A trained human/ai detector with its preprocessing, ready to score images on the CPU or a GPU.
@@ -120,6 +142,10 @@ class Detector:
     ``model`` is a transformers model (run by torch on ``device``) or a backend: any object with the model's
     ``config`` that maps a batch of ``pixel_values`` to (N, classes) logits, such as an exported ONNX model
     (``inference/export.py``). Everything after the logits is the same code whatever computed them.
+
+    ``familiarity`` (``models/familiarity.py``, loaded by ``load_detector``): the training images' features, so
+    that each prediction says how far its image lies from them; it needs a backend that also gives the features
+    (``logits_and_features``), as the torch model and a ``deepart-hf export`` do.
     """
 
     def __init__(
@@ -129,6 +155,7 @@ class Detector:
         *,
         batch_size: int = 16,
         device: str | None = None,
+        familiarity: Familiarity | None = None,
     ):
         self.backend = TorchBackend(model, device) if isinstance(model, torch.nn.Module) else model
         self.model = getattr(self.backend, "model", None)  # the torch model, None for another backend
@@ -139,18 +166,34 @@ class Detector:
         self.labels = model_labels(config)
         # a generator-attribution model: P(ai) = 1 - P(real), and every class's probability goes with it
         self.is_attribution = is_attribution_labels(self.labels)
+        if familiarity is not None and not hasattr(self.backend, "logits_and_features"):
+            raise DeepArtError(f"{self.backend!r} gives no features, so it cannot measure familiarity")
+        self.familiarity = familiarity
 
     def __repr__(self) -> str:
         return f"Detector({self.backend!r}, {describe_preprocessing(self.processor)})"
 
     def logits(self, images: Iterable[ImageLike]) -> np.ndarray:
         """The model's (N, classes) logits, float64."""
+        return np.concatenate([self.backend(pixels) for pixels in self._pixel_batches(images)] or [self._no_logits])
+
+    def features(self, images: Iterable[ImageLike]) -> np.ndarray:
+        """The (N, D) float32 features the classification head reads for each image (a crop detector's averaged
+        over its crops): what ``familiarity`` measures distances on."""
+        if not hasattr(self.backend, "logits_and_features"):
+            raise DeepArtError(f"{self.backend!r} gives no features: export the detector again with this version")
+        batches = [self.backend.logits_and_features(pixels)[1] for pixels in self._pixel_batches(images)]
+        return np.concatenate(batches) if batches else np.zeros((0, 0), dtype=np.float32)
+
+    def _pixel_batches(self, images: Iterable[ImageLike]) -> Iterator[torch.Tensor]:
         images = list(images)
-        logits = []
         for start in range(0, len(images), self.batch_size):
             batch = [as_image(image) for image in images[start : start + self.batch_size]]
-            logits.append(self.backend(self.processor(images=batch, return_tensors="pt")["pixel_values"]))
-        return np.concatenate(logits) if logits else np.zeros((0, len(self.labels)))
+            yield self.processor(images=batch, return_tensors="pt")["pixel_values"]
+
+    @property
+    def _no_logits(self) -> np.ndarray:
+        return np.zeros((0, len(self.labels)))
 
     def log_odds(self, images: Iterable[ImageLike]) -> np.ndarray:
         """log(P(ai) / P(human)) per image, float64 (calibrated: the temperature is in the saved weights)."""
@@ -163,17 +206,26 @@ class Detector:
 
     def predict(self, images: Iterable[ImageLike]) -> list[Prediction]:
         """One ``Prediction`` per image (PIL images, paths, bytes, or ``datasets`` image values)."""
-        return self.predict_logits(self.logits(images))
+        return [p for pixels in self._pixel_batches(images) for p in self.predict_pixels(pixels)]
 
-    def predict_logits(self, logits: np.ndarray) -> list[Prediction]:
-        """Predictions from the model's logits: P(ai) at the saved threshold, and an attribution model's classes."""
+    def predict_logits(self, logits: np.ndarray, features: np.ndarray | None = None) -> list[Prediction]:
+        """Predictions from the model's logits: P(ai) at the saved threshold, and an attribution model's classes;
+        with the images' ``features`` and the detector's familiarity, how far each lies from the training images."""
         predictions = self.predict_log_odds(self.log_odds_from_logits(logits))
-        if not self.is_attribution:
+        if self.is_attribution:
+            probabilities = softmax(np.asarray(logits, dtype=np.float64), axis=1)
+            predictions = [
+                replace(p, class_probs=dict(zip(self.labels, map(float, row))))
+                for p, row in zip(predictions, probabilities)
+            ]
+        if self.familiarity is None or features is None:
             return predictions
-        probabilities = softmax(np.asarray(logits, dtype=np.float64), axis=1)
+        distances = self.familiarity.distances(features)
         return [
-            replace(p, class_probs=dict(zip(self.labels, map(float, row))))
-            for p, row in zip(predictions, probabilities)
+            replace(p, distance=float(d), distance_percentile=float(q), familiar=bool(f))
+            for p, d, q, f in zip(
+                predictions, distances, self.familiarity.percentiles(distances), self.familiarity.familiar(distances)
+            )
         ]
 
     # --- files people bring: predict_rows (deepart-hf predict, the demo) ---------------------------------------
@@ -209,6 +261,9 @@ class Detector:
                             generator=generator,
                             generator_prob=prediction.class_probs[generator] if generator else None,
                             class_probs=prediction.class_probs,
+                            distance=prediction.distance,
+                            distance_percentile=prediction.distance_percentile,
+                            familiar=prediction.familiar,
                         )
                     )
                 else:
@@ -226,8 +281,11 @@ class Detector:
         return self._prepared_batches(items, workers)
 
     def predict_pixels(self, pixel_values: torch.Tensor) -> list[Prediction]:
-        """Predictions for a batch of the processor's ``pixel_values``, calibrated exactly as ``predict`` does."""
-        return self.predict_logits(self.backend(pixel_values))
+        """Predictions for a batch of the processor's ``pixel_values``, calibrated exactly as ``predict`` does
+        (and with the familiarity of each image when the detector carries it)."""
+        if self.familiarity is None:
+            return self.predict_logits(self.backend(pixel_values))
+        return self.predict_logits(*self.backend.logits_and_features(pixel_values))
 
     def predict_log_odds(self, log_odds: np.ndarray) -> list[Prediction]:
         """Predictions from log-odds the model already gave (the temperature is in its weights), at the saved threshold."""
@@ -330,9 +388,22 @@ def load_detector(path_or_id: str | os.PathLike, **options) -> Detector:
     folder = onnx_export_folder(path_or_id)
     if folder is not None:
         backend, processor = load_onnx_backend(folder, device=options.pop("device", None))
-        return Detector(backend, processor, **options)
-    model, processor = load_trained(str(path_or_id), attribution=True)
-    return Detector(model, processor, **options)
+        model, name = backend, folder
+    else:
+        model, processor = load_trained(str(path_or_id), attribution=True)
+        name = path_or_id
+    familiarity = Familiarity.load(name)
+    if familiarity is None:
+        logger.warning(
+            "%s carries no familiarity data (%s: a detector saved before it was stored, or not fetched offline): "
+            "its predictions do not say whether an image is like its training images",
+            name,
+            FAMILIARITY_FILE,
+        )
+    elif not getattr(model, "has_features", True):
+        logger.warning("%s gives no features (exported before they were): its familiarity is not used", name)
+        familiarity = None
+    return Detector(model, processor, familiarity=familiarity, **options)
 
 
 __all__ = [

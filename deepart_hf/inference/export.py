@@ -38,6 +38,8 @@ from ..files import atomic_destination, write_json
 from ..models import check_detector_labels, model_labels
 from ..models.calibration import Calibration
 from ..models.crop_detector import CropImageProcessor
+from ..models.familiarity import FAMILIARITY_FILE, Familiarity
+from ..models.features import image_features, logits_and_features
 from ..models.preprocessing import preprocessing_metadata
 from .export_command import EXPORTERS
 
@@ -46,19 +48,22 @@ METADATA_FILE = "onnx_export.json"
 METADATA_KEY = "deepart_hf"  # the metadata_props entry holding the same JSON as METADATA_FILE
 OPSET = 18  # supported by both exporters and by onnxruntime >= 1.14
 INPUT, OUTPUT = "pixel_values", "logits"
-WRITTEN = (ONNX_FILE, METADATA_FILE, "config.json", "preprocessor_config.json")
+FEATURES = "features"  # the second output: the (batch, D) features the head read, what familiarity measures
+WRITTEN = (ONNX_FILE, METADATA_FILE, "config.json", "preprocessor_config.json", FAMILIARITY_FILE)
 INSTALL_HINT = "install the onnx extra: pip install 'deepart-hf[onnx]'"
 
 
-class _Logits(torch.nn.Module):
-    """The detector's forward pass as one tensor in, one tensor out: what an ONNX graph can hold."""
+class _LogitsAndFeatures(torch.nn.Module):
+    """The detector's forward pass as plain tensors, what an ONNX graph can hold: pixel values in, the logits and
+    the image features its head read (a crop model's averaged over its crops) out."""
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.model(pixel_values=pixel_values).logits.float()
+    def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, features = logits_and_features(self.model, pixel_values)
+        return logits.float(), features
 
 
 def export_onnx(
@@ -84,16 +89,28 @@ def export_onnx(
     detector = load_detector(path_or_id, device="cpu")
     model, processor = detector.model, detector.processor
     example = _example_input(processor)
-    metadata = onnx_metadata(model.config, processor, source=str(path_or_id), exporter=exporter, opset=opset)
+    metadata = onnx_metadata(
+        model.config,
+        processor,
+        source=str(path_or_id),
+        exporter=exporter,
+        opset=opset,
+        features=image_features(model, example).shape[1],
+        familiarity=detector.familiarity,
+    )
 
     out.mkdir(parents=True, exist_ok=True)
     with atomic_destination(out / ONNX_FILE) as temporary:
-        _export(_Logits(model).eval(), example, temporary, exporter, opset, str(path_or_id))
+        _export(_LogitsAndFeatures(model).eval(), example, temporary, exporter, opset, str(path_or_id))
         _add_metadata(temporary, metadata)
         # the config and processor as the detector saved them, so the export preprocesses with the same code;
         # model.onnx appears last, so a folder that has it is a whole export
         model.config.save_pretrained(out)
         processor.save_pretrained(out)
+        if detector.familiarity is not None:
+            detector.familiarity.save(out)
+        else:  # an earlier export's file would describe another model
+            (out / FAMILIARITY_FILE).unlink(missing_ok=True)
         write_json(out / METADATA_FILE, metadata)
     return metadata
 
@@ -138,13 +155,13 @@ def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, exporter
             if exporter == "dynamo":
                 options = dict(dynamic_shapes=({0: torch.export.Dim("batch")},), external_data=False, verbose=False)
             else:
-                options = dict(dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}})
+                options = dict(dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}, FEATURES: {0: "batch"}})
             torch.onnx.export(
                 module,
                 (example,),
                 str(path),
                 input_names=[INPUT],
-                output_names=[OUTPUT],
+                output_names=[OUTPUT, FEATURES],
                 opset_version=opset,
                 dynamo=exporter == "dynamo",
                 **options,
@@ -164,11 +181,35 @@ def _add_metadata(path: Path, metadata: dict) -> None:
 
 
 def onnx_metadata(
-    config: PreTrainedConfig, processor: BaseImageProcessor, *, source: str, exporter: str, opset: int
+    config: PreTrainedConfig,
+    processor: BaseImageProcessor,
+    *,
+    source: str,
+    exporter: str,
+    opset: int,
+    features: int,
+    familiarity: Familiarity | None = None,
 ) -> dict:
-    """Everything a consumer needs beside the graph, as ``onnx_export.json`` and the graph's metadata_props hold it."""
+    """Everything a consumer needs beside the graph, as ``onnx_export.json`` and the graph's metadata_props hold
+    it; ``features``: the dimension of the features output."""
     calibration = Calibration.from_config(config)
     labels = model_labels(config)
+    familiar = (
+        {
+            "file": FAMILIARITY_FILE,
+            "stored_images": familiarity.size,
+            "k": familiarity.k,
+            "percentile": familiarity.percentile,
+            "threshold": familiarity.threshold,
+            "distance": (
+                f"1 - the k-th largest cosine similarity of the L2-normalised '{FEATURES}' output to the rows of "
+                f"the file's 'features' tensor (L2-normalised); the image is familiar when the distance is <= "
+                "threshold"
+            ),
+        }
+        if familiarity is not None
+        else None
+    )
     return {
         "format": "onnx",
         "model_file": ONNX_FILE,
@@ -176,7 +217,11 @@ def onnx_metadata(
         "exporter": f"torch.onnx {exporter} (torch {torch.__version__})",
         "opset": opset,
         "inputs": {INPUT: {"shape": onnx_input_shape(processor), "dtype": "float32"}},
-        "outputs": {OUTPUT: {"shape": ["batch", len(labels)], "dtype": "float32"}},
+        "outputs": {
+            OUTPUT: {"shape": ["batch", len(labels)], "dtype": "float32"},
+            FEATURES: {"shape": ["batch", features], "dtype": "float32"},
+        },
+        "familiarity": familiar,
         "labels": labels,
         "preprocessing": preprocessing_metadata(processor),
         "calibration": {
@@ -229,18 +274,30 @@ class OnnxBackend:
         self.config = config
         self.session = onnxruntime.InferenceSession(str(path), providers=[p for p in wanted if p in available])
         self.input_shape = self.session.get_inputs()[0].shape  # (batch, [crops,] 3, S, S)
+        # an export written before the graph had a features output scores as before, without familiarity
+        self.has_features = FEATURES in {output.name for output in self.session.get_outputs()}
 
     def __repr__(self) -> str:
         return f"OnnxBackend({self.path.name})"
 
     def __call__(self, pixel_values: torch.Tensor) -> np.ndarray:
+        (logits,) = self.session.run([OUTPUT], {INPUT: self._pixels(pixel_values)})
+        return logits.astype(np.float64)
+
+    def logits_and_features(self, pixel_values: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """float64 logits and the (N, D) float32 features output, from one run of the graph."""
+        if not self.has_features:
+            raise DeepArtError(f"{self.path} has no {FEATURES!r} output: export the detector again to get it")
+        logits, features = self.session.run([OUTPUT, FEATURES], {INPUT: self._pixels(pixel_values)})
+        return logits.astype(np.float64), features.astype(np.float32, copy=False)
+
+    def _pixels(self, pixel_values: torch.Tensor) -> np.ndarray:
         pixels = pixel_values.detach().cpu().numpy().astype(np.float32, copy=False)
         if pixels.ndim == len(self.input_shape) - 1:
             # single views through a crop model (the demo's heat map): the graph averages a fixed number of
-            # crops, and the mean of one view's probability repeated is that probability
+            # crops, and the mean of one view's probability (or features) repeated is that probability
             pixels = np.repeat(pixels[:, None], self.input_shape[1], axis=1)
-        (logits,) = self.session.run([OUTPUT], {INPUT: pixels})
-        return logits.astype(np.float64)
+        return pixels
 
 
 def load_onnx_backend(folder: Path, device: str | None = None) -> tuple[OnnxBackend, BaseImageProcessor]:

@@ -9,35 +9,62 @@ each crop: its features come back per crop, (N, crops, D), and ``image_features`
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
 import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
 from .heads import classifier_head, classifier_model
+from .preprocessing import collate
+
+
+@contextlib.contextmanager
+def _captured_head_inputs(model: PreTrainedModel) -> Iterator[list[torch.Tensor]]:
+    """The inputs the classification head receives while the block runs, one tensor per call."""
+    captured: list[torch.Tensor] = []
+
+    def capture(_module, inputs):
+        captured.append(inputs[0].detach())
+
+    handle = classifier_head(model).register_forward_pre_hook(capture)
+    try:
+        yield captured
+    finally:
+        handle.remove()
+
+
+def _one_call(captured: list[torch.Tensor], model: PreTrainedModel) -> torch.Tensor:
+    if len(captured) != 1:
+        raise RuntimeError(f"the head of a {type(model).__name__} ran {len(captured)} times for one batch")
+    return captured[0].float().flatten(1)
 
 
 def head_inputs(model: PreTrainedModel, pixel_values: torch.Tensor) -> torch.Tensor:
     """The classification head's input for a batch, float32 on the model's device: (N, D) for a 4-D batch, and
     (N, views, D) for a 5-D batch of views (a crop detector's crops). Gradients are not tracked."""
     classifier = classifier_model(model)
-    head = classifier_head(model)
-    captured: list[torch.Tensor] = []
-
-    def capture(_module, inputs):
-        captured.append(inputs[0].detach())
-
     views = pixel_values.flatten(0, 1) if pixel_values.ndim == 5 else pixel_values
-    handle = head.register_forward_pre_hook(capture)
-    try:
-        with torch.inference_mode():
-            classifier(pixel_values=views)
-    finally:
-        handle.remove()
-    if len(captured) != 1:
-        raise RuntimeError(f"the head of a {type(classifier).__name__} ran {len(captured)} times for one batch")
-    features = captured[0].float().flatten(1)
+    with _captured_head_inputs(model) as captured, torch.inference_mode():
+        classifier(pixel_values=views)
+    features = _one_call(captured, classifier)
     if pixel_values.ndim == 5:
         features = features.view(pixel_values.shape[0], pixel_values.shape[1], -1)
     return features
+
+
+def logits_and_features(model: PreTrainedModel, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's own logits for a batch (a crop detector's crop-averaged ones) and ``image_features``, from one
+    forward pass. Runs in the caller's grad mode, so that an exporter can trace it."""
+    with _captured_head_inputs(model) as captured:
+        logits = model(pixel_values=pixel_values).logits
+    features = _one_call(captured, model)
+    if pixel_values.ndim == 5:
+        features = features.view(pixel_values.shape[0], pixel_values.shape[1], -1).mean(dim=1)
+    return logits, features
 
 
 def image_features(model: PreTrainedModel, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -46,4 +73,29 @@ def image_features(model: PreTrainedModel, pixel_values: torch.Tensor) -> torch.
     return features.mean(dim=1) if features.ndim == 3 else features
 
 
-__all__ = ["head_inputs", "image_features"]
+def dataset_features(
+    model: PreTrainedModel, dataset, batch_size: int = 16, *, desc: str | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``image_features`` of every example of a split whose transform gives ``pixel_values`` (a ``Dataset`` or a
+    stream), in order, float32 (N, D), with its ``labels`` (None when the split has none). ``desc`` names the
+    progress bar."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    features, labels = [], []
+    total = len(dataset) if hasattr(dataset, "__len__") else None
+    try:
+        with tqdm(total=total, desc=desc, unit="image") as bar:
+            for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate):
+                features.append(image_features(model, batch["pixel_values"].to(device)).cpu().numpy())
+                if "labels" in batch:
+                    labels.append(batch["labels"].numpy())
+                bar.update(len(batch["pixel_values"]))
+    finally:
+        model.train(was_training)
+    if not features:
+        return np.zeros((0, 0), dtype=np.float32), None
+    return np.concatenate(features).astype(np.float32), np.concatenate(labels) if labels else None
+
+
+__all__ = ["dataset_features", "head_inputs", "image_features", "logits_and_features"]

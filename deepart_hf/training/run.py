@@ -27,10 +27,12 @@ from ..evaluation.calibration import calibrate
 from ..files import write_json
 from ..models import create_model, freeze_backbone, load_trained, unfreeze_all
 from ..models.crop_detector import CropImageProcessor
+from ..models.familiarity import DEFAULT_K, FAMILIARITY_FILE, Familiarity
 from ..models.preprocessing import PixelValues, collate, preprocess_mode, processor_geometry
 from .arguments import cpu_bf16_supported
 from .augment import TrainTransform, pre_resize, training_augmentation
 from .config import FINISHED_MARKER, TrainConfig, config_command, identity_differences, is_finished, run_identity
+from .familiarity import fit_familiarity
 from .prepared_splits import Splits
 from .prepared_streams import prepare_streams
 from .task import Task, resolve_task, synthetic_generators
@@ -90,6 +92,9 @@ def train(config: TrainConfig) -> RunResult:
         )
         if calibration is not None:
             trainer.save_model(training.output_dir)
+        # Where the detector stands: its training and validation images' features, stored beside the model.
+        if training.process_index == 0:
+            store_familiarity(model, processor, splits, training)
     # The run's demo (app.py, requirements.txt and examples); its code goes with every push. Before the report,
     # whose metrics.json marks the run finished: a kill in between leaves it unfinished.
     if not config.run.eval_only and trainer.is_world_process_zero():
@@ -130,6 +135,22 @@ def finished_run(config: TrainConfig) -> RunResult | None:
         )
     summary = json.loads((out / FINISHED_MARKER).read_text())
     return RunResult(out, summary["test"], Task.from_summary(summary), (), summary, reused=True)
+
+
+def store_familiarity(model, processor, splits: Splits, training: TrainingArguments) -> Familiarity | None:
+    """Fit and save the familiarity of the trained model into the run folder, saying in one line what was
+    stored; a previous run's file goes when this one has too few images to store any."""
+    familiarity = fit_familiarity(
+        model, processor, splits, batch_size=training.per_device_eval_batch_size, seed=training.seed
+    )
+    out = Path(training.output_dir)
+    if familiarity is None:
+        (out / FAMILIARITY_FILE).unlink(missing_ok=True)
+        print(f"Familiarity: not stored (the training and validation splits hold {DEFAULT_K} images or fewer)")
+        return None
+    familiarity.save(out)
+    print(f"Familiarity ({FAMILIARITY_FILE}): {familiarity.describe()}")
+    return familiarity
 
 
 def write_run_demo(output_dir: str, splits: Splits) -> None:
