@@ -144,7 +144,8 @@ def main(argv=None) -> int:
     write_json(
         args.out,
         {
-            "command": "python benchmarks/generator_features.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": "python benchmarks/generator_features.py "
+            + " ".join(argv if argv is not None else sys.argv[1:]),
             "machine": machine() | {"load_average_before": load_before},
             "seconds": round(elapsed, 1),
             "feature_seconds": seconds,

@@ -71,7 +71,16 @@ RECIPES = {  # name: (what it is, its train.py flags)
 def run_recipe(data: Path, work: Path, name: str) -> dict:
     description, flags = RECIPES[name]
     out = work / name
-    argv = ["cross-eval", "--dataset", str(data), "--leave_one_generator_out", "--output_dir", str(out), *flags, *COMMON]
+    argv = [
+        "cross-eval",
+        "--dataset",
+        str(data),
+        "--leave_one_generator_out",
+        "--output_dir",
+        str(out),
+        *flags,
+        *COMMON,
+    ]
     load_before, started = os.getloadavg(), time.perf_counter()
     assert deepart_hf_cli(argv) == 0
     seconds = time.perf_counter() - started

@@ -16,7 +16,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from datasets import ClassLabel, concatenate_datasets
+from datasets import ClassLabel, Image, concatenate_datasets
+from tqdm.auto import tqdm
 
 from ..cards import markdown_table
 from ..constants import DEFAULT_SEED, HUMAN, N_RESAMPLES, REAL_GENERATOR, SPLITS
@@ -24,7 +25,7 @@ from ..data.loading import load_splits
 from ..data.schema import GENERATOR_COLUMN
 from ..data.splits import SplitRatio, split_by_ratio
 from ..errors import DeepArtError
-from ..evaluation.intervals import metric_intervals
+from ..evaluation.intervals import metric_intervals, wilson_interval
 from ..evaluation.predictions import read_predictions_csv
 from ..evaluation.suite import interval_cell
 from ..files import atomic_destination, atomic_folder, write_json
@@ -135,13 +136,17 @@ def leave_one_generator_out(
         finished_run(run_config) or train(run_config)
         commands[held_out] = config_command(run_config)
         predictions = read_predictions_csv(run_dir / "predictions.csv")
-        threshold = load_detector(run_dir).calibration.threshold_log_odds
+        detector = load_detector(run_dir)
         results[held_out] = {
             "trained_on": [f"{REAL_GENERATOR} (training share)", *(g for g in generators if g != held_out)],
             "n_train": len(indices["train"]),
             "metrics": metric_intervals(
-                predictions["label"], predictions["log_odds_ai"], threshold_log_odds=threshold, n_resamples=n_resamples
+                predictions["label"],
+                predictions["log_odds_ai"],
+                threshold_log_odds=detector.calibration.threshold_log_odds,
+                n_resamples=n_resamples,
             ),
+            "unfamiliar": unfamiliar_shares(detector, pooled, indices["test"]),
         }
     report = {
         "dataset": location,
@@ -160,6 +165,23 @@ def leave_one_generator_out(
         temporary.write_text(generator_folds_markdown(report), encoding="utf-8")
     plot_generator_folds(report, out / "cross_source.png")
     return report
+
+
+def unfamiliar_shares(detector, pooled, rows: list[int]) -> dict | None:
+    """The share of the test's human images and of the held-out generator's images the detector's familiarity
+    flags as unlike its training images, with Wilson intervals; None for a detector that carries none. Does it
+    flag the generator it never saw more often than human images it never saw either?"""
+    if detector.familiarity is None:
+        return None
+    test = pooled.select(rows).cast_column("image", Image(decode=False))
+    flags = np.array([not p.familiar for p in detector.predict(tqdm(test["image"], desc="familiarity", unit="img"))])
+    labels = np.asarray(test["label"])
+    shares = {}
+    for name, mask in (("human", labels == HUMAN), ("held_out_generator", labels != HUMAN)):
+        flagged, n = int(flags[mask].sum()), int(mask.sum())
+        low, high = wilson_interval(flagged, n) if n else (None, None)
+        shares[name] = {"value": flagged / n if n else None, "low": low, "high": high, "flagged": flagged, "n": n}
+    return shares
 
 
 def _human_count(pooled, rows: list[int]) -> int:
@@ -205,12 +227,37 @@ def generator_folds_markdown(report: dict) -> str:
             "",
             f"Mean over {len(report[REPORT_KEY])} folds: {means}.",
             "",
+            *familiarity_lines(report),
             "Every metric of each fold:",
             "",
             table,
             "",
         ]
     )
+
+
+def familiarity_lines(report: dict) -> list[str]:
+    """The familiarity check of each fold as a table, when its detectors carry familiarity data."""
+    folds = {g: entry["unfamiliar"] for g, entry in report[REPORT_KEY].items() if entry.get("unfamiliar")}
+    if not folds:
+        return []
+    rows = [
+        [
+            g,
+            *(
+                f"{interval_cell(shares[k])} ({shares[k]['flagged']}/{shares[k]['n']})"
+                for k in ("held_out_generator", "human")
+            ),
+        ]
+        for g, shares in folds.items()
+    ]
+    return [
+        "Familiarity check: the share of test images each fold's detector flags as unlike its training images "
+        "(%, 95% Wilson interval). It flags the unseen generator only where that share is above the human one.",
+        "",
+        markdown_table(["held out", "held-out generator's images flagged", "human test images flagged"], rows),
+        "",
+    ]
 
 
 def plot_generator_folds(report: dict, path) -> Path:

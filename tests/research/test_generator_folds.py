@@ -67,9 +67,15 @@ def test_cross_eval_leave_one_generator_out_reports_each_fold_and_their_mean(thr
     for key in ("auroc", "mean_accuracy"):
         values = [entry["metrics"][key]["value"] for entry in folds.values()]
         assert report["mean"][key]["value"] == pytest.approx(np.mean(values), abs=1e-12)
+    for shares in (entry["unfamiliar"] for entry in folds.values()):  # every detector carries its familiarity
+        assert shares["human"]["n"] == 4 and shares["held_out_generator"]["n"] == 12
+        for share in shares.values():
+            assert share["value"] == pytest.approx(share["flagged"] / share["n"])
+            assert share["low"] <= share["value"] <= share["high"]
     assert report["human_split"] == {"ratio": "6:1:3", "seed": 42, "train": 7, "validation": 1, "test": 4}
     assert (out / "cross_source.png").stat().st_size > 10_000
-    assert "Mean over 3 folds: AUROC" in (out / "cross_source.md").read_text()
+    markdown = (out / "cross_source.md").read_text()
+    assert "Mean over 3 folds: AUROC" in markdown and "| held out | held-out generator's images flagged |" in markdown
     # run again on the same folder: refused, nothing retrained
     assert cli([*argv, *TINY]) == 2
     assert "logo already holds a cross-source report; choose another --output_dir" in capsys.readouterr().err
