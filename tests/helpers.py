@@ -11,6 +11,9 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 DEEPART_SAMPLE = SHARED_DATA / "deepart"
+# 250 human artworks and 250 from three generators, the generator as the file-name prefix (its README says more).
+ART_GAME_HALF = SHARED_DATA / "art-game-half"
+ART_GAME_PATTERNS = ["ai=(?P<generator>[^-]+)-img_", "human=(?P<collection>[^-]+)-(?P<style>[^-]+)-img_"]
 
 
 def image_bytes(fmt: str = "PNG", size: int = 32, seed: int = 0) -> bytes:

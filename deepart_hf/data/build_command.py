@@ -92,6 +92,22 @@ class DaniArguments:
     )
 
 
+@dataclass
+class FolderColumnArguments:
+    """Per-file columns of a folder source (``deepart_hf.data.file_columns``); they reach it as ``SourceOptions.extra``."""
+
+    metadata: Optional[str] = field(
+        default=None,
+        metadata={"help": "a CSV or JSONL table with a file_name column (the image's path inside the source) and any "
+                  "other columns, e.g. generator, style"},
+    )
+    name_pattern: Optional[list[str]] = field(
+        default=None,
+        metadata={"help": "[LABEL=]REGEX searched in each image's path inside its label folder; named groups become "
+                  "columns, e.g. --name-pattern 'ai=(?P<generator>[^-]+)-img_'"},
+    )
+
+
 def _folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -140,7 +156,7 @@ SOURCES: dict[str, tuple[tuple[type, ...], type | None]] = {
     "dani": ((SourceArguments,), DaniArguments),
     "genres": ((SourceArguments, LabelMapArguments), None),
     "dalle_paintings": ((SourceArguments,), None),
-    "folder": ((SourceArguments, LabelMapArguments), None),
+    "folder": ((SourceArguments, LabelMapArguments), FolderColumnArguments),
     "synthetic": ((SyntheticArguments,), SyntheticGeneratorArguments),
 }
 

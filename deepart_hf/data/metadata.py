@@ -49,8 +49,8 @@ def parse_json_object(text: str, where: str, error: type[Exception]) -> dict:
     return data
 
 
-def _rows(path: Path) -> list[tuple[str, dict]]:
-    """(where, row) pairs; ``where`` is how an error message points at the row."""
+def table_rows(path: Path) -> list[tuple[str, dict]]:
+    """(where, row) pairs of a CSV or JSONL file; ``where`` is how an error message points at the row."""
     text = _read_text(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -114,7 +114,7 @@ def load_poem_metadata(path: str | Path, columns: dict[str, str] | None = None) 
     path = Path(path)
     by_painting: dict[str, dict[str, str | None]] = {}
     first_seen: dict[str, str] = {}
-    rows = _rows(path)
+    rows = table_rows(path)
     names = _column_names(path, list(dict.fromkeys(name for _, row in rows for name in row)), columns)
     for where, row in rows:
         values = {names[name]: value for name, value in row.items() if name in names}

@@ -73,11 +73,14 @@ def synthetic_generator_names(generators: int) -> tuple[str, ...]:
     return (REAL_GENERATOR, *(f"upsampler-p{period}" for period in range(2, generators + 2))) if generators else ()
 
 
+# The column naming each image's generator (a ClassLabel, ``real`` first): D-ANI's, the synthetic set's, a folder's.
+GENERATOR_COLUMN = "generator"
+
 DANI_TASKS = ("T2I", "I2I", "TI2I")
 DANI_ORIGINAL_TASK = "original"  # the `task` of a COCO photograph: it was not generated
 
 DANI_COLUMNS = {
-    "generator": ClassLabel(names=list(DANI_GENERATORS)),
+    GENERATOR_COLUMN: ClassLabel(names=list(DANI_GENERATORS)),
     "task": Value("string"),
     "resolution": Value("int32"),
     "coco_id": Value("int64"),

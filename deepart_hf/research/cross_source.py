@@ -51,14 +51,26 @@ def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:
     from ..training.arguments import parse_arguments
 
     sources = [part.strip() for value in args.dataset for part in value.split(",") if part.strip()]
-    if len(sources) < 2:
-        raise DeepArtError("cross-eval needs at least two --dataset values")
+    if args.leave_one_generator_out and len(sources) != 1:
+        raise DeepArtError("--leave_one_generator_out takes one --dataset, with a generator column")
+    if not args.leave_one_generator_out and len(sources) < 2:
+        raise DeepArtError("cross-eval needs at least two --dataset values (or one with --leave_one_generator_out)")
     flags = list(extra or [])
     for forbidden in ("--dataset", "--output_dir", "--eval_only"):
         if any(flag == forbidden or flag.startswith(forbidden + "=") for flag in flags):
             raise DeepArtError(f"cross-eval sets {forbidden} itself; remove it from the train.py flags")
     # the dataset and folder are placeholders, replaced for every run
     config = parse_arguments([*flags, "--dataset", sources[0], "--output_dir", args.output_dir])
+    if args.leave_one_generator_out:
+        from .generator_folds import generator_folds_markdown, leave_one_generator_out
+
+        folds = leave_one_generator_out(
+            sources[0], args.output_dir, config, human_split=args.human_split, seed=args.split_seed,
+            n_resamples=args.n_resamples,
+        )  # fmt: skip
+        print(generator_folds_markdown(folds))
+        print(f"Wrote cross_source.json, cross_source.md, cross_source.png to {args.output_dir}")
+        return 0
     report = cross_source(
         sources, args.output_dir, config, leave_one_out=args.leave_one_out, n_resamples=args.n_resamples
     )

@@ -4,6 +4,8 @@
 is a set of folders whose name says the label, plus some fixed columns (a split, a genre). Sidecar files
 (``<stem>.txt``, ``<stem>.json``) beside an image become columns of its row (``deepart_hf.data.sidecars``).
 The source may be a folder, a ``.zip``, or a folder of zips, one per label (``deepart_hf.data.tree``).
+A table of files (``--metadata``) or a name pattern (``--name-pattern``) gives each image a generator and any
+other column (``deepart_hf.data.file_columns``).
 """
 
 
@@ -15,8 +17,9 @@ from pathlib import Path, PurePosixPath
 
 from ...constants import LABEL2ID, LABELS
 from ...errors import LayoutError, SourceError
+from ..file_columns import read_file_columns
 from ..images import read_images
-from ..schema import CORE_COLUMNS, image_features, string_columns
+from ..schema import CORE_COLUMNS, GENERATOR_COLUMN, image_features, string_columns
 from ..sidecars import pair_sidecars, read_sidecars
 from ..tree import ARCHIVE_SUFFIX, SourceTree
 from .base import BuildReport, CardInfo, Collection, SourceOptions, register_source
@@ -133,11 +136,19 @@ def collect(source: Path | None, options: SourceOptions) -> Collection:
     if len(present) < len(LABELS):
         report.notes.append(f"only class {LABELS[present.pop()]!r} present")
     records, sidecar_columns = read_labelled_folders(tree, folders, report, options)
+    file_columns = read_file_columns(
+        records,
+        tree,
+        table=options.metadata,
+        patterns=options.extra.get("name_pattern"),
+        inside=lambda record: record["image_id"].partition("/")[2],  # the path inside its label folder
+        report=report,
+    )
     name = PurePosixPath(tree.location.name).stem if tree.location.suffix.lower() == ARCHIVE_SUFFIX else tree.location.name
     return Collection(
         name="folder",
         records=records,
-        features=image_features(sidecar_columns),
+        features=image_features({**sidecar_columns, **file_columns}),
         card=CardInfo(
             pretty_name=f"{name}: human vs AI images",
             summary=f"Images from `{tree.location.name}`, one sub-folder per class, published with deepart-hf.",
@@ -145,4 +156,5 @@ def collect(source: Path | None, options: SourceOptions) -> Collection:
         ),
         report=report,
         tree=tree,
+        stratify_by=("label", GENERATOR_COLUMN) if GENERATOR_COLUMN in file_columns else ("label",),
     )

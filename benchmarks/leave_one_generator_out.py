@@ -1,0 +1,132 @@
+"""Recipes compared on generators they never saw: leave one generator out on the art-game half.
+
+The art-game half (250 human artworks of many styles, 250 from DALL·E, Midjourney and Stable Diffusion; every image
+a 512×512 JPEG) is built with its generator from the file names, then each recipe runs as a user would run it:
+
+    deepart-hf build folder --source ../shared/data/art-game-half --out DATA \\
+        --name-pattern 'ai=(?P<generator>[^-]+)-img_' 'human=(?P<collection>[^-]+)-(?P<style>[^-]+)-img_'
+    deepart-hf cross-eval --dataset DATA --leave_one_generator_out --output_dir OUT/RECIPE [RECIPE's train.py flags]
+
+(human split 6:1:3, seed 42, the same for every fold and recipe). Each recipe's time is the whole cross-eval call:
+three trainings, their test predictions, the report.
+
+    python benchmarks/leave_one_generator_out.py                           # every recipe
+    python benchmarks/leave_one_generator_out.py --recipes lite0-probe     # one
+
+Saves benchmarks/results/leave_one_generator_out-<recipe>.json, one file per recipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from calibration_sample_size import machine
+from generator_features import build_art_game_half
+
+from deepart_hf.cli import main as deepart_hf_cli
+from deepart_hf.files import write_json
+
+HERE = Path(__file__).resolve().parent
+COMMON = ["--per_device_eval_batch_size", "32", "--dataloader_num_workers", "0", "--save_strategy", "no"]
+COMMON += ["--robustness", "none", "--n_resamples", "1000", "--seed", "42"]
+PROBE = ["--model", "efficientnet-lite0-linear", "--image_size", "224", "--per_device_train_batch_size", "32"]
+PROBE += ["--learning_rate", "5e-3", "--weight_decay", "0", "--lr_scheduler_type", "cosine"]
+FINE_TUNE = ["--model", "efficientnet-lite0", "--image_size", "224", "--per_device_train_batch_size", "16"]
+FINE_TUNE += ["--learning_rate", "5e-4", "--lr_scheduler_type", "cosine", "--warmup_ratio", "0.1"]
+RECIPES = {  # name: (what it is, its train.py flags)
+    "lite0-probe": (
+        "EfficientNet-Lite0 linear probe (last layer), whole image resized to 224",
+        [*PROBE, "--num_train_epochs", "8"],
+    ),
+    "lite0-probe-native": (
+        "the same probe on native 224-pixel crops (one random crop per image and epoch; 5 fixed crops averaged at test)",
+        [*PROBE, "--num_train_epochs", "8", "--preprocess", "crop", "--eval_crops", "5"],
+    ),
+    "lite0-finetune": (
+        "EfficientNet-Lite0 fine-tuned from ImageNet, resized to 224",
+        [*FINE_TUNE, "--num_train_epochs", "3"],
+    ),
+    "lite0-finetune-blurjpeg": (
+        "the same with blur + JPEG augmentation (each with p 0.5; Wang et al. 2020)",
+        [*FINE_TUNE, "--num_train_epochs", "3", "--blur_jpeg_prob", "0.5"],
+    ),
+    "npr": (
+        "NPR from scratch, SAFE's recipe (--protocol safe: 256-pixel native crops), 4 epochs instead of 20",
+        ["--protocol", "safe", "--model", "npr", "--num_train_epochs", "4", "--per_device_train_batch_size", "32"],
+    ),
+    "safe": (
+        "SAFE from scratch, its own recipe (--protocol safe), 4 epochs instead of 20",
+        ["--protocol", "safe", "--num_train_epochs", "4", "--per_device_train_batch_size", "32"],
+    ),
+}
+
+
+def run_recipe(data: Path, work: Path, name: str) -> dict:
+    description, flags = RECIPES[name]
+    out = work / name
+    argv = [
+        "cross-eval",
+        "--dataset",
+        str(data),
+        "--leave_one_generator_out",
+        "--output_dir",
+        str(out),
+        *flags,
+        *COMMON,
+    ]
+    load_before, started = os.getloadavg(), time.perf_counter()
+    assert deepart_hf_cli(argv) == 0
+    seconds = time.perf_counter() - started
+    report = json.loads((out / "cross_source.json").read_text(encoding="utf-8"))
+    return {
+        "recipe": name,
+        "description": description,
+        "command": "deepart-hf " + " ".join(argv).replace(str(data), "DATA").replace(str(out), f"OUT/{name}"),
+        "seconds": round(seconds, 1),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "mean": report["mean"],
+        "folds": {
+            g: {key: entry["metrics"][key] for key in ("auroc", "mean_accuracy", "human_accuracy", "ai_accuracy")}
+            for g, entry in report["leave_one_generator_out"].items()
+        },
+        "human_split": report["human_split"],
+        "markdown": (out / "cross_source.md").read_text(encoding="utf-8"),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipes", default=",".join(RECIPES), help=f"comma list of {', '.join(RECIPES)}")
+    parser.add_argument("--out_dir", default=str(HERE / "results"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    with tempfile.TemporaryDirectory(prefix="leave-one-generator-out-") as tmp:
+        data = build_art_game_half(Path(tmp))
+        for name in args.recipes.split(","):
+            result = run_recipe(data, Path(tmp), name)
+            mean = result["mean"]
+            print(
+                f"{name}: mean AUROC {mean['auroc']['value']:.3f}, mean accuracy {mean['mean_accuracy']['value']:.3f}, "
+                f"{result['seconds'] / 60:.1f} min, load {result['load_average_before']} -> {result['load_average_after']}"
+            )
+            write_json(
+                Path(args.out_dir) / f"leave_one_generator_out-{name}.json",
+                {
+                    "command": "python benchmarks/leave_one_generator_out.py --recipes " + name,
+                    "machine": machine(),
+                    **result,
+                },
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
