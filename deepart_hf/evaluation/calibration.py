@@ -144,7 +144,7 @@ def threshold_for_fpr(
     if allowed < 0:
         return None, (
             f"{n_human} human {images} images can serve a false-positive target of {percent(1 / (n_human + 1))} "
-            f"or more, not {percent(target_fpr)}, which needs at least {minimum_human_images(target_fpr)}"
+            f"or more, not {percent(target_fpr)}, which needs at least {minimum_human_images(target_fpr)} human images"
         )
     # Just above the (allowed+1)-th highest human score: it and every lower human score fall below t.
     threshold = float(np.nextafter(human[allowed], np.inf))
