@@ -3,10 +3,16 @@
 One detector (resnet10t from scratch on 64-pixel resized images of the synthetic set) scores two pools of human
 images once: the DeepArt and genre-study samples' human images (another source, the case calibrate is for), and
 the human images of a second synthetic build (its own source). Then, many times over, k images of a pool are drawn
-at random, the threshold is fitted on them exactly as ``deepart-hf calibrate`` fits it
-(``evaluation.calibration.threshold_for_fpr``), and the FPR is measured on the rest of the pool. The figures: the
-mean held-out FPR, its 90th percentile, and how often it exceeds twice the target, beside what the order
-statistics predict for any model (``evaluation.recalibrate.expected_fpr``).
+at random, the threshold is fitted on them by two rules, and the FPR is measured on the rest of the pool:
+
+* ``conformal``: the rule ``deepart-hf calibrate`` and training use (``evaluation.calibration.threshold_for_fpr``),
+  k = floor((n + 1) * target) - 1 of the n images at or above the threshold;
+* ``floor``: the rule they used before, k = floor(target * n), which keeps the FPR on the n images themselves
+  within the target.
+
+The figures: the mean held-out FPR, its 90th percentile, and how often it exceeds twice the target, beside what the
+order statistics predict for any model (mean (k + 1)/(n + 1); ``evaluation.calibration.expected_fpr`` for the
+conformal rule).
 
     python benchmarks/calibration_sample_size.py             # ~5 CPU minutes on 2 cores
     python benchmarks/calibration_sample_size.py --draws 200 --epochs 1   # a quick look
@@ -34,15 +40,15 @@ from tqdm.auto import tqdm
 import deepart_hf
 from deepart_hf.constants import HUMAN
 from deepart_hf.data.loading import load_splits
-from deepart_hf.evaluation.calibration import threshold_for_fpr
-from deepart_hf.evaluation.recalibrate import expected_fpr, minimum_human_images
+from deepart_hf.evaluation.calibration import expected_fpr, minimum_human_images, threshold_for_fpr
 from deepart_hf.evaluation.suite import score_split
 from deepart_hf.files import write_json
 from deepart_hf.training.arguments import parse_arguments
 from deepart_hf.training.run import train
 
 HERE = Path(__file__).resolve().parent
-SIZES = {"other source": [20, 30, 40, 50, 60], "same source": [20, 50, 100, 200, 400]}
+SIZES = {"other source": [19, 20, 30, 40, 50, 60], "same source": [19, 20, 50, 100, 200, 400]}
+RULES = ("conformal", "floor")
 
 
 def human_log_odds(detector, folders: list[Path]) -> np.ndarray:
@@ -56,14 +62,31 @@ def human_log_odds(detector, folders: list[Path]) -> np.ndarray:
     return np.concatenate(scores)
 
 
-def held_out_fprs(scores: np.ndarray, k: int, target: float, draws: int, rng) -> np.ndarray:
-    fprs = np.empty(draws)
+def floor_threshold(scores: np.ndarray, target: float) -> float:
+    """The previous rule: just above the (k+1)-th highest score, k = floor(target * n)."""
+    allowed = int(np.floor(target * len(scores) + 1e-9))
+    return float(np.nextafter(np.sort(scores)[::-1][allowed], np.inf))
+
+
+def held_out_fprs(scores: np.ndarray, k: int, target: float, draws: int, rng) -> dict[str, np.ndarray]:
+    fprs = {rule: np.empty(draws) for rule in RULES}
     for draw in range(draws):
         order = rng.permutation(len(scores))
         fitted, rest = scores[order[:k]], scores[order[k:]]
-        threshold, _ = threshold_for_fpr(np.full(k, HUMAN), fitted, target)
-        fprs[draw] = np.mean(rest >= threshold)
+        thresholds = {
+            "conformal": threshold_for_fpr(np.full(k, HUMAN), fitted, target)[0],
+            "floor": floor_threshold(fitted, target),
+        }
+        for rule, threshold in thresholds.items():
+            fprs[rule][draw] = np.mean(rest >= threshold)
     return fprs
+
+
+def predicted(rule: str, k: int, target: float) -> tuple[float, float | None]:
+    if rule == "conformal":
+        return expected_fpr(k, target)
+    allowed = int(np.floor(target * k + 1e-9))
+    return (allowed + 1) / (k + 1), None
 
 
 def machine() -> dict:
@@ -122,33 +145,37 @@ def main(argv=None) -> int:
                 if k < minimum_human_images(target) or k >= len(scores) - 10:
                     continue
                 fprs = held_out_fprs(scores, k, target, args.draws, rng)
-                mean, upper = expected_fpr(k, target)
-                results.append(
-                    {
-                        "pool": name,
-                        "pool_size": len(scores),
-                        "fpr_at_training_threshold": at_training_threshold,
-                        "target_fpr": target,
-                        "k": k,
-                        "held_out": len(scores) - k,
-                        "mean_fpr": float(fprs.mean()),
-                        "p90_fpr": float(np.quantile(fprs, 0.9)),
-                        "share_above_2x_target": float(np.mean(fprs > 2 * target)),
-                        "predicted_mean_fpr": mean,
-                        "predicted_upper_95_fpr": upper,
-                    }
-                )
+                for rule in RULES:
+                    mean, upper = predicted(rule, k, target)
+                    results.append(
+                        {
+                            "pool": name,
+                            "pool_size": len(scores),
+                            "fpr_at_training_threshold": at_training_threshold,
+                            "rule": rule,
+                            "target_fpr": target,
+                            "k": k,
+                            "held_out": len(scores) - k,
+                            "mean_fpr": float(fprs[rule].mean()),
+                            "standard_error": float(fprs[rule].std(ddof=1) / np.sqrt(args.draws)),
+                            "p90_fpr": float(np.quantile(fprs[rule], 0.9)),
+                            "share_above_2x_target": float(np.mean(fprs[rule] > 2 * target)),
+                            "predicted_mean_fpr": mean,
+                            "predicted_upper_95_fpr": upper,
+                        }
+                    )
 
     header = (
-        "| human images (pool) | target | k | mean held-out FPR | 90th pct | P(FPR > 2x target) | predicted mean | "
-        "predicted 95% bound |"
+        "| human images (pool) | target | n | rule | mean held-out FPR (± s.e.) | 90th pct | P(FPR > 2x target) | "
+        "predicted mean | predicted 95% bound |"
     )
-    lines = [header, "|" + " --- |" * 8]
+    lines = [header, "|" + " --- |" * 9]
     for r in results:
+        bound = "" if r["predicted_upper_95_fpr"] is None else f"{r['predicted_upper_95_fpr']:.1%}"
         lines.append(
-            f"| {r['pool']} ({r['pool_size']}) | {r['target_fpr']:.0%} | {r['k']} | {r['mean_fpr']:.1%} | "
-            f"{r['p90_fpr']:.1%} | {r['share_above_2x_target']:.0%} | {r['predicted_mean_fpr']:.1%} | "
-            f"{r['predicted_upper_95_fpr']:.1%} |"
+            f"| {r['pool']} ({r['pool_size']}) | {r['target_fpr']:.0%} | {r['k']} | {r['rule']} | "
+            f"{r['mean_fpr']:.1%} (± {r['standard_error']:.2%}) | {r['p90_fpr']:.1%} | "
+            f"{r['share_above_2x_target']:.0%} | {r['predicted_mean_fpr']:.1%} | {bound} |"
         )
     table = "\n".join(lines)
     print(table)

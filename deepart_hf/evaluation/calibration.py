@@ -5,19 +5,24 @@ Decisions:
 
 * Argmax at P(ai) = 0.5 is not a decision rule a reviewer can defend: across sources it can call every human
   artwork AI-made. Calling a person's work AI-made is the costly error, so the threshold is chosen to keep the
-  validation false-positive rate (human images called ai) within ``target_fpr``.
+  false-positive rate (human images called ai) on new images of the validation split's kind within ``target_fpr``.
 * Temperature scaling (Guo et al., 2017) fits one T > 0 by minimising the validation log-loss. It is baked into
   the classification head (weights and bias divided by T), so every consumer of the saved model, plain
   ``pipeline()`` included, gives calibrated probabilities without knowing about it. For a crop detector the
   head is the inner model's, so each crop's logits are tempered before the crops are averaged, and the fit uses
   the per-crop logits to model exactly that.
-* The threshold is stored as calibrated log-odds (``models/calibration.py``). With ``n`` human validation
-  images the validation FPR moves in steps of 1/n; when 1/n exceeds the target, the target cannot be checked
-  and the decision falls back to the calibrated argmax (P(ai) = 0.5), and says so.
+* The threshold is stored as calibrated log-odds (``models/calibration.py``) and follows the split-conformal rule:
+  with n human images it lies just above the ceil((n + 1)(1 - target))-th smallest human score. Allowing
+  floor(target * n) of the n above it instead keeps their own FPR within the target, but the FPR on new images of
+  the same collection is then (k + 1)/(n + 1) on average, above the target (9.5% from 20 images at 5%); the
+  conformal rule keeps that expectation at or below the target for every n. One implementation serves training
+  and ``deepart-hf calibrate``. Below ``minimum_human_images`` (19 for 5%) the target cannot be served: training
+  falls back to the calibrated argmax (P(ai) = 0.5) and says so, naming the smallest target the images serve.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 
@@ -25,6 +30,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import log_expit, logsumexp
+from scipy.stats import beta
 from torch.utils.data import DataLoader
 
 from ..constants import AI, DEFAULT_TARGET_FPR, HUMAN
@@ -97,27 +103,55 @@ def at_bound(temperature: float) -> bool:
     return temperature <= low * 1.05 or temperature >= high / 1.05
 
 
+def conformal_allowed(n_human: int, target_fpr: float) -> int:
+    """k, the known human images that may score at or above the threshold: n - ceil((n + 1)(1 - target)), which is
+    floor((n + 1) * target) - 1; negative when n images cannot serve the target."""
+    return int(math.floor((n_human + 1) * target_fpr + 1e-9)) - 1
+
+
+def minimum_human_images(target_fpr: float) -> int:
+    """The fewest human images that serve ``target_fpr``: the smallest n with (n + 1) * target >= 1."""
+    return math.ceil(1.0 / target_fpr - 1e-9) - 1
+
+
+@functools.cache
+def expected_fpr(n_human: int, target_fpr: float) -> tuple[float, float]:
+    """(mean, 95% upper bound) of the FPR on new human images of the same collection, for the threshold fitted on
+    n of them. The threshold sits just above the (k+1)-th highest of n scores, so for exchangeable, untied scores
+    the share of new human scores at or above it is Beta(k + 1, n - k) distributed, whatever the model: mean
+    (k + 1) / (n + 1), which the conformal k keeps at or below the target."""
+    allowed = conformal_allowed(n_human, target_fpr)
+    distribution = beta(allowed + 1, n_human - allowed)
+    return float(distribution.mean()), float(distribution.ppf(0.95))
+
+
+def percent(share: float) -> str:
+    return f"{share * 100:.3g}%"
+
+
 def threshold_for_fpr(
     labels: np.ndarray, log_odds: np.ndarray, target_fpr: float, images: str = "validation"
 ) -> tuple[float | None, str]:
-    """The lowest threshold t with FPR("ai if score >= t") <= target on these scores, or None when the human
-    images are too few to tell (1/n > target) or absent. Returns (threshold, how it was chosen); ``images``
-    names the images in that text."""
+    """The split-conformal threshold for ``target_fpr`` on these scores: just above the ceil((n + 1)(1 - target))-th
+    smallest of the n human scores, so that on new human images of the same collection the expected FPR is at or
+    below the target. None when the human images are too few to serve the target (or absent). Returns (threshold,
+    how it was chosen and what it promises, in words); ``images`` names the images in that text."""
     human = np.sort(log_odds[labels == HUMAN])[::-1]
     n_human = len(human)
     if n_human == 0:
-        return None, "no human images in the validation split"
-    if 1.0 / n_human > target_fpr:
+        return None, f"no human images in the {images} split"
+    allowed = conformal_allowed(n_human, target_fpr)  # human images that may score at or above t
+    if allowed < 0:
         return None, (
-            f"{n_human} human {images} images measure the false-positive rate in steps of "
-            f"{1 / n_human:.0%}, coarser than the {target_fpr:.0%} target"
+            f"{n_human} human {images} images can serve a false-positive target of {percent(1 / (n_human + 1))} "
+            f"or more, not {percent(target_fpr)}, which needs at least {minimum_human_images(target_fpr)} human images"
         )
-    allowed = int(math.floor(target_fpr * n_human + 1e-9))  # human images that may score at or above t
     # Just above the (allowed+1)-th highest human score: it and every lower human score fall below t.
     threshold = float(np.nextafter(human[allowed], np.inf))
-    return (
-        threshold,
-        f"lowest threshold with {images} FPR <= {target_fpr:.0%} ({allowed} of {n_human} human images above it)",
+    mean, upper = expected_fpr(n_human, target_fpr)
+    return threshold, (
+        f"conformal threshold for FPR <= {percent(target_fpr)} ({allowed} of {n_human} human {images} images at or "
+        f"above it): expected FPR on new human images of the same collection {mean:.1%}, 95% upper bound {upper:.1%}"
     )
 
 
@@ -159,6 +193,9 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, target_fpr: float = 
         "validation_ece_after": expected_calibration_error(labels, after),
     }
     if not fallback:
+        details["expected_fpr_on_new_images"], details["fpr_upper_95_on_new_images"] = expected_fpr(
+            details["validation_human"], target_fpr
+        )
         details["validation_fpr_at_threshold"] = float(np.mean(after[labels == HUMAN] >= threshold))
         details["validation_tpr_at_threshold"] = float(np.mean(after[labels == AI] >= threshold))
     if too_few:

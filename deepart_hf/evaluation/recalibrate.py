@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import math
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import beta
 from tqdm.auto import tqdm
 
 from ..constants import AI, DEFAULT_TARGET_FPR, HUMAN
@@ -20,25 +18,17 @@ from ..errors import DeepArtError
 from ..files import atomic_folder
 from ..inference.detector import Detector, load_detector
 from ..models.calibration import Calibration
-from .calibration import apply_temperature, crop_logits, fit_calibration, threshold_for_fpr
+from .calibration import (
+    apply_temperature,
+    crop_logits,
+    expected_fpr,
+    fit_calibration,
+    minimum_human_images,
+    threshold_for_fpr,
+)
 
 PROVENANCE_FILE = "calibration.json"  # also marks a folder this command wrote, the only kind --overwrite replaces
 IMAGES = "calibration"  # how the fit's messages name the images
-
-
-def minimum_human_images(target_fpr: float) -> int:
-    """The fewest human images whose FPR steps (1/n) are no coarser than the target: the fit's own criterion."""
-    return math.ceil(1.0 / target_fpr - 1e-9)
-
-
-def expected_fpr(n_human: int, target_fpr: float) -> tuple[float, float]:
-    """(mean, 95% upper bound) of the FPR on new human images of the same collection, for the threshold fitted on
-    n of them. The threshold sits just above the (k+1)-th highest of n scores (k = floor(target * n)), so for
-    exchangeable, untied scores the share of new human scores above it is Beta(k + 1, n - k) distributed, whatever
-    the model: mean (k + 1) / (n + 1), not the target."""
-    allowed = int(math.floor(target_fpr * n_human + 1e-9))
-    distribution = beta(allowed + 1, n_human - allowed)
-    return float(distribution.mean()), float(distribution.ppf(0.95))
 
 
 def check_destination(model: str, output_dir: str, overwrite: bool) -> Path:
@@ -96,12 +86,9 @@ def recalibrate(
     previous = detector.calibration
     human_log_odds = _log_odds_of(detector, human, "human")
     n_human = len(human_log_odds)
-    if threshold_for_fpr(np.full(n_human, HUMAN), human_log_odds, target_fpr, IMAGES)[0] is None:
-        raise DeepArtError(
-            f"{n_human} human images measure the false-positive rate in steps of {1 / n_human:.0%}, coarser than "
-            f"the {target_fpr:.0%} target: give at least {minimum_human_images(target_fpr)} human images "
-            f"(better {minimum_human_images(target_fpr / 10)}) or a larger --target_fpr"
-        )
+    threshold, how = threshold_for_fpr(np.full(n_human, HUMAN), human_log_odds, target_fpr, IMAGES)
+    if threshold is None:
+        raise DeepArtError(f"--human: {how} (better {minimum_human_images(target_fpr / 10)}); or a larger --target_fpr")
     details: dict = {}
     temperature, scaling = 1.0, f"temperature kept at {previous.temperature:.3g} (no ai images to re-fit it)"
     if ai:

@@ -103,6 +103,13 @@ class DataArguments:
             "safe (SAFE's jitter + rotation + patch masks), or jitter, rotate, mask"
         },
     )
+    balance_sources: bool = field(
+        default=True,
+        metadata={
+            "help": "several --dataset: each training epoch draws as many images from every source, so the larger "
+            "does not dominate the head; false: each training image once an epoch, the sources as they come"
+        },
+    )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "use only N training images, drawn with seed 0 (quick checks)"}
     )

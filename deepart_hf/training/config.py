@@ -172,6 +172,8 @@ def run_identity(config: TrainConfig) -> dict:
     data["dataset"] = config.dataset_location
     if not config.synthetic:
         del data["synthetic_n_per_class"], data["synthetic_image_size"]
+    if len(config.datasets) < 2:
+        del data["balance_sources"]  # one source has nothing to balance (and runs recorded before it resume)
     run = {key: value for key, value in asdict(config.run).items() if key not in NOT_IDENTITY}
     training = (
         {} if config.run.eval_only else {key: _plain(getattr(config.training, key)) for key in TRAINING_HYPERPARAMETERS}

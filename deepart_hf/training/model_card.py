@@ -41,6 +41,18 @@ def dataset_label(args: TrainConfig) -> str:
     return " + ".join(labels)
 
 
+def source_mixing(args: TrainConfig) -> str | None:
+    """How several training sources were mixed, in words (None for one source)."""
+    if len(args.datasets) < 2:
+        return None
+    if args.data.balance_sources:
+        return (
+            "each weighs the same in training: every epoch draws as many training images from each source "
+            "(`--balance_sources`, the default)"
+        )
+    return "concatenated: each training image once an epoch, so a larger source weighs more (`--balance_sources false`)"
+
+
 def render_model_card(
     args: TrainConfig,
     model,
@@ -113,6 +125,7 @@ def render_model_card(
         mean=described["mean"],
         std=described["std"],
         dataset_description=f"`{dataset_label(args)}`",
+        mixing=source_mixing(args),
         train_split=args.data.train_split,
         eval_split=args.data.eval_split or "none",
         test_split=args.data.test_split,

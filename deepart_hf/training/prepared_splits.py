@@ -18,6 +18,8 @@ class Splits:
     fingerprint: dict
     # A stream's test split before its images are decoded, which still has the ids (None: read them from `test`).
     test_ids_source: IterableDataset | None = None
+    # The source of each training row, when the sources are to weigh the same in training (None: each row once).
+    train_sources: list[str] | None = None
 
     def test_ids(self) -> list[str]:
         """The ids of the test split in prediction order: its ``image_id`` column, else row numbers."""

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import shutil
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from accelerate.utils import extract_model_from_parallel
 from datasets import Dataset
 from transformers import TrainingArguments, set_seed
 
-from ..data.loading import checked_split, combine_datasets, ensure_synthetic, load_splits
+from ..data.loading import DATASET_COLUMN, checked_split, combine_datasets, ensure_synthetic, load_splits
 from ..data.pixel_cache import PixelCache, pixel_cache
 from ..errors import DeepArtError
 from ..evaluation.calibration import calibrate
@@ -83,7 +84,12 @@ def train(config: TrainConfig) -> RunResult:
         resume = claim_output_dir(config, splits.fingerprint, resumable=True)
         if training.process_index == 0:
             print(f"Training precision: {training_precision(training)}")
-        trainer, history = train_model(config, task, model, processor, splits.train, splits.evaluation, resume)
+            if splits.train_sources is not None:
+                counts = ", ".join(f"{name} {n}" for name, n in sorted(Counter(splits.train_sources).items()))
+                print(f"Training sources weigh the same (--balance_sources): each epoch draws equally from {counts}")
+        trainer, history = train_model(
+            config, task, model, processor, splits.train, splits.evaluation, resume, splits.train_sources
+        )
         # Decide how to decide: temperature and threshold from the validation split, saved with the model.
         calibration = (
             calibrate(model, splits.evaluation, config.run.target_fpr, training.per_device_eval_batch_size)
@@ -237,6 +243,9 @@ def prepare_data(config: TrainConfig, processor, task: Task) -> Splits:
         train, evaluation, test = (
             combine_datasets(parts[key]) if parts[key] else None for key in ("train", "evaluation", "test")
         )
+        train_sources = (
+            list(train.with_format(None)[DATASET_COLUMN]) if train is not None and balances_sources(config) else None
+        )
         raw_test = test.with_format(None)  # its own object: set_transform below changes `test` in place
         if preprocess_mode(processor) == "resize":
             # Decode and resize each image once instead of once per epoch (the pixels the processor gives are
@@ -256,7 +265,12 @@ def prepare_data(config: TrainConfig, processor, task: Task) -> Splits:
     for split, cache in ((evaluation, pixels["evaluation"]), (test, None)):
         if split is not None:
             split.set_transform(PixelValues(processor, cache))
-    return Splits(train, evaluation, test, raw_test, fingerprint)
+    return Splits(train, evaluation, test, raw_test, fingerprint, train_sources=train_sources)
+
+
+def balances_sources(config: TrainConfig) -> bool:
+    """Several datasets, drawn an equal share each per epoch (``--balance_sources``, on by default)."""
+    return len(config.datasets) > 1 and config.data.balance_sources and not config.data.streaming
 
 
 def cached_pixels(config: TrainConfig, processor, name: str, split) -> PixelCache | None:
@@ -467,6 +481,7 @@ def make_trainer(
     evaluation,
     stage: str | None = None,
     split_by_node: bool = False,
+    train_sources: list[str] | None = None,
 ) -> DetectorTrainer:
     return DetectorTrainer(
         model=model,
@@ -480,14 +495,23 @@ def make_trainer(
         step_lr_gamma=config.run.step_lr_gamma,
         stage=stage,
         split_by_node=split_by_node,
+        train_sources=train_sources,
     )
 
 
 def train_model(
-    config: TrainConfig, task: Task, model, processor, train, evaluation, resume: dict
+    config: TrainConfig,
+    task: Task,
+    model,
+    processor,
+    train,
+    evaluation,
+    resume: dict,
+    train_sources: list[str] | None = None,
 ) -> tuple[DetectorTrainer, list[dict]]:
     """Train (frozen backbone first if asked, then unfrozen); returns the last trainer and the whole log, whose
-    epochs count on from one stage to the next."""
+    epochs count on from one stage to the next. ``train_sources``: each training row's source, drawn an equal
+    share each per epoch."""
     training = config.training
     if evaluation is None:
         training = replace(training, eval_strategy="no")
@@ -528,6 +552,7 @@ def train_model(
             evaluation,
             stage=stage if len(stages) > 1 else None,
             split_by_node=config.data.streaming,
+            train_sources=train_sources,
         )
         trainer.train(resume_from_checkpoint=checkpoint)
         # accelerate's autocast around forward (--bf16) comes off after each stage, else the next would wrap it again

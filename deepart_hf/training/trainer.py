@@ -21,6 +21,7 @@ from transformers.trainer_callback import ProgressCallback
 
 from ..errors import DeepArtError
 from ..evaluation.metrics import HEADLINE_METRICS
+from .balance import SourceBalancedSampler
 
 
 class StageProgress(ProgressCallback):
@@ -89,11 +90,14 @@ class DetectorTrainer(Trainer):
         step_lr_gamma: float = 0.1,
         stage: str | None = None,
         split_by_node: bool = False,
+        train_sources: list[str] | None = None,
         **kwargs,
     ):
-        """``split_by_node``: the training set is a stream already split between the processes."""
+        """``split_by_node``: the training set is a stream already split between the processes.
+        ``train_sources``: the source of each training row, to draw an equal share of each per epoch."""
         super().__init__(*args, **kwargs)
         self.split_by_node = split_by_node
+        self.train_sources = train_sources
         self.step_lr_epochs = step_lr_epochs
         self.step_lr_gamma = step_lr_gamma
         if self.pop_callback(ProgressCallback) is not None:
@@ -124,6 +128,12 @@ class DetectorTrainer(Trainer):
         return prepare_data_loader(
             loader, self.args.device, num_processes=1, process_index=0, put_on_device=True, dispatch_batches=False
         )
+
+    def _get_train_sampler(self, train_dataset=None):
+        if self.train_sources is None:
+            return super()._get_train_sampler(train_dataset)
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        return SourceBalancedSampler(self.train_sources, seed)
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.step_lr_epochs is None:

@@ -5,12 +5,16 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy.stats import norm
 
 from deepart_hf.evaluation.calibration import (
     apply_temperature,
+    conformal_allowed,
     expected_calibration_error,
+    expected_fpr,
     fit_calibration,
     fit_temperature,
+    minimum_human_images,
     tempered_log_odds,
     threshold_for_fpr,
 )
@@ -41,15 +45,60 @@ def test_tempered_log_odds_of_one_crop_is_the_margin_over_t_and_crops_average_pr
     np.testing.assert_allclose(tempered_log_odds(crops, 1.0), [math.log(0.7 / 0.3)], atol=1e-12)
 
 
-def test_threshold_keeps_the_validation_fpr_within_the_target():
+def test_the_threshold_lies_above_the_conformal_order_statistic():
     human = np.arange(20, dtype=float)  # scores 0..19
     labels = np.array([0] * 20 + [1] * 5)
     scores = np.concatenate([human, [5.0, 18.5, 19.0, 25.0, 30.0]])
-    threshold, _ = threshold_for_fpr(labels, scores, 0.05)
-    # one human image in 20 may score at or above it: the lowest such threshold lies just above the second-highest (18)
-    assert threshold == np.nextafter(18.0, np.inf)
-    assert np.mean(scores[labels == 0] >= threshold) == pytest.approx(0.05)
-    assert np.mean(scores[labels == 1] >= threshold) == pytest.approx(4 / 5)  # 18.5, 19, 25 and 30; not 5
+    threshold, how = threshold_for_fpr(labels, scores, 0.05)
+    # ceil(21 * 0.95) = 20: just above the 20th smallest human score, the highest; none of the 20 may reach it
+    assert threshold == np.nextafter(19.0, np.inf)
+    assert np.mean(scores[labels == 0] >= threshold) == 0.0
+    assert np.mean(scores[labels == 1] >= threshold) == pytest.approx(2 / 5)  # 25 and 30
+    assert "0 of 20 human validation images" in how and "expected FPR on new human images" in how
+    assert "4.8%" in how  # (k + 1)/(n + 1) = 1/21
+    # 39 images at 5%: ceil(40 * 0.95) = 38, so one of the 39 may lie at or above the threshold
+    threshold, _ = threshold_for_fpr(np.zeros(39, dtype=int), np.arange(39.0), 0.05)
+    assert threshold == np.nextafter(37.0, np.inf)
+
+
+def test_the_conformal_rule_in_numbers():
+    assert [conformal_allowed(n, 0.05) for n in (18, 19, 20, 39, 40, 200)] == [-1, 0, 0, 1, 1, 9]
+    assert (minimum_human_images(0.05), minimum_human_images(0.01), minimum_human_images(0.15)) == (19, 99, 6)
+    # seven human images at 0.15: k = floor(8 * 0.15) - 1 = 0, all seven below the threshold
+    assert conformal_allowed(7, 0.15) == 0 and conformal_allowed(minimum_human_images(0.3) - 1, 0.3) == -1
+    mean, upper = expected_fpr(19, 0.05)  # Beta(1, 19)
+    assert mean == pytest.approx(1 / 20) and upper == pytest.approx(1 - 0.05 ** (1 / 19))
+    mean, upper = expected_fpr(1000, 0.05)  # k = 49: Beta(50, 951)
+    assert mean == pytest.approx(50 / 1001) and 0.06 < upper < 0.065
+
+
+def floor_rule_threshold(scores: np.ndarray, target: float) -> float:
+    """The rule calibration used before: floor(target * n) of the n scores at or above the threshold."""
+    allowed = int(math.floor(target * len(scores) + 1e-9))
+    return float(np.nextafter(np.sort(scores)[::-1][allowed], np.inf))
+
+
+@pytest.mark.parametrize("n", [20, 50, 200])
+def test_on_new_images_the_conformal_rule_keeps_the_target_where_the_floor_rule_did_not(n):
+    """Human scores are standard normal; a threshold is fitted on n of them for 5%, 20,000 times (fixed seed), and
+    its FPR on new human images is the normal tail above it. The conformal rule's mean FPR is at or below 5%
+    (it is (k + 1)/(n + 1), as promised) and exceeds its 95% upper bound in 5% of the draws; the floor rule's mean
+    FPR lies above 5% (9.5% at n = 20)."""
+    target, draws = 0.05, 20_000
+    rng = np.random.default_rng(n)
+    fprs = {"conformal": np.empty(draws), "floor": np.empty(draws)}
+    for draw in range(draws):
+        scores = rng.standard_normal(n)
+        fprs["conformal"][draw] = norm.sf(threshold_for_fpr(np.zeros(n, dtype=int), scores, target)[0])
+        fprs["floor"][draw] = norm.sf(floor_rule_threshold(scores, target))
+    error = {rule: 3 * values.std() / math.sqrt(draws) for rule, values in fprs.items()}  # 3 Monte-Carlo s.e.
+    mean, upper = expected_fpr(n, target)
+    assert fprs["conformal"].mean() <= target + error["conformal"]
+    assert fprs["conformal"].mean() == pytest.approx(mean, abs=error["conformal"])
+    assert np.mean(fprs["conformal"] > upper) == pytest.approx(0.05, abs=3 * math.sqrt(0.05 * 0.95 / draws))
+    floor_k = math.floor(target * n)
+    assert fprs["floor"].mean() > target + error["floor"]
+    assert fprs["floor"].mean() == pytest.approx((floor_k + 1) / (n + 1), abs=error["floor"])
 
 
 def test_too_few_human_images_fall_back_to_argmax_and_say_so():
@@ -57,8 +106,12 @@ def test_too_few_human_images_fall_back_to_argmax_and_say_so():
     labels[:] = [0] * 10 + [1] * 20
     calibration = fit_calibration(logits, labels, target_fpr=0.05)
     assert calibration.threshold_log_odds == 0.0
-    assert "fallback to the argmax" in calibration.method and "10 human validation images" in calibration.method
+    assert "fallback to the argmax" in calibration.method
+    # the smallest target 10 images can serve, 1/11, and the images 5% needs
+    assert "10 human validation images can serve a false-positive target of 9.09% or more" in calibration.method
+    assert "needs at least 19" in calibration.method
     assert calibration.is_calibrated and calibration.temperature > 0
+    assert "expected_fpr_on_new_images" not in calibration.details
 
 
 def test_a_handful_of_validation_images_does_not_set_the_temperature():
@@ -81,6 +134,13 @@ def test_ece_drops_after_temperature_scaling():
     details = calibration.details
     assert details["validation_ece_after"] < details["validation_ece_before"] / 2
     assert details["validation_fpr_at_threshold"] <= 0.05
+    # the promise for new images: from the human validation images alone, whatever the model
+    n_human = details["validation_human"]
+    assert details["expected_fpr_on_new_images"] == pytest.approx(
+        (conformal_allowed(n_human, 0.05) + 1) / (n_human + 1)
+    )
+    assert details["expected_fpr_on_new_images"] <= 0.05 < details["fpr_upper_95_on_new_images"]
+    assert f"{n_human} human validation images" in calibration.method
     assert expected_calibration_error(
         labels, tempered_log_odds(overconfident, calibration.temperature)
     ) == pytest.approx(details["validation_ece_after"])

@@ -10,6 +10,7 @@ import pytest
 import deepart_hf
 import train
 from deepart_hf.cli import main as deepart_hf_cli
+from deepart_hf.data.loading import load_splits
 from deepart_hf.evaluation.predictions import read_predictions_csv
 from helpers import FAST_TRAINING, SHARED_DATA
 
@@ -139,7 +140,9 @@ def test_deepart_hf_evaluate_reproduces_the_run_s_report(trained_run, synthetic_
     assert "already holds a report" in capsys.readouterr().err
 
 
-def test_several_datasets_train_together_and_are_reported_one_by_one(synthetic_folder, deepart_folder, tmp_path):
+def test_several_datasets_train_together_and_are_reported_one_by_one(
+    synthetic_folder, deepart_folder, tmp_path, capsys
+):
     out = tmp_path / "mixed"
     assert (
         train.main(
@@ -168,7 +171,19 @@ def test_several_datasets_train_together_and_are_reported_one_by_one(synthetic_f
     assert sum(m["n"] for m in report["per_dataset"].values()) == metrics["test"]["n"] == report["clean"]["n"]
     assert report["perturbations"] == []
     assert set(metrics["per_dataset"]) == {"synthetic", "deepart"}
-    assert "## Per dataset" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "## Per dataset" in card
+    # the sources weigh the same in training, by default, and the run says so where it is recorded
+    assert "- Sources: each weighs the same in training" in card
+    assert json.loads((out / "run_args.json").read_text())["arguments"]["data"]["balance_sources"] is True
+    train_images = {
+        name: len(load_splits(str(folder))["train"])
+        for name, folder in (("deepart", deepart_folder), ("synthetic", synthetic_folder))
+    }
+    assert (
+        f"each epoch draws equally from deepart {train_images['deepart']}, synthetic {train_images['synthetic']}"
+        in capsys.readouterr().out
+    )
 
 
 def test_cross_eval_fills_the_matrix(synthetic_folder, deepart_folder, genres_folder, tmp_path):

@@ -9,7 +9,7 @@ from transformers import TrainingArguments
 
 from deepart_hf.errors import DeepArtError
 from deepart_hf.training.arguments import DataArguments, ModelArguments, RunArguments, parse_arguments
-from deepart_hf.training.config import config_command
+from deepart_hf.training.config import config_command, run_identity
 from deepart_hf.training.protocols import PROTOCOLS
 
 
@@ -170,3 +170,20 @@ def test_the_recorded_command_builds_the_same_run():
         assert mine == theirs, group
     for name in ("num_train_epochs", "learning_rate", "optim", "optim_args", "per_device_train_batch_size"):
         assert getattr(again.training, name) == getattr(config.training, name), name
+
+
+def test_several_sources_weigh_the_same_unless_told_otherwise():
+    both = resolved("--dataset", "a", "--dataset", "b", "--output_dir", "o")
+    concatenated = resolved("--dataset", "a,b", "--balance_sources", "false", "--output_dir", "o")
+    assert both.data.balance_sources is True and concatenated.data.balance_sources is False
+    # part of a run's identity (a run is resumed only with the same mixing) and of its recorded command
+    assert run_identity(both)["data"]["balance_sources"] is True
+    assert run_identity(concatenated)["data"]["balance_sources"] is False
+    assert "--balance_sources false" in config_command(concatenated)
+    assert "balance_sources" not in config_command(both)
+    # one source has nothing to balance: runs recorded before the flag existed resume as they were
+    assert "balance_sources" not in run_identity(resolved("--dataset", "a", "--output_dir", "o"))["data"]
+    assert (
+        resolved("--dataset", "a", "--dataset", "b").training.output_dir
+        != resolved("--dataset", "a", "--dataset", "b", "--balance_sources", "false").training.output_dir
+    )
