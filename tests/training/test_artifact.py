@@ -99,13 +99,18 @@ CASES = {
     "clip-probe-synthetic": ("synthetic_folder", ["--model", "clip-test", "--image_size", "32"]),
     # the linear-probe recipe on pretrained ImageNet features that install with the package (no download)
     "lite0-probe-synthetic": ("synthetic_folder", ["--model", "efficientnet-lite0-linear", "--image_size", "64"]),
+    # the same probe on native crops: its head trains on cached features of seeded random crops, 3 averaged at test
+    "lite0-probe-crop3-deepart": (
+        "deepart_folder",
+        ["--model", "efficientnet-lite0-linear", "--preprocess", "crop", "--image_size", "64", "--eval_crops", "3"],
+    ),
     "safe-crop3-synthetic": (
         "synthetic_folder",
         ["--protocol", "safe", "--image_size", "32", "--eval_crops", "3", "--max_train_samples", "24"],
     ),
 }
 
-PRETRAINED = {"lite0-probe-synthetic"}
+PRETRAINED = {"lite0-probe-synthetic", "lite0-probe-crop3-deepart"}
 
 
 @pytest.mark.parametrize("case", list(CASES))
