@@ -99,13 +99,18 @@ CASES = {
     "clip-probe-synthetic": ("synthetic_folder", ["--model", "clip-test", "--image_size", "32"]),
     # the linear-probe recipe on pretrained ImageNet features that install with the package (no download)
     "lite0-probe-synthetic": ("synthetic_folder", ["--model", "efficientnet-lite0-linear", "--image_size", "64"]),
+    # the probe on the final features and two earlier stages: its own model class, saved with its code
+    "lite0-multistage-probe-synthetic": (
+        "synthetic_folder",
+        ["--model", "efficientnet-lite0-linear", "--probe_stages", "3", "--image_size", "64"],
+    ),
     "safe-crop3-synthetic": (
         "synthetic_folder",
         ["--protocol", "safe", "--image_size", "32", "--eval_crops", "3", "--max_train_samples", "24"],
     ),
 }
 
-PRETRAINED = {"lite0-probe-synthetic"}
+PRETRAINED = {"lite0-probe-synthetic", "lite0-multistage-probe-synthetic"}
 
 
 @pytest.mark.parametrize("case", list(CASES))
