@@ -90,6 +90,8 @@ def build_sources(work: Path, names: list[str], synthetic_per_class: int) -> dic
         "synthetic": lambda: deepart_hf.build(
             "synthetic", n_per_class=synthetic_per_class, image_size=128, seed=0, split_ratio=SPLIT_RATIO
         ),
+        # 250 human artworks of many styles and 250 DALL-E / Midjourney / Stable Diffusion images, all 512 x 512 JPEG
+        "art-game": lambda: deepart_hf.build("folder", SHARED / "art-game-half", split_ratio=SPLIT_RATIO),
     }
     folders = {}
     for name in tqdm(names, desc="building sources"):

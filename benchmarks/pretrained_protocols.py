@@ -21,11 +21,13 @@ other half of its human images and all of its AI images. JSON is saved after eve
     python benchmarks/pretrained_protocols.py                 # 4 protocols x 3 variants, each tested on 3 sources
     python benchmarks/pretrained_protocols.py --protocols deepart --epochs 4 --image_size 96   # a quick look
     python benchmarks/pretrained_protocols.py --part main_job  # the main job's recipe: resnet10t vs pretrained Lite0
+    python benchmarks/pretrained_protocols.py --part main_job --runs "python train.py,probe"   # against the probes
     python benchmarks/pretrained_protocols.py --part step_cost --batch_size 32   # the main job's step, both models
 
 ``--part main_job`` trains the main job (``python train.py``: the ``quick`` protocol on the synthetic default) with
-its model, resnet10t from scratch, and with pretrained EfficientNet-Lite0 at the same and at fewer epochs, and
-times each whole ``train`` call. ``--part step_cost`` times one training step of that recipe for both models.
+its model, resnet10t from scratch, with pretrained EfficientNet-Lite0 at the same and at fewer epochs, and with the
+Lite0 probes (last layer, and 3 stages), and times each whole ``train`` call. ``--part step_cost`` times one
+training step of that recipe for both models.
 Prints tables and saves JSON under benchmarks/results/.
 """
 
@@ -217,6 +219,10 @@ MAIN_JOB_RUNS = {
     "efficientnet-lite0 from ImageNet, 3 epochs": [
         "--model", "efficientnet-lite0", "--from_scratch", "false", "--num_train_epochs", "3",
     ],
+    "efficientnet-lite0-linear probe, 16 epochs": ["--model", "efficientnet-lite0-linear"],
+    "efficientnet-lite0-linear probe on 3 stages, 16 epochs": [
+        "--model", "efficientnet-lite0-linear", "--probe_stages", "3",
+    ],
 }  # fmt: skip
 
 
@@ -224,7 +230,8 @@ def main_job_part(args, save) -> dict:
     """Each run as ``python train.py [flags]`` would make it, timed from the parsed config to the saved report."""
     results = []
     with tempfile.TemporaryDirectory(prefix="pretrained-main-job-") as tmp:
-        for name, flags in tqdm(MAIN_JOB_RUNS.items(), desc="main job"):
+        chosen = [name for name in MAIN_JOB_RUNS if not args.runs or any(part in name for part in args.runs.split(","))]
+        for name, flags in tqdm([(name, MAIN_JOB_RUNS[name]) for name in chosen], desc="main job"):
             run_dir = Path(tmp) / str(len(results))
             config = parse_arguments(["--output_dir", str(run_dir), "--seed", str(args.seed), *flags])
             begun = time.perf_counter()
@@ -292,6 +299,9 @@ def main(argv=None) -> int:
     parser.add_argument("--synthetic_per_class", type=int, default=30)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--steps", type=int, default=3, help="step_cost: timed steps per model")
+    parser.add_argument(
+        "--runs", default="", help="main_job: only the runs whose names contain one of these (a comma list)"
+    )
     parser.add_argument("--out", default=None, help="default: benchmarks/results/pretrained_<part>.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, os.cpu_count() or 1))

@@ -23,6 +23,7 @@ from .factory import (
 )
 from .heads import classifier_head, describe_model, freeze_backbone, unfreeze_all
 from .highpass_cnn import HighPassCNNConfig, HighPassCNNForImageClassification
+from .multi_stage import MultiStageProbeConfig, MultiStageProbeForImageClassification
 from .registry import MODELS, ModelSpec, list_models, register_model
 
 AutoConfig.register(MODEL_TYPE, CropDetectorConfig, exist_ok=True)
@@ -36,6 +37,7 @@ AutoImageProcessor.register(
 for _config, _model in (
     (CLIPLinearConfig, CLIPLinearForImageClassification),
     (HighPassCNNConfig, HighPassCNNForImageClassification),
+    (MultiStageProbeConfig, MultiStageProbeForImageClassification),
 ):
     AutoConfig.register(_config.model_type, _config, exist_ok=True)
     AutoModelForImageClassification.register(_config, _model, exist_ok=True)
@@ -62,6 +64,8 @@ __all__ = [
     "HighPassCNNConfig",
     "HighPassCNNForImageClassification",
     "ModelSpec",
+    "MultiStageProbeConfig",
+    "MultiStageProbeForImageClassification",
     "check_detector_labels",
     "classifier_head",
     "create_model",

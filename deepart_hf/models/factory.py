@@ -50,6 +50,7 @@ from ..errors import DeepArtError, OfflineError
 from .clip_linear import CLIPLinearConfig, CLIPLinearForImageClassification
 from .crop_detector import CropDetector, CropDetectorConfig, CropImageProcessor
 from .highpass_cnn import HighPassCNNConfig, HighPassCNNForImageClassification
+from .multi_stage import MultiStageProbeConfig, MultiStageProbeForImageClassification, probe_stage_modules
 from .preprocessing import PREPROCESS_MODES, processor_geometry
 from .registry import MODELS, LocalWeights, ModelSpec
 
@@ -135,8 +136,13 @@ def create_model(
     eval_crops: int = 1,
     labels: Sequence[str] | None = None,
     pretrained_weights: str | None = None,
+    probe_stages: int = 1,
 ) -> tuple[PreTrainedModel, BaseImageProcessor]:
     """A 2-class (human/ai) detector and the image processor that is saved with it.
+
+    ``probe_stages``: above 1, a registered timm model's head reads its pooled final features and the pooled
+    outputs of the ``probe_stages - 1`` feature stages before the last (a ``MultiStageProbeForImageClassification``);
+    1 is the ordinary head on the final features.
 
     ``pretrained_weights``: a local checkpoint file for a registered timm model, read by timm's own loader
     (``pretrained_cfg_overlay=dict(file=...)``) instead of the registry's default weights; the way to start
@@ -168,6 +174,8 @@ def create_model(
     label_kwargs = _label_kwargs(labels)
     if pretrained_weights is not None:
         _check_pretrained_weights(name_or_path, pretrained_weights, from_scratch)
+    if probe_stages != 1:
+        _check_probe_stages(name_or_path, probe_stages)
     if spec is not None and spec.family == "highpass":
         return _create_highpass(spec, image_size or spec.default_image_size, eval_crops, label_kwargs)
     model, processor = _create_whole_image_model(
@@ -177,9 +185,46 @@ def create_model(
         label_kwargs=label_kwargs,
         pretrained_weights=pretrained_weights,
     )
+    if probe_stages != 1:
+        model = to_multi_stage(model, probe_stages)
     if preprocess == "crop":
         return to_crop_detector(model, processor, eval_crops)
     return model, processor
+
+
+def _check_probe_stages(name: str, probe_stages: int) -> None:
+    spec = MODELS.get(name)
+    if spec is None or spec.family != "timm":
+        timm_models = ", ".join(n for n, s in MODELS.items() if s.family == "timm")
+        raise DeepArtError(f"--probe_stages is for the registered timm models ({timm_models}), not {name!r}")
+    if probe_stages < 1:
+        raise DeepArtError(f"--probe_stages must be at least 1, got {probe_stages}")
+
+
+def to_multi_stage(model: PreTrainedModel, probe_stages: int) -> MultiStageProbeForImageClassification:
+    """A timm detector's backbone, same weights, with a new head on its final and earlier stages' pooled features."""
+    config = model.config
+    native = model.timm_model
+    if not getattr(native, "feature_info", None):
+        raise DeepArtError(
+            f"{config.architecture} names no feature stages (timm feature_info): --probe_stages needs them"
+        )
+    if probe_stages > len(native.feature_info):
+        raise DeepArtError(
+            f"--probe_stages {probe_stages}: {config.architecture} has {len(native.feature_info)} feature stages"
+        )
+    stages = probe_stage_modules(native.feature_info, probe_stages)
+    multi_config = MultiStageProbeConfig(
+        architecture=config.architecture,
+        pretrained_cfg=config.pretrained_cfg,
+        stages=stages,
+        **_label_kwargs(model_labels(config)),
+    )
+    setattr(multi_config, BASE_MODEL_ATTR, getattr(config, BASE_MODEL_ATTR, None))
+    multi = MultiStageProbeForImageClassification(multi_config)
+    backbone = {key: value for key, value in native.state_dict().items() if key in multi.timm_model.state_dict()}
+    multi.timm_model.load_state_dict(backbone)  # strict: every backbone weight comes from the model given
+    return multi
 
 
 def _check_pretrained_weights(name: str, path: str, from_scratch: bool) -> None:

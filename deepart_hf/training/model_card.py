@@ -112,7 +112,11 @@ def render_model_card(
         model_name=repo_id.split("/")[-1],
         repo_id=repo_id,
         usage=usage_code(
-            repo_id, processor, described.get("architecture"), classes=summary.get("classes") if attribution else None
+            repo_id,
+            processor,
+            described.get("architecture"),
+            classes=summary.get("classes") if attribution else None,
+            custom_code=getattr(model, "_auto_class", None) is not None,
         ),
         architecture=described.get("architecture"),
         family=described.get("family"),
@@ -266,8 +270,11 @@ def dataset_caveats(args: TrainConfig) -> list[str]:
     return caveats
 
 
-def usage_code(repo_id: str, processor, architecture: str | None, classes: list[str] | None = None) -> str:
-    """How to run the saved detector, for this kind of model (``classes``: an attribution model's)."""
+def usage_code(
+    repo_id: str, processor, architecture: str | None, classes: list[str] | None = None, *, custom_code: bool = False
+) -> str:
+    """How to run the saved detector, for this kind of model (``classes``: an attribution model's; ``custom_code``:
+    its model class is saved with it, as the recipes' are)."""
     lines = []
     if architecture in ARCHITECTURES_REGISTERED_BY_DEEPART_HF:
         lines += [f"import deepart_hf.models  # registers {architecture} with timm before loading"]
@@ -275,6 +282,12 @@ def usage_code(repo_id: str, processor, architecture: str | None, classes: list[
     if preprocess_mode(processor) == "crop":
         lines += [
             "# This detector averages native-resolution crops; the code that does it is saved with the model.",
+            f'detector = pipeline("image-classification", model="{repo_id}", trust_remote_code=True)',
+            "# With deepart-hf installed, `import deepart_hf.models` registers that code and trust_remote_code is not needed.",
+        ]
+    elif custom_code:
+        lines += [
+            "# The model's code (a recipe of this project) is saved with it.",
             f'detector = pipeline("image-classification", model="{repo_id}", trust_remote_code=True)',
             "# With deepart-hf installed, `import deepart_hf.models` registers that code and trust_remote_code is not needed.",
         ]

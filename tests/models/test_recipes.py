@@ -105,9 +105,12 @@ def test_recipe_preprocessing_is_fixed_and_pretrained_clip_offline_is_one_line()
         create_model("clip-vit-l14-linear")
 
 
-@pytest.mark.parametrize("name", ["safe", "clip-test"])
-def test_saved_recipes_load_with_trust_remote_code_and_no_deepart_hf(name, tmp_path):
-    model, processor = create_model(name, from_scratch=True, image_size=32)
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("safe", {}), ("clip-test", {}), ("efficientnet-lite0", {"probe_stages": 3})],  # the last: a multi-stage probe
+)
+def test_saved_recipes_load_with_trust_remote_code_and_no_deepart_hf(name, options, tmp_path):
+    model, processor = create_model(name, from_scratch=True, image_size=32, **options)
     model.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
     image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 48, 3), dtype=np.uint8))

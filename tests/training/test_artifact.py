@@ -104,13 +104,18 @@ CASES = {
         "deepart_folder",
         ["--model", "efficientnet-lite0-linear", "--preprocess", "crop", "--image_size", "64", "--eval_crops", "3"],
     ),
+    # the probe on the final features and two earlier stages: its own model class, saved with its code
+    "lite0-multistage-probe-synthetic": (
+        "synthetic_folder",
+        ["--model", "efficientnet-lite0-linear", "--probe_stages", "3", "--image_size", "64"],
+    ),
     "safe-crop3-synthetic": (
         "synthetic_folder",
         ["--protocol", "safe", "--image_size", "32", "--eval_crops", "3", "--max_train_samples", "24"],
     ),
 }
 
-PRETRAINED = {"lite0-probe-synthetic", "lite0-probe-crop3-deepart"}
+PRETRAINED = {"lite0-probe-synthetic", "lite0-probe-crop3-deepart", "lite0-multistage-probe-synthetic"}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -128,6 +133,9 @@ def test_a_saved_detector_reproduces_its_test_predictions(case, request, tmp_pat
     )
     np.testing.assert_allclose(pipeline_probabilities(run, images), reported, rtol=0, atol=TOLERANCE)
     assert_eval_only_reproduces(run, dataset, tmp_path)
+    # the card's pipeline line asks for the saved code exactly when the model's class is saved with it
+    saved_code = any(path.suffix == ".py" for path in run.iterdir())
+    assert ("trust_remote_code=True" in (run / "README.md").read_text(encoding="utf-8")) == saved_code
 
 
 def test_a_resize_detector_needs_nothing_but_transformers(deepart_folder, tmp_path):

@@ -1,0 +1,103 @@
+"""The multi-stage probe: a timm backbone whose head reads its final pooled features and the pooled outputs of the
+stages before the last, with the same weights as the ordinary probe, saved and loaded as any detector."""
+
+import huggingface_hub.constants
+import numpy as np
+import pytest
+import timm
+import torch
+from PIL import Image
+
+from deepart_hf.errors import DeepArtError
+from deepart_hf.inference.detector import load_detector
+from deepart_hf.models import (
+    MultiStageProbeForImageClassification,
+    classifier_head,
+    create_model,
+    describe_model,
+    freeze_backbone,
+)
+from deepart_hf.models.features import head_inputs
+from helpers import DEEPART_SAMPLE
+
+
+@pytest.fixture(autouse=True)
+def no_hub(monkeypatch, tmp_path):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+
+
+def deepart_pixels(processor, count: int = 4) -> torch.Tensor:
+    paths = sorted(DEEPART_SAMPLE.glob("Human/*"))[: count // 2] + sorted(DEEPART_SAMPLE.glob("Aigc/*"))[: count // 2]
+    return processor(images=[Image.open(path).convert("RGB") for path in paths], return_tensors="pt")["pixel_values"]
+
+
+def test_the_head_reads_the_ordinary_probes_features_then_the_pooled_earlier_stages():
+    multi, processor = create_model("efficientnet-lite0-linear", probe_stages=3)
+    ordinary, _ = create_model("efficientnet-lite0-linear")
+    assert isinstance(multi, MultiStageProbeForImageClassification)
+    assert multi.config.stages == ["blocks.2", "blocks.4"]  # stride 8 and 16; stride 32 feeds the final features
+    assert classifier_head(multi).in_features == 1280 + 40 + 112
+
+    pixels = deepart_pixels(processor)
+    features = head_inputs(multi.eval(), pixels)
+    assert features.shape == (4, 1432)
+    # the first 1280 are exactly what the ordinary probe's head reads
+    torch.testing.assert_close(features[:, :1280], head_inputs(ordinary.eval(), pixels), rtol=0, atol=1e-5)
+    # the rest: timm's features_only outputs of those stages, on the same ImageNet weights, averaged over positions
+    stages = timm.create_model("tf_efficientnet_lite0", features_only=True, out_indices=(2, 3))
+    stages.load_state_dict(multi.timm_model.state_dict(), strict=False)
+    with torch.no_grad():
+        expected = torch.cat([output.mean(dim=(2, 3)) for output in stages.eval()(pixels)], dim=1)
+    torch.testing.assert_close(features[:, 1280:], expected, rtol=1e-4, atol=1e-5)
+    assert features[:, 1280:].abs().max() > 0.1  # real activations, not an empty hook
+
+
+def test_one_stage_is_the_ordinary_probe_and_any_timm_backbone_with_stages_works():
+    ordinary, _ = create_model("resnet10t", from_scratch=True, image_size=64, probe_stages=1)
+    assert not isinstance(ordinary, MultiStageProbeForImageClassification)
+    resnet, _ = create_model("resnet10t", from_scratch=True, image_size=64, probe_stages=4)
+    assert resnet.config.stages == ["layer1", "layer2", "layer3"]
+    assert classifier_head(resnet).in_features == 512 + 64 + 128 + 256
+    described = describe_model(resnet)
+    assert described["family"] == "timm" and described["image_size"] == 64
+    assert described["architecture"] == "resnet10t (head on the final features + pooled layer1, layer2, layer3)"
+
+
+@pytest.mark.parametrize(
+    ("name", "stages", "message"),
+    [
+        ("vit-test", 2, "--probe_stages is for the registered timm models"),
+        ("resnet10t", 0, "--probe_stages must be at least 1, got 0"),
+        ("resnet10t", 6, "--probe_stages 6: resnet10t has 5 feature stages"),
+    ],
+)
+def test_what_probe_stages_refuses_is_one_line(name, stages, message):
+    with pytest.raises(DeepArtError, match=message) as error:
+        create_model(name, from_scratch=True, image_size=32, probe_stages=stages)
+    assert "\n" not in str(error.value)
+
+
+def test_freezing_trains_only_the_multi_stage_head():
+    model, processor = create_model("efficientnet-lite0-linear", probe_stages=2)
+    freeze_backbone(model)
+    trainable = {name for name, parameter in model.named_parameters() if parameter.requires_grad}
+    assert trainable == {"classifier.weight", "classifier.bias"}
+    before = model.timm_model.bn2.running_mean.clone()
+    model.train()(pixel_values=deepart_pixels(processor))
+    torch.testing.assert_close(model.timm_model.bn2.running_mean, before, rtol=0, atol=0)  # statistics frozen too
+
+
+def test_saved_it_loads_as_a_detector_with_the_same_probabilities(tmp_path):
+    # (without deepart_hf, through pipeline(trust_remote_code=True): tests/models/test_recipes.py)
+    model, processor = create_model("efficientnet-lite0-linear", probe_stages=3)
+    with torch.no_grad():
+        model.classifier.weight.normal_(0, 0.05, generator=torch.Generator().manual_seed(0))
+    model.save_pretrained(tmp_path)
+    images = [Image.open(path).convert("RGB") for path in sorted(DEEPART_SAMPLE.glob("*/*"))[::10]]
+    with torch.no_grad():
+        expected = model.eval()(**processor(images=images, return_tensors="pt")).logits.softmax(-1)[:, 1]
+    assert np.ptp(expected.numpy()) > 0.01
+
+    detector = load_detector(tmp_path)
+    np.testing.assert_allclose([p.prob_ai for p in detector.predict(images)], expected.numpy(), rtol=0, atol=1e-6)
