@@ -116,7 +116,9 @@ def pixel_cache(dataset, *, root: str | os.PathLike | None = None, workers: int 
 
 def _pixel_bytes(dataset) -> int | None:
     if {"width", "height"} <= set(dataset.column_names):
-        return int(np.sum(np.asarray(dataset["width"], dtype=np.int64) * np.asarray(dataset["height"], dtype=np.int64) * 3))
+        return int(
+            np.sum(np.asarray(dataset["width"], dtype=np.int64) * np.asarray(dataset["height"], dtype=np.int64) * 3)
+        )
     return None
 
 
@@ -127,9 +129,12 @@ def _build(dataset, folder: Path, workers: int) -> PixelCache:
     start = time.perf_counter()
     try:
         images, offset = {}, 0
-        decode = lambda value: np.asarray(decode_image(value))  # noqa: E731
-        with open(temporary / PIXELS_FILE, "wb") as out, ThreadPoolExecutor(max_workers=workers) as pool, \
-                tqdm(total=len(raw), desc="decoding images once into the pixel cache", unit="img") as progress:
+        decode = lambda value: np.asarray(decode_image(value))
+        with (
+            open(temporary / PIXELS_FILE, "wb") as out,
+            ThreadPoolExecutor(max_workers=workers) as pool,
+            tqdm(total=len(raw), desc="decoding images once into the pixel cache", unit="img") as progress,
+        ):
             # A chunk of rows at a time (the stored bytes of a whole split need not fit in memory); Pillow
             # releases the GIL while decoding, so the threads decode in parallel, written in row order.
             for row in range(0, len(raw), BUILD_CHUNK):
@@ -153,5 +158,7 @@ def _build(dataset, folder: Path, workers: int) -> PixelCache:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     cache = PixelCache(folder)
-    logger.info("pixel cache %s: %d images, %.0f MiB, built in %.1f s", folder, len(cache), cache.nbytes / 2**20, seconds)
+    logger.info(
+        "pixel cache %s: %d images, %.0f MiB, built in %.1f s", folder, len(cache), cache.nbytes / 2**20, seconds
+    )
     return cache
