@@ -1,8 +1,8 @@
 """Decoded pixels kept on disk: each image of a split decoded once, then read as native-resolution uint8 arrays.
 
 Native-crop training (``--preprocess crop``) and the blur/JPEG augmentation need the full-size image, so without
-this every epoch decodes every image again (a 1024-pixel PNG takes ~13 ms, ``benchmarks/decode_speed.py``),
-while cutting a 224-pixel crop out of decoded pixels takes a fraction of a millisecond.
+this every epoch decodes every image again, while cutting a crop out of decoded pixels costs a small fraction of
+that (benchmarks/README.md, "Per-image costs and the data pipeline").
 
 Decisions:
 

@@ -8,8 +8,8 @@ Two layouts are read, with extensions in any case:
 - the simple ``<genre>/{ai,human}/``, split by ratio.
 
 ``AI_generated`` and ``ai`` are the ``ai`` class, ``hand_drawing`` and ``human`` the ``human`` class
-(``--label-map`` replaces these names). The default configuration ``mixed`` has every genre (the seed's
-"mixed" runs); each genre is also its own configuration, holding the same rows as ``mixed`` so a per-genre
+(``--label-map`` replaces these names). The default configuration ``mixed`` has every genre (the genre
+study's "mixed" runs); each genre is also its own configuration, holding the same rows as ``mixed`` so a per-genre
 test set is exactly the mixed test set restricted to that genre. Upstream also ships a ``mixed`` folder
 that is a renamed copy of the three genres: a genre folder whose images are mostly pixel-identical copies
 of other genres' images is recognised as such and its copies are not published twice.
