@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import shutil
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -33,6 +33,8 @@ from .augment import TrainTransform, pre_resize, training_augmentation
 from .config import FINISHED_MARKER, TrainConfig, config_command, identity_differences, is_finished, run_identity
 from .prepared_splits import Splits
 from .prepared_streams import prepare_streams
+from .report import evaluate_and_report, push_run
+from .result import RunResult
 from .task import Task, resolve_task, synthetic_generators
 from .trainer import DetectorTrainer
 
@@ -43,22 +45,9 @@ TRAINER_STATE = "trainer_state.json"  # the last file the Trainer writes into a 
 UNFROZEN_STAGE = "unfrozen"
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """What a finished run gives back: its folder, test metrics, task and the files of its report."""
-
-    output_dir: Path
-    metrics: dict  # the test split's metrics (metrics.json's "test")
-    task: Task
-    files: tuple[str, ...] = ()  # written to output_dir: metrics.json, predictions.csv, plots, the validity report
-    summary: dict | None = None  # everything metrics.json holds
-    reused: bool = False  # read back from a finished run of the same config, not trained again
-
-
 def train(config: TrainConfig) -> RunResult:
     """The whole job: seed, model, data, training, test evaluation, report, card, push."""
     from .model_card import read_cross_source_report
-    from .report import evaluate_and_report, push_run
 
     read_cross_source_report(config)  # a report of other datasets stops the run before it trains
     training = config.training
