@@ -345,7 +345,18 @@ def incomplete_checkpoint(checkpoint: Path) -> str | None:
 
 
 def clear_previous_run(out: Path) -> None:
-    """What would make a new run resume or look finished: checkpoints of both stages, the record, the marker."""
+    """What would make a new run resume or look finished: checkpoints of both stages, the record, the marker.
+    Only a folder holding the run record is a previous run's: names like these without it are someone else's,
+    refused in one line before anything is deleted."""
+    found = [
+        *sorted(out.glob("checkpoint-*")),
+        *(p for p in (out / UNFROZEN_STAGE, out / FINISHED_MARKER) if p.exists()),
+    ]
+    if found and not (out / RUN_RECORD).is_file():
+        raise DeepArtError(
+            f"{out} holds {found[0].name} but no {RUN_RECORD}, so no training run wrote it: --overwrite_output_dir "
+            "deleted nothing; move it away or choose another --output_dir"
+        )
     for path in [*out.glob("checkpoint-*"), out / UNFROZEN_STAGE]:
         shutil.rmtree(path, ignore_errors=True)
     for name in (FINISHED_MARKER, RUN_RECORD):
