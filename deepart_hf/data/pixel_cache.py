@@ -15,7 +15,7 @@ Decisions:
 * The pixels are those of ``decode_image``, the one decoder, so a crop from the cache is byte-identical to a
   crop of the decoded image.
 * Written once: into a temporary folder that is renamed into place when complete, so a reader never sees half
-  a cache, and an interrupted build leaves nothing that looks finished. Under DDP the caller builds inside
+  a cache, and an interrupted build (an error, Ctrl-C or SIGTERM) removes its temporary folder. Under DDP the caller builds inside
   ``main_process_first``: the main process writes, the others find the finished folder.
 """
 
@@ -35,6 +35,7 @@ import xxhash
 from PIL import Image
 from tqdm.auto import tqdm
 
+from ..files import sigterm_unwinds
 from .images import decode_image, default_workers
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,9 @@ def pixel_cache(dataset, *, root: str | os.PathLike | None = None, workers: int 
     if needed is not None and needed * DISK_MARGIN > free:
         logger.warning("not caching decoded pixels: %d MiB needed, %d MiB free in %s", needed >> 20, free >> 20, root)
         return None
-    return _build(dataset, folder, workers or default_workers())
+    # SIGTERM (a scheduler ending the job) unwinds like Ctrl-C, so the half-built folder is removed too
+    with sigterm_unwinds():
+        return _build(dataset, folder, workers or default_workers())
 
 
 def _pixel_bytes(dataset) -> int | None:
