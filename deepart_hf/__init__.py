@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from .inference.detector import Detector, load_detector
     from .training.arguments import parse_arguments as parse_train_arguments
     from .training.config import TrainConfig
-    from .training.run import RunResult, train
+    from .training.result import RunResult
+    from .training.run import train
     from .training.task import Task
 
 # public name -> the module that defines it
@@ -44,7 +45,7 @@ _LAZY = {
     "load_detector": "deepart_hf.inference.detector",
     # the training API: deepart_hf.train(parse_train_arguments(argv) or a TrainConfig) -> RunResult
     "train": "deepart_hf.training.run",
-    "RunResult": "deepart_hf.training.run",
+    "RunResult": "deepart_hf.training.result",
     "TrainConfig": "deepart_hf.training.config",
     "Task": "deepart_hf.training.task",
     "parse_train_arguments": "deepart_hf.training.arguments",

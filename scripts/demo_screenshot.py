@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-TIMEOUT_S = 120  # a crop model's heat map on a loaded 2-core machine takes a while
+TIMEOUT_S = 120  # a crop model's heat map takes a while on a busy CPU with few cores
 
 
 def missing_browser() -> str | None:

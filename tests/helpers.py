@@ -1,6 +1,7 @@
 """Helpers the tests share: where the real samples are, and small generated images and folders."""
 
 import io
+import os
 import shutil
 import zlib
 from pathlib import Path
@@ -9,10 +10,15 @@ import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-DEEPART_SAMPLE = SHARED_DATA / "deepart"
+# The real samples (DeepArt pairs, the genre study, the D-ANI layout) are not part of the repository: tests that
+# read them form the real-data tier (marker ``real_data``), skipped when the folder is absent.
+TEST_DATA_ENV = "DEEPART_HF_TEST_DATA"
+REQUIRE_TEST_DATA_ENV = "DEEPART_HF_REQUIRE_TEST_DATA"  # "1": a missing sample fails instead of skipping
+TEST_DATA = Path(os.environ.get(TEST_DATA_ENV) or REPO.parent / "shared" / "data")
+# Tests that read it also ask for the ``deepart_sample`` fixture (conftest.py), which skips when it is absent.
+DEEPART_SAMPLE = TEST_DATA / "deepart"
 # 250 human artworks and 250 from three generators, the generator as the file-name prefix (its README says more).
-ART_GAME_HALF = SHARED_DATA / "art-game-half"
+ART_GAME_HALF = TEST_DATA / "art-game-half"
 ART_GAME_PATTERNS = ["ai=(?P<generator>[^-]+)-img_", "human=(?P<collection>[^-]+)-(?P<style>[^-]+)-img_"]
 
 

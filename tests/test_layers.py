@@ -89,3 +89,13 @@ def test_the_check_sees_imports_inside_functions(tmp_path):
         "deepart_hf.data.tree (data) imports deepart_hf.training (training)",
         "deepart_hf.data.tree (data) imports deepart_hf.training.run (training)",
     ]
+
+
+def test_the_run_imports_its_report_and_the_report_does_not_import_the_run():
+    """What a run returns (``RunResult``) lives in training/result.py, beside both, so the two do not form a cycle."""
+    paths = sorted(PACKAGE.rglob("*.py"))
+    modules = {module_name(p) for p in paths}
+    training = PACKAGE / "training"
+    assert "deepart_hf.training.report" in imported_modules(training / "run.py", modules)
+    assert "deepart_hf.training.run" not in imported_modules(training / "report.py", modules)
+    assert deepart_hf.RunResult.__module__ == "deepart_hf.training.result"

@@ -6,10 +6,10 @@ types it. ``publish`` then writes the result as a Hub repository.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from datasets import Dataset, DatasetDict, Features
 from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
@@ -65,7 +65,10 @@ class Build:
         rows written, once published, else the rows planned)."""
         if self.streamed is not None:
             rows = self.streamed.written or self.streamed.records
-            return {split: {name: sum(r["label"] == i for r in split_rows) for i, name in enumerate(LABELS)} for split, split_rows in rows.items()}
+            return {
+                split: {name: sum(r["label"] == i for r in split_rows) for i, name in enumerate(LABELS)}
+                for split, split_rows in rows.items()
+            }
         dataset = self.configs[config or self.default_config]
         return {
             split: {name: labels.count(index) for index, name in enumerate(LABELS)}
@@ -90,13 +93,17 @@ def _to_dataset(rows: list[dict], features: Features) -> Dataset:
         return Dataset.from_dict({name: [row[name] for row in rows] for name in features}, features=features)
 
 
-def _plan(collection: Collection, split_ratio: str | None, seed: int, linked: list[list[int]], validation_share: float | None) -> SplitPlan:
+def _plan(
+    collection: Collection, split_ratio: str | None, seed: int, linked: list[list[int]], validation_share: float | None
+) -> SplitPlan:
     grouping = {"seed": seed, "group_by": collection.group_by, "stratify_by": collection.stratify_by, "linked": linked}
     if collection.upstream_split_key and split_ratio is None:
         plan = split_upstream(collection.records, collection.upstream_split_key)
         return carve_validation(plan, collection.records, validation_share, **grouping) if validation_share else plan
     if validation_share:
-        raise DeepArtError("--validation-share carves validation out of a source's own train split; this build splits by ratio (use --split-ratio)")
+        raise DeepArtError(
+            "--validation-share carves validation out of a source's own train split; this build splits by ratio (use --split-ratio)"
+        )
     ratio = SplitRatio.parse(split_ratio or collection.default_split_ratio or DEFAULT_SPLIT_RATIO)
     return split_by_ratio(collection.records, ratio, **grouping)
 
@@ -106,12 +113,20 @@ def account_for_files(tree: SourceTree, report: BuildReport) -> None:
     report.hidden_count = len(tree.hidden)
     report.notes.extend(tree.notes)
     if tree.followed_links:
-        shown = ", ".join(tree.followed_links[:5]) + (f" and {len(tree.followed_links) - 5} more" if len(tree.followed_links) > 5 else "")
-        report.notes.append(f"followed {len(tree.followed_links)} link(s) to files or folders outside the source: {shown}")
+        shown = ", ".join(tree.followed_links[:5]) + (
+            f" and {len(tree.followed_links) - 5} more" if len(tree.followed_links) > 5 else ""
+        )
+        report.notes.append(
+            f"followed {len(tree.followed_links)} link(s) to files or folders outside the source: {shown}"
+        )
     for rel, reason in tree.skipped:
         report.skip(rel, reason)
     for rel in tree.unclaimed():
-        reason = "image outside the label folders: not published" if is_image_name(rel) else "not part of the layout: not read"
+        reason = (
+            "image outside the label folders: not published"
+            if is_image_name(rel)
+            else "not part of the layout: not read"
+        )
         report.skip(rel, reason)
 
 

@@ -8,7 +8,6 @@ import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Optional
 
 from transformers import HfArgumentParser
 
@@ -22,44 +21,66 @@ from .sources.folder import parse_label_map
 
 @dataclass
 class OutputArguments:
-    out: str = field(metadata={"help": "folder to write the Hub dataset repository to (must not exist unless --overwrite)"})
-    split_ratio: Optional[str] = field(
+    out: str = field(
+        metadata={"help": "folder to write the Hub dataset repository to (must not exist unless --overwrite)"}
+    )
+    split_ratio: str | None = field(
         default=None,
-        metadata={"help": "train:validation:test, e.g. 1:1:8 (the default, as in the DeepArt paper); overrides upstream splits"},
+        metadata={
+            "help": "train:validation:test, e.g. 1:1:8 (the default, as in the DeepArt paper); overrides upstream splits"
+        },
     )
     seed: int = field(default=DEFAULT_SEED, metadata={"help": "seed of the split (and of synthetic images)"})
-    push_to_hub: Optional[str] = field(default=None, metadata={"help": "also upload the folder to this Hub dataset repo (ORG/NAME)"})
+    push_to_hub: str | None = field(
+        default=None, metadata={"help": "also upload the folder to this Hub dataset repo (ORG/NAME)"}
+    )
     private: bool = field(default=False, metadata={"help": "create the Hub repo as private"})
     overwrite: bool = field(default=False, metadata={"help": "replace --out if it exists"})
-    strict: bool = field(default=False, metadata={"help": "fail on the first unreadable file instead of skipping and listing it"})
-    workers: Optional[int] = field(default=None, metadata={"help": "threads that read and check images (default: cores + 2)"})
-    near_duplicates: bool = field(
-        default=False, metadata={"help": "also find resized or re-encoded copies (64-bit difference hash) and keep them in one split"}
+    strict: bool = field(
+        default=False, metadata={"help": "fail on the first unreadable file instead of skipping and listing it"}
     )
-    validation_share: Optional[float] = field(
+    workers: int | None = field(
+        default=None, metadata={"help": "threads that read and check images (default: cores + 2)"}
+    )
+    near_duplicates: bool = field(
+        default=False,
+        metadata={"help": "also find resized or re-encoded copies (64-bit difference hash) and keep them in one split"},
+    )
+    validation_share: float | None = field(
         default=None,
-        metadata={"help": "carve this share of the source's own train split into validation (grouped, stratified), e.g. 0.1"},
+        metadata={
+            "help": "carve this share of the source's own train split into validation (grouped, stratified), e.g. 0.1"
+        },
     )
 
 
 @dataclass
 class SourceArguments:
-    source: str = field(metadata={"help": "the raw collection: a folder, a .zip, or a folder holding one .zip per label"})
+    source: str = field(
+        metadata={"help": "the raw collection: a folder, a .zip, or a folder holding one .zip per label"}
+    )
 
 
 @dataclass
 class MetadataArguments:
-    metadata: Optional[str] = field(default=None, metadata={"help": "poem metadata, CSV or JSONL (UTF-8), keyed by PaintingID"})
-    metadata_columns: Optional[str] = field(
+    metadata: str | None = field(
+        default=None, metadata={"help": "poem metadata, CSV or JSONL (UTF-8), keyed by PaintingID"}
+    )
+    metadata_columns: str | None = field(
         default=None,
-        metadata={"help": "keep only these metadata columns, renamed: SOURCE=OURS,... e.g. PoemText=poem_text,Painting=painting_id"},
+        metadata={
+            "help": "keep only these metadata columns, renamed: SOURCE=OURS,... e.g. PoemText=poem_text,Painting=painting_id"
+        },
     )
 
 
 @dataclass
 class LabelMapArguments:
-    label_map: Optional[str] = field(
-        default=None, metadata={"help": f"folder names to labels, e.g. real=human,fake=ai (default: folders named {'/'.join(LABELS)})"}
+    label_map: str | None = field(
+        default=None,
+        metadata={
+            "help": f"folder names to labels, e.g. real=human,fake=ai (default: folders named {'/'.join(LABELS)})"
+        },
     )
 
 
@@ -74,8 +95,11 @@ class SyntheticGeneratorArguments:
     """The synthetic source's own option; it reaches it as ``SourceOptions.extra``."""
 
     generators: int = field(
-        default=0, metadata={"help": "N > 0: N 'generators' with gratings of period 2..N+1 and a `generator` column "
-                             "(real + upsampler-pK) for --task attribution; 0: one 'ai' class"}
+        default=0,
+        metadata={
+            "help": "N > 0: N 'generators' with gratings of period 2..N+1 and a `generator` column "
+            "(real + upsampler-pK) for --task attribution; 0: one 'ai' class"
+        },
     )
 
 
@@ -83,12 +107,27 @@ class SyntheticGeneratorArguments:
 class DaniArguments:
     """Options of the D-ANI source only; they reach it as ``SourceOptions.extra``."""
 
-    resolutions: Optional[str] = field(default=None, metadata={"help": "keep only these resolution folders, e.g. 512 or 224,256,512 (default: all)"})
-    generators: Optional[str] = field(default=None, metadata={"help": "keep only these generators, e.g. SD_XL,Dalle3 (default: all; the photographs are always read)"})
-    tasks: Optional[str] = field(default=None, metadata={"help": "keep only these prompt kinds: T2I, I2I, TI2I (default: all)"})
-    max_per_generator: Optional[int] = field(default=None, metadata={"help": "at most N images per generator, the same COCO images for every generator (seeded)"})
-    real_per_generated: Optional[float] = field(
-        default=None, metadata={"help": "keep R photographs per generated image kept (e.g. 1 for a balanced set; default: every photograph)"}
+    resolutions: str | None = field(
+        default=None, metadata={"help": "keep only these resolution folders, e.g. 512 or 224,256,512 (default: all)"}
+    )
+    generators: str | None = field(
+        default=None,
+        metadata={
+            "help": "keep only these generators, e.g. SD_XL,Dalle3 (default: all; the photographs are always read)"
+        },
+    )
+    tasks: str | None = field(
+        default=None, metadata={"help": "keep only these prompt kinds: T2I, I2I, TI2I (default: all)"}
+    )
+    max_per_generator: int | None = field(
+        default=None,
+        metadata={"help": "at most N images per generator, the same COCO images for every generator (seeded)"},
+    )
+    real_per_generated: float | None = field(
+        default=None,
+        metadata={
+            "help": "keep R photographs per generated image kept (e.g. 1 for a balanced set; default: every photograph)"
+        },
     )
 
 
@@ -96,15 +135,19 @@ class DaniArguments:
 class FolderColumnArguments:
     """Per-file columns of a folder source (``deepart_hf.data.file_columns``); they reach it as ``SourceOptions.extra``."""
 
-    metadata: Optional[str] = field(
+    metadata: str | None = field(
         default=None,
-        metadata={"help": "a CSV or JSONL table with a file_name column (the image's path inside the source) and any "
-                  "other columns, e.g. generator, style"},
+        metadata={
+            "help": "a CSV or JSONL table with a file_name column (the image's path inside the source) and any "
+            "other columns, e.g. generator, style"
+        },
     )
-    name_pattern: Optional[list[str]] = field(
+    name_pattern: list[str] | None = field(
         default=None,
-        metadata={"help": "[LABEL=]REGEX searched in each image's path inside its label folder; named groups become "
-                  "columns, e.g. --name-pattern 'ai=(?P<generator>[^-]+)-img_'"},
+        metadata={
+            "help": "[LABEL=]REGEX searched in each image's path inside its label folder; named groups become "
+            "columns, e.g. --name-pattern 'ai=(?P<generator>[^-]+)-img_'"
+        },
     )
 
 
@@ -117,7 +160,11 @@ def summary(result: Build, published: Published, seconds: float) -> str:
     total = sum(sum(c.values()) for c in counts.values())
     per_split = ", ".join(f"{split} {sum(c.values())}" for split, c in counts.items())
     per_label = ", ".join(f"{name} {sum(c[name] for c in counts.values())}" for name in LABELS)
-    others = [f"{config} ({sum(len(s) for s in ds.values())} rows)" for config, ds in result.configs.items() if config != result.default_config]
+    others = [
+        f"{config} ({sum(len(s) for s in ds.values())} rows)"
+        for config, ds in result.configs.items()
+        if config != result.default_config
+    ]
     report = result.report
     text = (
         f"Built {result.name}: {total} images ({per_label}; {per_split}) in configuration {result.default_config!r}"
@@ -203,10 +250,15 @@ def run_dataset_script(name: str, argv: list[str]) -> int:
         return 2
     except OSError as exc:  # a full disk or a file-size limit while writing: the earlier --out is untouched
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"error: cannot write {args['out']}: {exc.strerror or exc}{where}; {args['out']} was left as it was", file=sys.stderr)
+        print(
+            f"error: cannot write {args['out']}: {exc.strerror or exc}{where}; {args['out']} was left as it was",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt as exc:
-        print(f"interrupted: {args['out']} was left as it was (builds are written whole or not at all)", file=sys.stderr)
+        print(
+            f"interrupted: {args['out']} was left as it was (builds are written whole or not at all)", file=sys.stderr
+        )
         return 143 if isinstance(exc, Terminated) else 130
     print(summary(result, published, time.perf_counter() - started))
     return 0

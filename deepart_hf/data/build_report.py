@@ -23,9 +23,13 @@ class BuildReport:
     hidden_count: int = 0  # .DS_Store, Thumbs.db, dotfiles, __MACOSX/: ignored, not bad
     duplicates: list[list[str]] = field(default_factory=list)  # image ids with identical decoded pixels
     near_duplicates: list[list[str]] = field(default_factory=list)  # image ids whose difference hashes are close
-    leaks_moved: list[dict] = field(default_factory=list)  # {"image_ids", "from", "to"}: copies that were in different splits
+    leaks_moved: list[dict] = field(
+        default_factory=list
+    )  # {"image_ids", "from", "to"}: copies that were in different splits
     label_conflicts: list[list[str]] = field(default_factory=list)  # identical pixels under both labels
-    copies_dropped: list[dict] = field(default_factory=list)  # {"image_id", "copy_of"}: a source's known re-publications
+    copies_dropped: list[dict] = field(
+        default_factory=list
+    )  # {"image_id", "copy_of"}: a source's known re-publications
 
     def skip(self, path: str | Path, reason: str) -> None:
         self.skipped.append(SkippedFile(str(path), reason))

@@ -29,8 +29,16 @@ def measured_caveats(records: list[dict]) -> list[str]:
     caveats: list[str] = []
     if len(present) == len(LABELS):
         for column, noun, advice in (
-            ("file_format", "File format", "a detector can score by compression alone; test it on images re-encoded alike"),
-            ("size", "Image size", "a detector can score by resolution or resampling traces; test it on resized images"),
+            (
+                "file_format",
+                "File format",
+                "a detector can score by compression alone; test it on images re-encoded alike",
+            ),
+            (
+                "size",
+                "Image size",
+                "a detector can score by resolution or resampling traces; test it on resized images",
+            ),
         ):
             counts = {name: Counter(_value(row, column) for row in rows) for name, rows in present.items()}
             dominant = {name: _dominant(c) for name, c in counts.items()}

@@ -85,7 +85,9 @@ def find_duplicates(records: list[dict], report: BuildReport, *, near: bool, str
     exact = exact_clusters(records)
     report.duplicates = [[records[i]["image_id"] for i in cluster] for cluster in exact]
     conflicts = [c for c in exact if len({records[i]["label"] for i in c}) > 1]
-    report.label_conflicts = [[f"{records[i]['image_id']} ({LABELS[records[i]['label']]})" for i in c] for c in conflicts]
+    report.label_conflicts = [
+        [f"{records[i]['image_id']} ({LABELS[records[i]['label']]})" for i in c] for c in conflicts
+    ]
     if conflicts and strict:
         raise SourceError(f"--strict: the same image under both labels: {', '.join(report.label_conflicts[0])}")
     clusters = list(exact)
@@ -113,7 +115,13 @@ def split_units(records: list[dict], group_by: str | None, clusters: list[list[i
 
 
 def resolve_leaks(
-    plan: SplitPlan, records: list[dict], group_by: str | None, clusters: list[list[int]], report: BuildReport, *, strict: bool
+    plan: SplitPlan,
+    records: list[dict],
+    group_by: str | None,
+    clusters: list[list[int]],
+    report: BuildReport,
+    *,
+    strict: bool,
 ) -> SplitPlan:
     """Move every unit of copies that spans several splits into the earliest one; list each move."""
     split_of = {i: split for split, indices in plan.indices.items() for i in indices}
@@ -125,7 +133,11 @@ def resolve_leaks(
             continue
         target = min(splits, key=SPLITS.index)
         leaked = [i for i in unit if i in in_cluster]
-        entry = {"image_ids": [records[i]["image_id"] for i in leaked], "from": {records[i]["image_id"]: split_of[i] for i in leaked}, "to": target}
+        entry = {
+            "image_ids": [records[i]["image_id"] for i in leaked],
+            "from": {records[i]["image_id"]: split_of[i] for i in leaked},
+            "to": target,
+        }
         if strict:
             where = ", ".join(f"{image_id} ({split})" for image_id, split in entry["from"].items())
             raise SourceError(f"--strict: the same image is in several splits (a test-set leak): {where}")
@@ -133,5 +145,8 @@ def resolve_leaks(
         moves.update({i: target for i in unit if split_of.get(i) != target})
     if not moves:
         return plan
-    indices = {split: sorted([i for i in plan.indices[split] if i not in moves] + [i for i, t in moves.items() if t == split]) for split in plan.indices}
+    indices = {
+        split: sorted([i for i in plan.indices[split] if i not in moves] + [i for i, t in moves.items() if t == split])
+        for split in plan.indices
+    }
     return SplitPlan(**{**vars(plan), "indices": indices})

@@ -41,9 +41,16 @@ def ensure_synthetic(n_per_class: int, image_size: int, seed: int, generators: i
 
     path = synthetic_dataset_path(n_per_class, image_size, seed, generators)
     if not (path / "README.md").is_file():
-        result = build("synthetic", n_per_class=n_per_class, image_size=image_size, seed=seed, extra={"generators": generators})
+        result = build(
+            "synthetic", n_per_class=n_per_class, image_size=image_size, seed=seed, extra={"generators": generators}
+        )
         kind = f", {generators} generators" if generators else ""
-        publish(result, path, overwrite=path.exists(), build_command=f"train.py (synthetic{kind}, {n_per_class} per class, {image_size} px, seed {seed})")
+        publish(
+            result,
+            path,
+            overwrite=path.exists(),
+            build_command=f"train.py (synthetic{kind}, {n_per_class} per class, {image_size} px, seed {seed})",
+        )
     return path
 
 
@@ -75,7 +82,10 @@ def _published_parquet_files(folder: Path, config: str | None, where: str) -> di
         return None
     names = [entry["config_name"] for entry in configs]
     if config is None:
-        config = next((entry["config_name"] for entry in configs if entry.get("default")), "default" if "default" in names else names[0])
+        config = next(
+            (entry["config_name"] for entry in configs if entry.get("default")),
+            "default" if "default" in names else names[0],
+        )
     if config not in names:
         raise DeepArtError(f"{where}: no configuration {config!r}; it has {', '.join(names)}")
     entry = configs[names.index(config)]
@@ -113,11 +123,15 @@ def load_splits(dataset: str, config: str | None = None, *, streaming: bool = Fa
     except Exception as exc:  # the Hub offline, a missing repo, a broken folder
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if not is_folder:
-            raise OfflineError(f"{where} cannot be loaded from the Hub ({type(exc).__name__}: {message}); offline, pass a folder written by dataset_scripts/") from None
+            raise OfflineError(
+                f"{where} cannot be loaded from the Hub ({type(exc).__name__}: {message}); offline, pass a folder written by dataset_scripts/"
+            ) from None
         raise DeepArtError(f"{where} cannot be loaded ({type(exc).__name__}: {message})") from None
 
 
-def checked_split(splits: DatasetDict, name: str, where: str, max_samples: int | None = None, classes: list[str] | None = None) -> Dataset:
+def checked_split(
+    splits: DatasetDict, name: str, where: str, max_samples: int | None = None, classes: list[str] | None = None
+) -> Dataset:
     """The split ``name``, with undecoded images (transforms decode them and name a bad file); ``label`` must be
     ClassLabel(``classes``), human/ai by default."""
     if name not in splits:

@@ -93,10 +93,14 @@ def _column_names(path: Path, header: list[str], columns: dict[str, str] | None)
     else:
         missing = [name for name in columns if name not in header]
         if missing:
-            raise MetadataError(f"{path}: --metadata-columns names column(s) {', '.join(map(repr, missing))} the file does not have (it has {', '.join(header)})")
+            raise MetadataError(
+                f"{path}: --metadata-columns names column(s) {', '.join(map(repr, missing))} the file does not have (it has {', '.join(header)})"
+            )
         names = dict(columns)
     if PAINTING_KEY not in names.values():
-        raise MetadataError(f"{path}: no {PAINTING_KEY_PAPER_NAME} column; map the file's key column with --metadata-columns NAME=painting_id")
+        raise MetadataError(
+            f"{path}: no {PAINTING_KEY_PAPER_NAME} column; map the file's key column with --metadata-columns NAME=painting_id"
+        )
     taken = (set(CORE_COLUMNS) | set(DEEPART_COLUMNS)) - set(POEM_COLUMNS) - {PAINTING_KEY}
     clash = sorted({target for target in names.values() if target in taken or target.startswith("_")})
     seen: dict[str, str] = {}
@@ -105,7 +109,9 @@ def _column_names(path: Path, header: list[str], columns: dict[str, str] | None)
             raise MetadataError(f"{path}: columns {seen[target]!r} and {name!r} both fill {target!r}")
         seen[target] = name
     if clash:
-        raise MetadataError(f"{path}: column(s) {', '.join(map(repr, clash))} would overwrite the image's own columns; rename them with --metadata-columns")
+        raise MetadataError(
+            f"{path}: column(s) {', '.join(map(repr, clash))} would overwrite the image's own columns; rename them with --metadata-columns"
+        )
     return names
 
 
@@ -122,7 +128,9 @@ def load_poem_metadata(path: str | Path, columns: dict[str, str] | None = None) 
         if not painting_id:
             raise MetadataError(f"{where}: no {PAINTING_KEY_PAPER_NAME}")
         if painting_id in by_painting:
-            raise MetadataError(f"{where}: duplicate {PAINTING_KEY_PAPER_NAME} {painting_id!r} (first at {first_seen[painting_id]})")
+            raise MetadataError(
+                f"{where}: duplicate {PAINTING_KEY_PAPER_NAME} {painting_id!r} (first at {first_seen[painting_id]})"
+            )
         first_seen[painting_id] = where
         by_painting[painting_id] = {column: _text(values.get(column)) for column in [*POEM_COLUMNS, *values]}
     extra = metadata_extra_columns(by_painting)

@@ -1,8 +1,8 @@
 """Decoded pixels kept on disk: each image of a split decoded once, then read as native-resolution uint8 arrays.
 
 Native-crop training (``--preprocess crop``) and the blur/JPEG augmentation need the full-size image, so without
-this every epoch decodes every image again (a 1024-pixel PNG takes ~13 ms, ``benchmarks/decode_speed.py``),
-while cutting a 224-pixel crop out of decoded pixels takes a fraction of a millisecond.
+this every epoch decodes every image again, while cutting a crop out of decoded pixels costs a small fraction of
+that (benchmarks/README.md, "Per-image costs and the data pipeline").
 
 Decisions:
 
@@ -15,7 +15,7 @@ Decisions:
 * The pixels are those of ``decode_image``, the one decoder, so a crop from the cache is byte-identical to a
   crop of the decoded image.
 * Written once: into a temporary folder that is renamed into place when complete, so a reader never sees half
-  a cache, and an interrupted build leaves nothing that looks finished. Under DDP the caller builds inside
+  a cache, and an interrupted build (an error, Ctrl-C or SIGTERM) removes its temporary folder. Under DDP the caller builds inside
   ``main_process_first``: the main process writes, the others find the finished folder.
 """
 
@@ -35,6 +35,7 @@ import xxhash
 from PIL import Image
 from tqdm.auto import tqdm
 
+from ..files import sigterm_unwinds
 from .images import decode_image, default_workers
 
 logger = logging.getLogger(__name__)
@@ -111,12 +112,16 @@ def pixel_cache(dataset, *, root: str | os.PathLike | None = None, workers: int 
     if needed is not None and needed * DISK_MARGIN > free:
         logger.warning("not caching decoded pixels: %d MiB needed, %d MiB free in %s", needed >> 20, free >> 20, root)
         return None
-    return _build(dataset, folder, workers or default_workers())
+    # SIGTERM (a scheduler ending the job) unwinds like Ctrl-C, so the half-built folder is removed too
+    with sigterm_unwinds():
+        return _build(dataset, folder, workers or default_workers())
 
 
 def _pixel_bytes(dataset) -> int | None:
     if {"width", "height"} <= set(dataset.column_names):
-        return int(np.sum(np.asarray(dataset["width"], dtype=np.int64) * np.asarray(dataset["height"], dtype=np.int64) * 3))
+        return int(
+            np.sum(np.asarray(dataset["width"], dtype=np.int64) * np.asarray(dataset["height"], dtype=np.int64) * 3)
+        )
     return None
 
 
@@ -127,9 +132,12 @@ def _build(dataset, folder: Path, workers: int) -> PixelCache:
     start = time.perf_counter()
     try:
         images, offset = {}, 0
-        decode = lambda value: np.asarray(decode_image(value))  # noqa: E731
-        with open(temporary / PIXELS_FILE, "wb") as out, ThreadPoolExecutor(max_workers=workers) as pool, \
-                tqdm(total=len(raw), desc="decoding images once into the pixel cache", unit="img") as progress:
+        decode = lambda value: np.asarray(decode_image(value))
+        with (
+            open(temporary / PIXELS_FILE, "wb") as out,
+            ThreadPoolExecutor(max_workers=workers) as pool,
+            tqdm(total=len(raw), desc="decoding images once into the pixel cache", unit="img") as progress,
+        ):
             # A chunk of rows at a time (the stored bytes of a whole split need not fit in memory); Pillow
             # releases the GIL while decoding, so the threads decode in parallel, written in row order.
             for row in range(0, len(raw), BUILD_CHUNK):
@@ -153,5 +161,7 @@ def _build(dataset, folder: Path, workers: int) -> PixelCache:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     cache = PixelCache(folder)
-    logger.info("pixel cache %s: %d images, %.0f MiB, built in %.1f s", folder, len(cache), cache.nbytes / 2**20, seconds)
+    logger.info(
+        "pixel cache %s: %d images, %.0f MiB, built in %.1f s", folder, len(cache), cache.nbytes / 2**20, seconds
+    )
     return cache

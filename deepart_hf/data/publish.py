@@ -60,16 +60,24 @@ class ConfigSummary:
     class_counts: dict[str, dict[str, Counter]]  # ClassLabel column -> split -> Counter of class ids
 
     @classmethod
-    def of_rows(cls, features: Features, rows: dict[str, list[dict]]) -> "ConfigSummary":
+    def of_rows(cls, features: Features, rows: dict[str, list[dict]]) -> ConfigSummary:
         columns = [name for name, feature in features.items() if isinstance(feature, ClassLabel)]
-        counts = {c: {split: Counter(row[c] for row in split_rows) for split, split_rows in rows.items()} for c in columns}
+        counts = {
+            c: {split: Counter(row[c] for row in split_rows) for split, split_rows in rows.items()} for c in columns
+        }
         return cls(features, {split: len(split_rows) for split, split_rows in rows.items()}, counts)
 
     @classmethod
-    def of(cls, dataset: DatasetDict) -> "ConfigSummary":
+    def of(cls, dataset: DatasetDict) -> ConfigSummary:
         features = next(iter(dataset.values())).features
         columns = [name for name, feature in features.items() if isinstance(feature, ClassLabel)]
-        return cls.of_rows(features, {split: ds.select_columns(columns).to_list() if columns else [{}] * len(ds) for split, ds in dataset.items()})
+        return cls.of_rows(
+            features,
+            {
+                split: ds.select_columns(columns).to_list() if columns else [{}] * len(ds)
+                for split, ds in dataset.items()
+            },
+        )
 
 
 def check_output_folder(out: str | Path, *, overwrite: bool, source: str | Path | None = None) -> Path:
@@ -114,7 +122,9 @@ def _write_shards(dataset: DatasetDict, folder: Path, directory: str) -> dict[st
     return written
 
 
-def _write_streamed(streamed: StreamedSplits, folder: Path, directory: str, report: BuildReport, workers: int | None) -> tuple[dict[str, list[str]], ConfigSummary]:
+def _write_streamed(
+    streamed: StreamedSplits, folder: Path, directory: str, report: BuildReport, workers: int | None
+) -> tuple[dict[str, list[str]], ConfigSummary]:
     """Read and write a streamed build shard by shard: never more than ``READ_AHEAD`` images in memory.
 
     Shards are planned from the files' sizes before anything is read, so their names (``-of-N``) are known up
@@ -122,9 +132,14 @@ def _write_streamed(streamed: StreamedSplits, folder: Path, directory: str, repo
     (folder / directory).mkdir(parents=True, exist_ok=True)
     written: dict[str, list[dict]] = {}
     files: dict[str, list[str]] = {}
-    summary_columns = [c for c in streamed.features if c in SUMMARY_COLUMNS or isinstance(streamed.features[c], ClassLabel)]
+    summary_columns = [
+        c for c in streamed.features if c in SUMMARY_COLUMNS or isinstance(streamed.features[c], ClassLabel)
+    ]
     total = sum(len(records) for records in streamed.records.values())
-    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool, tqdm(total=total, desc="writing parquet", unit="img", leave=False) as bar:
+    with (
+        ThreadPoolExecutor(max_workers=workers or default_workers()) as pool,
+        tqdm(total=total, desc="writing parquet", unit="img", leave=False) as bar,
+    ):
         for split, records in streamed.records.items():
             written[split] = []
             if not records:
@@ -169,7 +184,9 @@ def _dataset_info(summary: ConfigSummary, folder: Path, files: dict[str, list[st
     for split, rows in summary.rows.items():
         if split not in files:
             continue
-        splits.add(SplitInfo(name=split, num_bytes=sum((folder / f).stat().st_size for f in files[split]), num_examples=rows))
+        splits.add(
+            SplitInfo(name=split, num_bytes=sum((folder / f).stat().st_size for f in files[split]), num_examples=rows)
+        )
     size = sum(s.num_bytes for s in splits.values())
     return DatasetInfo(features=summary.features, splits=splits, download_size=size, dataset_size=size)
 
@@ -183,7 +200,9 @@ def _count_table(summary: ConfigSummary) -> str:
     tables = []
     for column in ["label", *(c for c in summary.class_counts if c != "label")]:
         counts = summary.class_counts[column]
-        rows = [[name, *(counts[s][index] for s in splits)] for index, name in enumerate(summary.features[column].names)]
+        rows = [
+            [name, *(counts[s][index] for s in splits)] for index, name in enumerate(summary.features[column].names)
+        ]
         if column != "label":
             rows = [row for row in rows if any(row[1:])]  # a class with no rows here says nothing
         tables.append(markdown_table([column, *splits], [*rows, totals]))
@@ -210,7 +229,9 @@ def _report_summary(report: BuildReport) -> str:
         parts[0] += f" ({'; '.join(reasons[:3])}{'; ...' if len(reasons) > 3 else ''})"
     parts.append(f"{len(report.unpaired)} unpaired image(s) kept in the image view but not paired")
     if report.hidden_count:
-        parts.append(f"{report.hidden_count} hidden or system file(s) (.DS_Store, Thumbs.db, dotfiles, __MACOSX/) ignored")
+        parts.append(
+            f"{report.hidden_count} hidden or system file(s) (.DS_Store, Thumbs.db, dotfiles, __MACOSX/) ignored"
+        )
     parts.append(report.duplicate_summary())
     return ", ".join(parts) + "." + "".join(f" {note[0].upper()}{note[1:]}." for note in report.notes)
 
@@ -239,7 +260,9 @@ def render_card(
     metadata_configs = MetadataConfigs(
         {
             config: {
-                "data_files": [{"split": split, "path": f"{data_dir(config, default_config)}/{split}-*"} for split in files[config]],
+                "data_files": [
+                    {"split": split, "path": f"{data_dir(config, default_config)}/{split}-*"} for split in files[config]
+                ],
                 **({"default": True} if config == default_config and config != "default" else {}),
             }
             for config in configs
@@ -269,7 +292,11 @@ def render_card(
 
 
 def _measured_caveats(dataset: DatasetDict) -> list[str]:
-    columns = [c for c in ("label", "file_format", "width", "height", "source") if c in next(iter(dataset.values())).column_names]
+    columns = [
+        c
+        for c in ("label", "file_format", "width", "height", "source")
+        if c in next(iter(dataset.values())).column_names
+    ]
     if "label" not in columns:
         return []
     return measured_caveats([row for split in dataset.values() for row in split.select_columns(columns).to_list()])
@@ -330,7 +357,9 @@ def publish(
     def write(tmp: Path) -> None:
         files, infos, summaries, all_caveats = {}, {}, {}, caveats
         if streamed is not None:
-            files[default_config], summaries[default_config] = _write_streamed(streamed, tmp, data_dir(default_config, default_config), report, workers)
+            files[default_config], summaries[default_config] = _write_streamed(
+                streamed, tmp, data_dir(default_config, default_config), report, workers
+            )
             all_caveats = [*caveats, *measured_caveats([row for rows in streamed.written.values() for row in rows])]
         with datasets_progress_off():
             for config, ds in tqdm(configs.items(), desc="writing parquet", unit="config", leave=False):
@@ -341,8 +370,12 @@ def publish(
                 raise PublishError(f"configuration {config!r} has no rows in any split: nothing to publish")
             infos[config] = _dataset_info(summaries[config], tmp, files[config])
         repo_id = push_to_hub or (out.name if out else "dataset")
-        render_card(summaries, default_config, files, infos, card, report, plan, repo_id, build_command, all_caveats).save(tmp / "README.md")
-        (tmp / "build_report.json").write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        render_card(
+            summaries, default_config, files, infos, card, report, plan, repo_id, build_command, all_caveats
+        ).save(tmp / "README.md")
+        (tmp / "build_report.json").write_text(
+            json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
 
     if keep_local:
         record = {"written_by": "deepart-hf", "kind": "dataset", "build_command": build_command}

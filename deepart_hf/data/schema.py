@@ -62,10 +62,23 @@ UPSTREAM_SPLIT_KEY = "_upstream_split"
 def string_columns(names) -> dict:
     """Columns that come from side files (sidecars, metadata tables) whose names the data chooses: all strings."""
     return {name: Value("string") for name in names}
+
+
 # D-ANI's generator folders, in a fixed order so that a generator's id never changes between builds (whatever
 # --generators keeps): the photographs first, then GANs, Stable Diffusion versions in release order, Versatile
 # Diffusion, DALL-E 2 and 3.
-DANI_GENERATORS = (REAL_GENERATOR, "DFGAN", "GALIP", "SD_V14", "SD_V15", "SD_V21", "SD_XL", "Versatile", "Dalle2", "Dalle3")
+DANI_GENERATORS = (
+    REAL_GENERATOR,
+    "DFGAN",
+    "GALIP",
+    "SD_V14",
+    "SD_V15",
+    "SD_V21",
+    "SD_XL",
+    "Versatile",
+    "Dalle2",
+    "Dalle3",
+)
 
 
 def synthetic_generator_names(generators: int) -> tuple[str, ...]:
@@ -121,11 +134,14 @@ def check_classification_features(features: Features, where: str, classes: list[
     classes = list(classes) if classes is not None else LABELS
     if "image" not in features or "label" not in features:
         missing = [c for c in ("image", "label") if c not in features]
-        raise DeepArtError(f"{where} has no {' or '.join(repr(m) for m in missing)} column (columns: {', '.join(features)})")
+        raise DeepArtError(
+            f"{where} has no {' or '.join(repr(m) for m in missing)} column (columns: {', '.join(features)})"
+        )
     label = features["label"]
     if not isinstance(label, ClassLabel) or list(label.names) != classes:
         names = getattr(label, "names", label)
         raise DeepArtError(f"{where}: column 'label' must be ClassLabel{classes}, found {names}")
+
 
 # What each column means, for dataset cards (one place, like the types above).
 COLUMN_DESCRIPTIONS = {

@@ -59,7 +59,9 @@ def _scalar(value) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
-def read_sidecars(tree: SourceTree, sidecars: list[str], taken: set[str], dropped_keys: set[str]) -> dict[str, str | None]:
+def read_sidecars(
+    tree: SourceTree, sidecars: list[str], taken: set[str], dropped_keys: set[str]
+) -> dict[str, str | None]:
     """The columns ``sidecars`` give one image; keys already in ``taken`` are refused. Non-scalar keys go to ``dropped_keys``."""
     columns: dict[str, str | None] = {}
     for rel in sorted(sidecars, key=lambda r: PurePosixPath(r).suffix.lower() != ".txt"):

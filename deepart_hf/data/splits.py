@@ -23,7 +23,7 @@ class SplitRatio:
     parts: tuple[int, int, int]  # train, validation, test
 
     @classmethod
-    def parse(cls, text: str) -> "SplitRatio":
+    def parse(cls, text: str) -> SplitRatio:
         """Parse ``"1:1:8"``; every part a non-negative integer, train and test not both zero."""
         pieces = str(text).split(":")
         try:
@@ -170,7 +170,11 @@ def carve_validation(
         linked=[[position[i] for i in members if i in position] for members in linked],
     )
     return SplitPlan(
-        indices={"train": [train[i] for i in inner.indices["train"]], "validation": [train[i] for i in inner.indices["validation"]], "test": plan.indices["test"]},
+        indices={
+            "train": [train[i] for i in inner.indices["train"]],
+            "validation": [train[i] for i in inner.indices["validation"]],
+            "test": plan.indices["test"],
+        },
         method="upstream",
         ratio=f"validation {parts.numerator}/{parts.denominator} of the source's train split",
         seed=seed,

@@ -45,7 +45,7 @@ class StreamColumns:
     classes: tuple[str, ...] = tuple(LABELS)  # what the model predicts, in id order
 
     @classmethod
-    def parse(cls, image_column: str, label_column: str, label_map: str | None, classes=tuple(LABELS)) -> "StreamColumns":
+    def parse(cls, image_column: str, label_column: str, label_map: str | None, classes=tuple(LABELS)) -> StreamColumns:
         return cls(image_column, label_column, parse_label_map(label_map), tuple(classes))
 
     @property
@@ -76,8 +76,10 @@ class ToClassIds:
     def __call__(self, row: dict) -> dict:
         label = self.class_id(row[self.columns.label_column])
         if label is None:
-            raise DeepArtError(f"{self.where}: column {self.columns.label_column!r} has value {row[self.columns.label_column]!r}, "
-                               f"which is not a class ({', '.join(self.columns.classes)}) and not in --label_map")
+            raise DeepArtError(
+                f"{self.where}: column {self.columns.label_column!r} has value {row[self.columns.label_column]!r}, "
+                f"which is not a class ({', '.join(self.columns.classes)}) and not in --label_map"
+            )
         out = {"image": row[self.columns.image_column], "label": label}
         if "image_id" in row:
             out["image_id"] = row["image_id"]
@@ -90,8 +92,9 @@ def check_stream(split: IterableDataset, columns: StreamColumns, where: str) -> 
     names = list(features) if features is not None else None
     for role, column in (("image", columns.image_column), ("label", columns.label_column)):
         if names is not None and column not in names:
-            raise DeepArtError(f"{where} has no {role} column {column!r} (columns: {', '.join(names)}); "
-                               f"name it with --{role}_column")
+            raise DeepArtError(
+                f"{where} has no {role} column {column!r} (columns: {', '.join(names)}); name it with --{role}_column"
+            )
     if features is not None and isinstance(features.get(columns.image_column), ImageFeature):
         split = split.cast_column(columns.image_column, ImageFeature(decode=False))
     label_feature = features.get(columns.label_column) if features is not None else None
@@ -104,15 +107,23 @@ def check_stream(split: IterableDataset, columns: StreamColumns, where: str) -> 
         raise DeepArtError(f"{where} has no column {missing[0]!r} (columns: {', '.join(first[0])})")
     image = first[0][columns.image_column]
     if not (isinstance(image, dict) and (image.get("bytes") or image.get("path"))):
-        raise DeepArtError(f"{where}: column {columns.image_column!r} does not hold images (found {type(image).__name__}); "
-                           "name the image column with --image_column")
+        raise DeepArtError(
+            f"{where}: column {columns.image_column!r} does not hold images (found {type(image).__name__}); "
+            "name the image column with --image_column"
+        )
     values = [row[columns.label_column] for row in first]
     seen = sorted({value_name(value, label_feature) for value in values})
     unmapped = sorted({value_name(value, label_feature) for value in values if convert.class_id(value) is None})
     if unmapped:
-        hint = f"e.g. --label_map {unmapped[0]}={columns.classes[0]},{OTHER_VALUES}={columns.classes[-1]}" if columns.classes == tuple(LABELS) else ""
-        raise DeepArtError(f"{where}: column {columns.label_column!r} has values {', '.join(seen)} in its first {len(first)} rows; "
-                           f"{', '.join(unmapped)} map to no class ({', '.join(columns.classes)}). {hint}".rstrip())
+        hint = (
+            f"e.g. --label_map {unmapped[0]}={columns.classes[0]},{OTHER_VALUES}={columns.classes[-1]}"
+            if columns.classes == tuple(LABELS)
+            else ""
+        )
+        raise DeepArtError(
+            f"{where}: column {columns.label_column!r} has values {', '.join(seen)} in its first {len(first)} rows; "
+            f"{', '.join(unmapped)} map to no class ({', '.join(columns.classes)}). {hint}".rstrip()
+        )
     if columns.is_identity and isinstance(label_feature, ClassLabel) and tuple(label_feature.names) == columns.classes:
         return split
     return split.map(convert, remove_columns=[c for c in (names or list(first[0])) if c != "image_id"])
@@ -124,7 +135,13 @@ def node_split(split: IterableDataset, rank: int, world_size: int, where: str) -
         return split
     if split.n_shards % world_size:
         resharded = split.reshard()
-        logger.info("%s: %d shard(s) for %d processes; split per Parquet row group into %d", where, split.n_shards, world_size, resharded.n_shards)
+        logger.info(
+            "%s: %d shard(s) for %d processes; split per Parquet row group into %d",
+            where,
+            split.n_shards,
+            world_size,
+            resharded.n_shards,
+        )
         split = resharded
     if split.n_shards % world_size:
         logger.warning(
@@ -133,7 +150,6 @@ def node_split(split: IterableDataset, rank: int, world_size: int, where: str) -
             world_size, world_size, world_size,
         )  # fmt: skip
     return split_dataset_by_node(split, rank=rank, world_size=world_size)
-
 
 
 def stream_split(splits: IterableDatasetDict, name: str, where: str) -> IterableDataset:

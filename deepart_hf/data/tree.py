@@ -39,7 +39,9 @@ def max_file_bytes() -> int:
 
 class TooLarge(OSError):
     def __init__(self, size: int, cap: int):
-        super().__init__(f"too large to read safely: {size} bytes, over the {cap}-byte cap (PIL.Image.MAX_IMAGE_PIXELS)")
+        super().__init__(
+            f"too large to read safely: {size} bytes, over the {cap}-byte cap (PIL.Image.MAX_IMAGE_PIXELS)"
+        )
 
 
 def is_hidden(relpath: str) -> bool:
@@ -68,7 +70,7 @@ class SourceTree:
 
     # -- opening -----------------------------------------------------------------------------------
     @classmethod
-    def open(cls, source: str | Path, what: str) -> "SourceTree":
+    def open(cls, source: str | Path, what: str) -> SourceTree:
         """A folder or a ``.zip``; anything else is a one-line error naming it."""
         path = Path(source)
         if not path.exists():
@@ -115,17 +117,23 @@ class SourceTree:
                 if is_hidden(rel) and not entry.is_dir(follow_symlinks=False):
                     self.hidden.append(rel)  # never read, so a hidden link is never followed
                     continue
-                if entry.is_symlink():
-                    if not self._link_allowed(path, rel, real_root, real_folder):
-                        continue
+                if entry.is_symlink() and not self._link_allowed(path, rel, real_root, real_folder):
+                    continue
                 if entry.is_dir():
                     real = path.resolve()
                     if real in read_folders:
-                        self.skipped.append((rel, f"a link to a folder already read as {read_folders[real] or 'the source'}/: not read twice"))
+                        self.skipped.append(
+                            (
+                                rel,
+                                f"a link to a folder already read as {read_folders[real] or 'the source'}/: not read twice",
+                            )
+                        )
                         continue
                     read_folders[real] = rel
                     if (path / DATASET_MARKER).is_file():
-                        self.skipped.append((rel, f"a dataset built by deepart-hf ({DATASET_MARKER}): not read as images"))
+                        self.skipped.append(
+                            (rel, f"a dataset built by deepart-hf ({DATASET_MARKER}): not read as images")
+                        )
                         continue
                     if not is_hidden(rel):
                         self._add_parents(rel + "/x")
@@ -193,6 +201,7 @@ class SourceTree:
             else:
                 members[name] = info.filename
                 self._add(rel, archive, info.filename)
+
     def close(self) -> None:
         for archive in self._archives:
             archive.close()
@@ -204,13 +213,17 @@ class SourceTree:
     def subfolders(self, folder: str = "") -> list[str]:
         """Names of the immediate sub-folders of ``folder``, sorted."""
         prefix = f"{folder}/" if folder else ""
-        return sorted(f[len(prefix):] for f in self._folders if f.startswith(prefix) and f != folder and "/" not in f[len(prefix):])
+        return sorted(
+            f[len(prefix) :]
+            for f in self._folders
+            if f.startswith(prefix) and f != folder and "/" not in f[len(prefix) :]
+        )
 
     def files(self, folder: str = "", *, recursive: bool = True) -> list[str]:
         """Relative paths of the files under ``folder`` (hidden ones excluded), sorted."""
         prefix = f"{folder}/" if folder else ""
         return sorted(
-            rel for rel in self._readers if rel.startswith(prefix) and (recursive or "/" not in rel[len(prefix):])
+            rel for rel in self._readers if rel.startswith(prefix) and (recursive or "/" not in rel[len(prefix) :])
         )
 
     def describe(self, relpath: str = "") -> str:

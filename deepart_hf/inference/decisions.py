@@ -12,7 +12,7 @@ DECISION_WORDS = {ID2LABEL[AI]: "likely AI-generated", ID2LABEL[1 - AI]: "likely
 # Half-width of the "uncertain" band around the threshold, in log-odds: a band in P(ai) means nothing at a
 # threshold near 0 or 1 (around P(ai) >= 0.033, +-0.1 leaves no room below for "human"), while log-odds within 1
 # of the threshold's are odds within a factor e (2.7) of it, at any threshold: P(ai) 0.27-0.73 around 0.5,
-# 0.012-0.085 around 0.033.
+# 0.012-0.085 around 0.033. The one default: Prediction.decision(), Detector.predict_rows(), predict and the demo.
 DEFAULT_UNCERTAIN = 1.0
 UNCERTAIN_HELP = (
     "say 'uncertain' when the log-odds log(P(ai)/P(human)) lie within W of the threshold's, i.e. the odds within "

@@ -83,8 +83,9 @@ class Prediction:
     def label(self) -> str:
         return ID2LABEL[AI] if self.log_odds_ai >= self.threshold_log_odds else ID2LABEL[1 - AI]
 
-    def decision(self, uncertain: float = 0.0) -> str:
-        """``label``, or "uncertain" when the log-odds lie within ``uncertain`` of the threshold's."""
+    def decision(self, uncertain: float = DEFAULT_UNCERTAIN) -> str:
+        """``label``, or "uncertain" when the log-odds lie within ``uncertain`` of the threshold's (0: always
+        decide); the default band is the one ``deepart-hf predict`` and the demo use."""
         return UNCERTAIN if abs(self.log_odds_ai - self.threshold_log_odds) < uncertain else self.label
 
 
@@ -234,7 +235,7 @@ class Detector:
         self,
         inputs: Iterable[ImageLike | InputFile] | str | os.PathLike,
         *,
-        uncertain: float = 0.0,
+        uncertain: float = DEFAULT_UNCERTAIN,
         workers: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> list[Row]:

@@ -2,7 +2,7 @@
 
 Two preprocessing modes (``PREPROCESS_MODES``), both stored with the model:
 
-* ``resize`` (the seeds): a standard transformers processor configured to resize the whole image to the input
+* ``resize`` (as the DeepArt, Dall·E-vs-paintings and genre studies train): a standard transformers processor configured to resize the whole image to the input
   size, no centre crop (``ViTImageProcessor`` with ``size``/``resample``; ``TimmWrapperImageProcessor`` with
   timm's ``crop_mode="squash"``, ``crop_pct=1``). ``pipeline("image-classification", model=RUN)`` applies it
   with transformers alone.

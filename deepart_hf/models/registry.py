@@ -94,7 +94,7 @@ def _timm_spec(name: str, description: str, min_image_size: int = 32) -> ModelSp
 for _spec in (
     _vit_spec(
         "vit-base",
-        "ViT-B/16, ImageNet-21k pretrained (seed 003 trains a ViT on the genre subsets)",
+        "ViT-B/16, ImageNet-21k pretrained (the genre study, Yin (Rice), trains a ViT on its genre subsets)",
         "google/vit-base-patch16-224-in21k",
         hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, patch_size=16,
     ),

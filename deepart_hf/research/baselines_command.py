@@ -1,5 +1,5 @@
 """Classical baselines: SVM, decision tree, random forest, KNN and logistic regression on downscaled pixels
-(seed 001's 240p baseline) and on the fidelity features, with the deep models' metrics and intervals.
+(240 pixels, as in the Dall·E-vs-paintings project) and on the fidelity features, with the deep models' metrics and intervals.
 
     deepart-hf baselines --dataset data/deepart --output_dir outputs/baselines --features both --pixels 240
 
@@ -20,7 +20,7 @@ import argparse
 from ..constants import N_RESAMPLES
 
 FEATURE_SETS = ("pixels", "fidelity")
-DEFAULT_PIXELS = 240  # seed 001's 240p
+DEFAULT_PIXELS = 240  # the Dall·E-vs-paintings project's classical classifiers read 240-pixel images
 DEFAULT_MAX_MEMORY_GB = 4.0
 
 
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pixels",
         type=int,
         default=DEFAULT_PIXELS,
-        help=f"side of the downscaled image (default {DEFAULT_PIXELS}, seed 001's 240p)",
+        help=f"side of the downscaled image (default {DEFAULT_PIXELS}, as in the Dall·E-vs-paintings project)",
     )
     parser.add_argument("--train_split", default="train", help="split(s) to fit on, comma-separated (default train)")
     parser.add_argument("--test_split", default="test")

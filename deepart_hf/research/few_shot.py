@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -115,8 +116,7 @@ def run_few_shot(
         raise DeepArtError(f"--seeds must be at least 1, got {seeds}")
     out = check_output_dir(output_dir, RESULT_FILE, overwrite)
     if overwrite:
-        for folder in ("runs", "data"):
-            shutil.rmtree(out / folder, ignore_errors=True)
+        clear_previous_curve(out)
 
     where = f"dataset {dataset!r}"
     splits: DatasetDict = load_splits(dataset, config)
@@ -250,6 +250,23 @@ def report_markdown(result: dict, shot_labels: list[str]) -> str:
     if result.get("command"):
         lines += ["```", result["command"], "```", ""]
     return "\n".join(lines)
+
+
+def clear_previous_curve(out: Path) -> None:
+    """--overwrite: a previous curve's runs/ and data/ go, only when ``out`` holds its result file, or (a curve
+    cut short) every folder in runs/ holds a training run's record; otherwise one line and nothing deleted."""
+    from ..training.run import RUN_RECORD
+
+    present = [out / name for name in ("runs", "data") if os.path.lexists(out / name)]
+    runs = sorted((out / "runs").iterdir()) if (out / "runs").is_dir() and not (out / "runs").is_symlink() else []
+    ours = (out / RESULT_FILE).is_file() or (bool(runs) and all((run / RUN_RECORD).is_file() for run in runs))
+    if present and (not ours or any(path.is_symlink() for path in present)):
+        raise DeepArtError(
+            f"{out} holds {' and '.join(p.name + '/' for p in present)} but no {RESULT_FILE} or recorded runs, so "
+            "no few-shot curve wrote them: --overwrite deleted nothing; move them away or choose another --output_dir"
+        )
+    for folder in present:
+        shutil.rmtree(folder)
 
 
 def main(args: argparse.Namespace, extra: list[str] | None = None) -> int:

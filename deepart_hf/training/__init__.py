@@ -1,1 +1,1 @@
-"""transforms -> model -> Trainer: the arguments, the seed papers' protocols, the Trainer and the run."""
+"""transforms -> model -> Trainer: the arguments, the papers' protocols, the Trainer and the run."""

@@ -87,7 +87,8 @@ class DataArguments:
     preprocess: str | None = field(
         default=None,
         metadata={
-            "help": "resize: whole image to --image_size (the seeds; the default for new models); crop: native-resolution crops. "
+            "help": "resize: whole image to --image_size (as the DeepArt, Dall·E-vs-paintings and genre studies train; the default for new models); "
+            "crop: native-resolution crops. "
             "A trained detector (--model_name_or_path) keeps its own"
         },
     )
@@ -228,13 +229,12 @@ def run_defaults() -> dict:
     """Sensible Trainer settings for image classification on this machine; any of them can be given on the
     command line. Resolved when a command is parsed, never at import."""
     cpus = os.cpu_count() or 1
-    # Workers, from the measured bottleneck (benchmarks/peer_comparison.py). The model bounds training
-    # in every mode once images are pre-resized (resize) or read from the pixel cache (crop, blur/JPEG): a
-    # training view then costs ~0.5-1 ms single-threaded against ~70 ms of bf16 ResNet-18 step per image. But
-    # run in the training process, the view's small tensor ops use torch's two threads, and on a busy 2-core
-    # machine each such op waited a scheduler slice (5 evaluation crops: 73 ms instead of 0.6 ms). One worker
-    # runs them single-threaded (DataLoader workers use one torch thread) beside the model, kept alive between
-    # epochs; with more cores, cores/2 workers up to 8 feed decoding-heavy pipelines (streams, first epochs).
+    # Workers: the model bounds training in every mode once images are pre-resized (resize) or read from the
+    # pixel cache (crop, blur/JPEG), so a training view is cheap next to a step. Run in the training process,
+    # though, the view's small tensor ops share torch's threads with the model and wait for them on a busy CPU
+    # with few cores. One worker runs them single-threaded (DataLoader workers use one torch thread) beside the
+    # model, kept alive between epochs; with more cores, cores/2 workers up to 8 feed decoding-heavy pipelines
+    # (streams, first epochs). Figures: benchmarks/README.md, "Per-image costs and the data pipeline".
     workers = min(8, cpus // 2) if cpus >= 4 else 1
     defaults = {
         "eval_strategy": "epoch",
@@ -266,9 +266,9 @@ def cpu_bf16_supported() -> bool:
 
 
 def cpu_precision_defaults() -> dict:
-    """bf16 autocast for training on a CPU without a GPU where the CPU has native bf16: ResNet-18 training
-    steps ran 2.1-2.4x faster than fp32 on this project's 2-core AVX512-BF16 machine, with test accuracy within
-    the intervals (README, Speed). A default like the others: ``--bf16 false`` (or true) given by the user
+    """bf16 autocast for training on a CPU without a GPU where the CPU has native bf16, where it is faster than
+    fp32 with test accuracy within the intervals (benchmarks/README.md, "Training speed"); where bf16 is emulated
+    it is slower, so fp32 stays. A default like the others: ``--bf16 false`` (or true) given by the user
     decides. transformers only accepts bf16 on a CPU with ``use_cpu``."""
     if torch.cuda.is_available() or not cpu_bf16_supported():
         return {}

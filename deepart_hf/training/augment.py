@@ -11,8 +11,8 @@ Decisions:
   DataLoader reseeds it in every worker from the Trainer's seed, so runs repeat and workers differ; a
   generator stored on the transform would be copied verbatim into each worker, which would then all draw the
   same crops.
-* Decoding dominates the cost (``benchmarks/decode_speed.py``: a 1024-pixel PNG decodes in ~13 ms, a JPEG in
-  ~5 ms), so ``pre_resize`` decodes and resizes a dataset once for ``resize`` mode, and the transforms are plain
+* Decoding dominates the cost (a full-size PNG decodes in far longer than a crop is cut; figures in
+  benchmarks/README.md, "Per-image costs and the data pipeline"), so ``pre_resize`` decodes and resizes a dataset once for ``resize`` mode, and the transforms are plain
   picklable objects for DataLoader workers.
 """
 

@@ -1,4 +1,5 @@
-"""Training recipes of the seed papers, as typed presets: values for fields of each argument group
+"""Training recipes of the papers and studies the project reproduces (DeepArt, Dall·E vs paintings, the genre
+study, SAFE), as typed presets: values for fields of each argument group
 (``ModelArguments``, ``DataArguments``, ``RunArguments``, transformers' ``TrainingArguments``).
 
 A preset's values are the defaults a command line is parsed with, so any explicit flag overrides them

@@ -30,6 +30,7 @@ from ..models.familiarity import Familiarity
 from ..models.preprocessing import describe_preprocessing, preprocess_mode
 from .config import TrainConfig, config_command
 from .model_card import dataset_label, render_model_card
+from .result import RunResult
 from .task import Task
 
 logger = logging.getLogger(__name__)
@@ -40,8 +41,6 @@ CHECKPOINT_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "unfrozen/**", "runs/*
 def evaluate_and_report(config: TrainConfig, task: Task, trainer, model, processor, splits, history: list[dict]):
     """Predict the test split (at the saved decision threshold for a detector); write the files the module
     docstring lists. Returns the run's ``RunResult``."""
-    from .run import RunResult
-
     output = trainer.predict(splits.test, metric_key_prefix="test")
     logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
     calibration = Calibration.from_config(model.config)

@@ -13,7 +13,7 @@ import json
 import logging
 import shutil
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -37,6 +37,8 @@ from .config import FINISHED_MARKER, TrainConfig, config_command, identity_diffe
 from .familiarity import fit_familiarity
 from .prepared_splits import Splits
 from .prepared_streams import prepare_streams
+from .report import evaluate_and_report, push_run
+from .result import RunResult
 from .task import Task, resolve_task, synthetic_generators
 from .trainer import DetectorTrainer
 
@@ -47,22 +49,9 @@ TRAINER_STATE = "trainer_state.json"  # the last file the Trainer writes into a 
 UNFROZEN_STAGE = "unfrozen"
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """What a finished run gives back: its folder, test metrics, task and the files of its report."""
-
-    output_dir: Path
-    metrics: dict  # the test split's metrics (metrics.json's "test")
-    task: Task
-    files: tuple[str, ...] = ()  # written to output_dir: metrics.json, predictions.csv, plots, the validity report
-    summary: dict | None = None  # everything metrics.json holds
-    reused: bool = False  # read back from a finished run of the same config, not trained again
-
-
 def train(config: TrainConfig) -> RunResult:
     """The whole job: seed, model, data, training, test evaluation, report, card, push."""
     from .model_card import read_cross_source_report
-    from .report import evaluate_and_report, push_run
 
     read_cross_source_report(config)  # a report of other datasets stops the run before it trains
     training = config.training
@@ -393,7 +382,18 @@ def incomplete_checkpoint(checkpoint: Path) -> str | None:
 
 
 def clear_previous_run(out: Path) -> None:
-    """What would make a new run resume or look finished: checkpoints of both stages, the record, the marker."""
+    """What would make a new run resume or look finished: checkpoints of both stages, the record, the marker.
+    Only a folder holding the run record is a previous run's: names like these without it are someone else's,
+    refused in one line before anything is deleted."""
+    found = [
+        *sorted(out.glob("checkpoint-*")),
+        *(p for p in (out / UNFROZEN_STAGE, out / FINISHED_MARKER) if p.exists()),
+    ]
+    if found and not (out / RUN_RECORD).is_file():
+        raise DeepArtError(
+            f"{out} holds {found[0].name} but no {RUN_RECORD}, so no training run wrote it: --overwrite_output_dir "
+            "deleted nothing; move it away or choose another --output_dir"
+        )
     for path in [*out.glob("checkpoint-*"), out / UNFROZEN_STAGE]:
         shutil.rmtree(path, ignore_errors=True)
     for name in (FINISHED_MARKER, RUN_RECORD):

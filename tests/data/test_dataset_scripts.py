@@ -5,18 +5,22 @@ import subprocess
 import sys
 
 import pytest
-from helpers import REPO, copy_deepart_subset
 
 from deepart_hf.data.loading import (
     load_splits as load_dataset,  # datasets' own would reuse a cache of another folder with the same name
 )
+from helpers import REPO, copy_deepart_subset
 
 
 def run_script(name, *args, cwd):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
     return subprocess.run(
         [sys.executable, str(REPO / "dataset_scripts" / f"{name}.py"), *map(str, args)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -26,7 +30,9 @@ def small_source(deepart_sample, tmp_path_factory):
 
 
 def test_deepart_script_writes_a_folder_load_dataset_reads(small_source, tmp_path):
-    done = run_script("deepart", "--source", small_source, "--out", "deepart", "--split-ratio", "2:1:2", "--seed", "5", cwd=tmp_path)
+    done = run_script(
+        "deepart", "--source", small_source, "--out", "deepart", "--split-ratio", "2:1:2", "--seed", "5", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Built deepart: 10 images (human 5, ai 5; train 4, validation 2, test 4)")
     assert "load_dataset(" in done.stdout
@@ -56,7 +62,9 @@ def test_existing_output_needs_overwrite_and_push_offline_is_one_line(small_sour
     (tmp_path / "out").mkdir()
     refused = run_script("deepart", "--source", small_source, "--out", "out", cwd=tmp_path)
     assert refused.returncode == 2 and "already exists; pass --overwrite" in refused.stderr
-    pushed = run_script("deepart", "--source", small_source, "--out", "out", "--overwrite", "--push-to-hub", "me/deepart", cwd=tmp_path)
+    pushed = run_script(
+        "deepart", "--source", small_source, "--out", "out", "--overwrite", "--push-to-hub", "me/deepart", cwd=tmp_path
+    )
     assert pushed.returncode == 2
     assert pushed.stderr.strip().startswith("error: push to me/deepart failed") and "Traceback" not in pushed.stderr
     assert (tmp_path / "out" / "README.md").exists()  # the local folder is complete before the push
@@ -68,7 +76,18 @@ def test_folder_script_parses_a_label_map(tmp_path):
     for folder in ("real", "fake"):
         for i in range(3):
             write_image(tmp_path / "mine" / folder / f"{i}.png")
-    done = run_script("folder", "--source", "mine", "--out", "out", "--label-map", "real=human,fake=ai", "--split-ratio", "1:1:1", cwd=tmp_path)
+    done = run_script(
+        "folder",
+        "--source",
+        "mine",
+        "--out",
+        "out",
+        "--label-map",
+        "real=human,fake=ai",
+        "--split-ratio",
+        "1:1:1",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     bad = run_script("folder", "--source", "mine", "--out", "out2", "--label-map", "real=person", cwd=tmp_path)
     assert bad.returncode == 2 and "invalid --label-map entry 'real=person'" in bad.stderr
@@ -98,7 +117,9 @@ def test_overwrite_replaces_a_previous_build_but_never_a_users_folder(tmp_path):
     (mine / "sub").mkdir(parents=True)
     (mine / "precious.txt").write_text("notes")
     (mine / "sub" / "thesis.tex").write_text("chapter 1")
-    refused = run_script("synthetic", "--out", "mine", "--overwrite", "--n-per-class", "4", "--image-size", "32", cwd=tmp_path)
+    refused = run_script(
+        "synthetic", "--out", "mine", "--overwrite", "--n-per-class", "4", "--image-size", "32", cwd=tmp_path
+    )
     assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
         f"error: {mine} was not written by deepart-hf (it holds no deepart-hf-build.json): not replaced; "
         "move it away or choose another folder"

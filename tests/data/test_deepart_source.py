@@ -6,10 +6,10 @@ import shutil
 import datasets
 import pytest
 from datasets import ClassLabel
-from helpers import copy_deepart_subset
 
 import deepart_hf
 from deepart_hf.constants import LABELS
+from helpers import copy_deepart_subset
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,11 @@ def test_every_image_becomes_a_typed_row(sample_build):
 
 def test_split_is_one_to_one_to_eight_and_grouped_by_painting(sample_build):
     counts = sample_build.label_counts()
-    assert counts == {"train": {"human": 4, "ai": 4}, "validation": {"human": 4, "ai": 4}, "test": {"human": 32, "ai": 32}}
+    assert counts == {
+        "train": {"human": 4, "ai": 4},
+        "validation": {"human": 4, "ai": 4},
+        "test": {"human": 32, "ai": 32},
+    }
     split_of = {}
     for split, ds in sample_build.dataset.items():
         for painting_id in ds["painting_id"]:
@@ -53,7 +57,9 @@ def test_pairs_view_matches_the_image_view(sample_build):
 
 
 def test_published_folder_loads_after_the_source_is_deleted_and_it_is_moved(deepart_sample, tmp_path):
-    source = copy_deepart_subset(deepart_sample, tmp_path / "raw", [f"Gushici-{i}" for i in range(6)] + ["Gushiwen-0", "Gushiwen-1"])
+    source = copy_deepart_subset(
+        deepart_sample, tmp_path / "raw", [f"Gushici-{i}" for i in range(6)] + ["Gushiwen-0", "Gushiwen-1"]
+    )
     original = (source / "Human" / "Gushici-3.PNG").read_bytes()
     result = deepart_hf.build("deepart", source, split_ratio="2:1:1", seed=3)
     deepart_hf.publish(result, tmp_path / "built" / "deepart")

@@ -1,21 +1,12 @@
-"""The genre study's dataset as published upstream, read from the real sample in ../shared/data/genres-sample."""
+"""The genre study's dataset as published upstream, read from its real sample (the ``genres_sample`` fixture)."""
 
 import json
 
 import pytest
-from helpers import SHARED_DATA, write_image
 
 import deepart_hf
 from deepart_hf.errors import SourceError
-
-GENRES_SAMPLE = SHARED_DATA / "genres-sample"
-
-
-@pytest.fixture(scope="module")
-def genres_sample():
-    if not (GENRES_SAMPLE / "castle" / "training_set").is_dir():
-        pytest.fail(f"the genres sample is missing: expected {GENRES_SAMPLE}")
-    return GENRES_SAMPLE
+from helpers import write_image
 
 
 def _files(root, genre, split):
@@ -45,7 +36,7 @@ def test_upstream_layout_keeps_the_study_split_and_maps_the_class_folders(genres
     assert not mixed["validation"].num_rows
 
 
-def test_the_leaked_castle_image_is_found_and_kept_out_of_the_test_split(sample_build):
+def test_the_leaked_castle_image_is_found_and_kept_out_of_the_test_split(genres_sample, sample_build):
     report = sample_build.report.to_dict()
     pair = ["castle/testing_set/AI_generated/15.jpg", "castle/training_set/AI_generated/84.jpg"]
     assert pair in report["duplicates"]
@@ -54,11 +45,15 @@ def test_the_leaked_castle_image_is_found_and_kept_out_of_the_test_split(sample_
     mixed = sample_build.configs["mixed"]
     assert set(pair) <= set(mixed["train"]["image_id"]) and not set(pair) & set(mixed["test"]["image_id"])
     with pytest.raises(SourceError, match=r"--strict: the same image is in several splits .*15\.jpg \(test\)"):
-        deepart_hf.build("genres", GENRES_SAMPLE, strict=True)
+        deepart_hf.build("genres", genres_sample, strict=True)
 
 
 def test_upstream_mixed_is_recognised_as_copies_and_not_published_twice(genres_sample, sample_build, tmp_path):
-    mixed_files = {p.relative_to(genres_sample).as_posix() for s in ("training_set", "testing_set") for p in _files(genres_sample, "mixed", s)}
+    mixed_files = {
+        p.relative_to(genres_sample).as_posix()
+        for s in ("training_set", "testing_set")
+        for p in _files(genres_sample, "mixed", s)
+    }
     dropped = {d["image_id"]: d["copy_of"] for d in sample_build.report.copies_dropped}
     assert set(dropped) == mixed_files
     for copy, original in dropped.items():  # the same bytes, in another genre's folder
@@ -66,7 +61,9 @@ def test_upstream_mixed_is_recognised_as_copies_and_not_published_twice(genres_s
         assert not original.startswith("mixed/")
     published = {i for split in sample_build.configs["mixed"].values() for i in split["image_id"]}
     assert not published & mixed_files
-    per_genre = sum(len(split) for config, ds in sample_build.configs.items() if config != "mixed" for split in ds.values())
+    per_genre = sum(
+        len(split) for config, ds in sample_build.configs.items() if config != "mixed" for split in ds.values()
+    )
     assert per_genre == len(published)
     out = deepart_hf.publish(sample_build, tmp_path / "out").path
     card = (out / "README.md").read_text()
@@ -75,8 +72,8 @@ def test_upstream_mixed_is_recognised_as_copies_and_not_published_twice(genres_s
     assert json.loads((out / "build_report.json").read_text())["copies_dropped_count"] == len(mixed_files)
 
 
-def test_validation_is_carved_from_train_grouped_and_stratified(sample_build):
-    result = deepart_hf.build("genres", GENRES_SAMPLE, validation_share=0.25)
+def test_validation_is_carved_from_train_grouped_and_stratified(genres_sample, sample_build):
+    result = deepart_hf.build("genres", genres_sample, validation_share=0.25)
     mixed, before = result.configs["mixed"], sample_build.configs["mixed"]
     assert set(mixed["test"]["image_id"]) == set(before["test"]["image_id"])
     assert set(mixed["train"]["image_id"]) | set(mixed["validation"]["image_id"]) == set(before["train"]["image_id"])
@@ -99,7 +96,11 @@ def test_label_map_overrides_the_class_folder_names(tmp_path):
     with pytest.raises(SourceError, match="has no class folders"):
         deepart_hf.build("genres", root)
     result = deepart_hf.build("genres", root, label_map={"gen": "ai", "drawn": "human"})
-    assert result.label_counts() == {"train": {"human": 4, "ai": 4}, "validation": {"human": 0, "ai": 0}, "test": {"human": 4, "ai": 4}}
+    assert result.label_counts() == {
+        "train": {"human": 4, "ai": 4},
+        "validation": {"human": 0, "ai": 0},
+        "test": {"human": 4, "ai": 4},
+    }
 
 
 def test_a_new_genre_called_mixed_is_still_refused(tmp_path):

@@ -3,12 +3,11 @@
 
 import os
 
-from helpers import copy_deepart_subset
-
 import deepart_hf
 from deepart_hf.data.loading import checked_split, dataset_caveats, load_splits
 from deepart_hf.models import create_model
 from deepart_hf.training.augment import pre_resize
+from helpers import copy_deepart_subset
 
 
 def test_two_folders_with_the_same_name_load_their_own_data(deepart_sample, tmp_path):
@@ -46,11 +45,16 @@ def test_the_cache_and_the_resized_images_survive_between_runs(tmp_path):
 
 
 def test_caveats_measured_at_build_time_are_read_back_whatever_the_folder_is_called(deepart_sample, tmp_path):
-    source = copy_deepart_subset(deepart_sample, tmp_path / "raw", ["Gushici-0", "Gushici-1", "Gushici-2", "Gushiwen-0"])
+    source = copy_deepart_subset(
+        deepart_sample, tmp_path / "raw", ["Gushici-0", "Gushici-1", "Gushici-2", "Gushiwen-0"]
+    )
     folder = tmp_path / "my-paintings"
     deepart_hf.publish(deepart_hf.build("deepart", source, split_ratio="1:1:2"), folder)
     caveats = dataset_caveats(str(folder))
-    assert any(c.startswith("File format is confounded with the label (human images: 4 PNG; ai images: 4 JPEG)") for c in caveats)
+    assert any(
+        c.startswith("File format is confounded with the label (human images: 4 PNG; ai images: 4 JPEG)")
+        for c in caveats
+    )
     assert any("Every human image comes from one source (Feng Zikai)" in c for c in caveats)
     synthetic = tmp_path / "holiday-photos"
     deepart_hf.publish(deepart_hf.build("synthetic", n_per_class=4, image_size=16), synthetic)

@@ -6,7 +6,6 @@ import shutil
 
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Image
-from helpers import write_image
 
 import deepart_hf
 from deepart_hf.constants import LABELS
@@ -14,6 +13,7 @@ from deepart_hf.data.loading import (
     load_splits as load_dataset,  # datasets' own would reuse a cache of another folder with the same name
 )
 from deepart_hf.errors import PublishError
+from helpers import write_image
 
 # The package exports the function publish(); the module of the same name is reached explicitly.
 publish_module = importlib.import_module("deepart_hf.data.publish")
@@ -77,7 +77,9 @@ def test_offline_push_fails_in_one_line_after_the_folder_is_complete(tmp_path, m
     with pytest.raises(PublishError) as error:
         deepart_hf.publish(path_backed_dataset(tmp_path), tmp_path / "repo", push_to_hub="someone/some-dataset")
     message = str(error.value)
-    assert "\n" not in message and "push to someone/some-dataset failed" in message and "local copy is complete" in message
+    assert (
+        "\n" not in message and "push to someone/some-dataset failed" in message and "local copy is complete" in message
+    )
     assert len(load_dataset(str(tmp_path / "repo"))["train"]) == 2
 
 

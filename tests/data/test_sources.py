@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from helpers import copy_deepart_subset, write_image
 
 import deepart_hf
 from deepart_hf.errors import SourceError
+from helpers import copy_deepart_subset, write_image
 
 
 def make_dalle(root, splits=("train", "val", "test"), per_class=4):
@@ -48,7 +48,9 @@ def test_genres_have_a_mixed_config_and_one_per_genre(tmp_path):
     assert sum(len(d) for d in mixed.values()) == 30
     assert set(mixed["train"]["genre"]) == {"avatar", "castle", "sports_car"}
     castle = result.configs["castle"]
-    assert set(castle["test"]["image_id"]) == {i for i, g in zip(mixed["test"]["image_id"], mixed["test"]["genre"]) if g == "castle"}
+    assert set(castle["test"]["image_id"]) == {
+        i for i, g in zip(mixed["test"]["image_id"], mixed["test"]["genre"]) if g == "castle"
+    }
     # stratified by label and genre: each genre's train split has 3 of each class
     assert sorted(castle["train"]["label"]) == [0, 0, 0, 1, 1, 1]
 

@@ -34,7 +34,9 @@ def test_same_seed_same_split_whatever_the_record_order():
     first = split_by_ratio(records, "1:1:8", seed=7, group_by="painting_id")
     shuffled = list(reversed(records))
     second = split_by_ratio(shuffled, "1:1:8", seed=7, group_by="painting_id")
-    ids = lambda recs, plan: {s: sorted((recs[i]["painting_id"], recs[i]["label"]) for i in idx) for s, idx in plan.indices.items()}
+    ids = lambda recs, plan: {
+        s: sorted((recs[i]["painting_id"], recs[i]["label"]) for i in idx) for s, idx in plan.indices.items()
+    }
     assert ids(records, first) == ids(shuffled, second)
     other = split_by_ratio(records, "1:1:8", seed=8, group_by="painting_id")
     assert ids(records, other) != ids(records, first)

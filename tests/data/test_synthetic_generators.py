@@ -76,4 +76,3 @@ def test_dataset_script_option_publishes_the_generator_column(tmp_path):
     train = splits["train"]
     assert train.features["generator"].names == [REAL_GENERATOR, "upsampler-p2", "upsampler-p3"]
     assert sum(len(s) for s in splits.values()) == 12
-

@@ -54,7 +54,10 @@ def test_counts_labels_and_columns():
     assert [r["label"] for r in records].count(AI) == 4
     assert len({r["image_id"] for r in records}) == 8
     human, ai = records[0], records[-1]
-    assert human["image_id"] == "human/human-00000.png" and human["source"] == synthetic.HUMAN_SOURCE == "synthetic-procedural"
+    assert (
+        human["image_id"] == "human/human-00000.png"
+        and human["source"] == synthetic.HUMAN_SOURCE == "synthetic-procedural"
+    )
     assert ai["image_id"] == "ai/ai-00003.png" and ai["source"] == synthetic.AI_SOURCE == "synthetic-upsampler"
     assert all(r["image"]["path"] == r["image_id"] and r["file_format"] == "PNG" for r in records)
     assert collection.group_by == "image_id" and collection.stratify_by == ("label",)
@@ -65,7 +68,9 @@ def test_records_load_as_a_dataset_with_the_project_schema():
     assert collection.features == image_features()
     # Records also carry the pixel fingerprints the builder checks for duplicates; only the features are published.
     assert all(r[PIXEL_HASH_KEY] for r in collection.records)
-    dataset = Dataset.from_list([{k: r[k] for k in collection.features} for r in collection.records], features=collection.features)
+    dataset = Dataset.from_list(
+        [{k: r[k] for k in collection.features} for r in collection.records], features=collection.features
+    )
     assert dataset.features["label"].names == LABELS
     row = dataset[len(dataset) - 1]
     assert row["label"] == AI and (row["width"], row["height"]) == (48, 48)

@@ -6,11 +6,11 @@ import os
 import zipfile
 
 import pytest
-from helpers import copy_deepart_subset, image_bytes, write_image
 from PIL import Image
 
 import deepart_hf
 from deepart_hf.data.tree import SourceTree
+from helpers import copy_deepart_subset, image_bytes, write_image
 
 
 def labelled_folder(root, n=3):
@@ -32,7 +32,10 @@ def test_a_link_back_up_the_tree_is_skipped_by_name_and_no_image_changes_label(t
     root = labelled_folder(tmp_path / "mine")
     os.symlink("..", root / "human" / "loop")
     result = deepart_hf.build("folder", root, split_ratio="1:0:1")
-    assert rows_by_id(result) == {**{f"human/human_{i}.png": 0 for i in range(3)}, **{f"ai/ai_{i}.png": 1 for i in range(3)}}
+    assert rows_by_id(result) == {
+        **{f"human/human_{i}.png": 0 for i in range(3)},
+        **{f"ai/ai_{i}.png": 1 for i in range(3)},
+    }
     assert "link loop" in skipped(result)["human/loop"]
 
 
@@ -65,7 +68,12 @@ def test_a_link_out_of_the_tree_is_followed_once_and_noted(tmp_path):
     os.symlink(photos, root / "human" / "library_again")
     os.symlink(photos.parent, photos / "up")  # a loop outside the source, met through the link
     result = deepart_hf.build("folder", root, split_ratio="1:0:1")
-    assert rows_by_id(result) == {"human/human_0.png": 0, "human/library/p0.png": 0, "human/library/p1.png": 0, "ai/ai_0.png": 1}
+    assert rows_by_id(result) == {
+        "human/human_0.png": 0,
+        "human/library/p0.png": 0,
+        "human/library/p1.png": 0,
+        "ai/ai_0.png": 1,
+    }
     assert "already read as human/library" in skipped(result)["human/library_again"]
     assert "link loop" in skipped(result)["human/library/up"]
     assert any("human/library" in note and "outside the source" in note for note in result.report.notes)
@@ -113,8 +121,14 @@ def test_a_zip_member_larger_than_the_decoders_limit_is_not_read(tmp_path, monke
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20_000)
     archive = _zip(
         tmp_path / "mine.zip",
-        {**{f"{label}/{i}.png": image_bytes(seed=i + 5 * (label == "ai")) for label in ("human", "ai") for i in range(2)},
-         "ai/bomb.png": bytes(10_000_000)},
+        {
+            **{
+                f"{label}/{i}.png": image_bytes(seed=i + 5 * (label == "ai"))
+                for label in ("human", "ai")
+                for i in range(2)
+            },
+            "ai/bomb.png": bytes(10_000_000),
+        },
     )
     tree = SourceTree.open(archive, "source")
     opened = []

@@ -18,7 +18,7 @@ def by_label(label):
     return next(p for p in PERTURBATIONS if p.label == label)
 
 
-def test_the_issue_s_perturbations_are_all_there():
+def test_jpeg_blur_downscale_format_and_colour_perturbations_are_all_there():
     assert {p.label for p in PERTURBATIONS} >= {
         "JPEG quality 95", "JPEG quality 75", "JPEG quality 50", "JPEG quality 30",
         "Gaussian blur sigma 0.5", "Gaussian blur sigma 1.0", "Gaussian blur sigma 2.0",

@@ -19,9 +19,12 @@ from deepart_hf.inference.demo import analyse
 from deepart_hf.models.heads import classifier_head
 from helpers import DEEPART_SAMPLE, FAST_TRAINING
 
-HUMAN = DEEPART_SAMPLE / "Human"  # 40 human paintings, read in place
-HUMAN_FILES = sorted(str(p) for p in HUMAN.iterdir())
-AI_FILES = sorted(str(p) for p in (DEEPART_SAMPLE / "Aigc").iterdir())
+HUMAN = DEEPART_SAMPLE / "Human"  # 40 human paintings, read in place by tests that train on the sample
+
+
+def sample_files(*folders: str) -> list[str]:
+    """The sample's files in these folders (Human: 40 paintings, Aigc: their 40 re-creations), folder by folder."""
+    return [str(p) for folder in folders for p in sorted((DEEPART_SAMPLE / folder).iterdir())]
 
 
 def folder_bytes(folder):
@@ -49,13 +52,13 @@ def test_human_images_set_the_threshold_that_predict_then_applies(model, tmp_pat
     # The threshold, computed independently: ceil(41 * 0.95) = 39, so 1 of the 40 human scores may reach it and it
     # lies just above the second highest.
     original = deepart_hf.load_detector(model)
-    scores = original.log_odds(HUMAN_FILES)
+    scores = original.log_odds(sample_files("Human"))
     expected = np.nextafter(np.sort(scores)[::-1][1], np.inf)
     calibrated = deepart_hf.load_detector(out)
     assert calibrated.calibration.threshold_log_odds == pytest.approx(expected, rel=1e-9, abs=1e-12)
     # human images alone leave the temperature, hence every score, as they were
     assert calibrated.calibration.temperature == original.calibration.temperature
-    np.testing.assert_allclose(calibrated.log_odds(HUMAN_FILES), scores, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(calibrated.log_odds(sample_files("Human")), scores, rtol=0, atol=1e-6)
 
     # predict decides at the new threshold: exactly 1 of the 40 human images is called ai
     table = tmp_path / "predictions.json"
@@ -67,7 +70,7 @@ def test_human_images_set_the_threshold_that_predict_then_applies(model, tmp_pat
     np.testing.assert_allclose([row["log_odds_ai"] for row in rows], scores, rtol=0, atol=1e-6)
 
     # the demo too: the highest-scoring human painting is above the new threshold, and the page says how it was set
-    shown = analyse(calibrated, HUMAN_FILES[int(np.argmax(scores))], uncertain=0)
+    shown = analyse(calibrated, sample_files("Human")[int(np.argmax(scores))], uncertain=0)
     assert shown.prediction.threshold_log_odds == calibrated.calibration.threshold_log_odds
     assert shown.prediction.label == "ai" and "re-calibrated on 40 human images" in shown.verdict
 
@@ -99,7 +102,7 @@ def test_human_images_set_the_threshold_that_predict_then_applies(model, tmp_pat
 def test_too_few_human_images_are_refused_in_one_line(model, tmp_path, capsys):
     few = tmp_path / "few"
     few.mkdir()
-    for path in HUMAN_FILES[:12]:
+    for path in sample_files("Human")[:12]:
         shutil.copy(path, few)
     out = tmp_path / "calibrated"
     assert cli(["calibrate", "--model", str(model), "--human", str(few), "--output_dir", str(out)]) == 2
@@ -130,7 +133,7 @@ def test_both_classes_refit_the_temperature(model, tmp_path):
     spread 5) on a collection where its scores carry signal: the fitted temperature is the one the log-loss fit
     gives on those images, and every score is divided by it."""
     detector = deepart_hf.load_detector(model)
-    scores = detector.log_odds(HUMAN_FILES + AI_FILES)
+    scores = detector.log_odds(sample_files("Human", "Aigc"))
     with torch.no_grad():
         classifier_head(detector.model).bias[AI] -= float(np.mean(scores))
     apply_temperature(detector.model, float(np.std(scores)) / 5)
@@ -138,14 +141,14 @@ def test_both_classes_refit_the_temperature(model, tmp_path):
     detector.model.save_pretrained(overconfident)
     detector.processor.save_pretrained(overconfident)
     detector = deepart_hf.load_detector(overconfident)
-    scores = detector.log_odds(HUMAN_FILES + AI_FILES)
+    scores = detector.log_odds(sample_files("Human", "Aigc"))
     # The collection: the 40 lowest-scoring images are "human" but for every fourth, which swaps with a high one,
     # so the scores rank the two folders well but not perfectly (a perfect ranking has no finite temperature).
     order = np.argsort(scores)
     low, high = list(order[:40]), list(order[40:])
     for i in range(0, 40, 4):
         low[i], high[i] = high[i], low[i]
-    paths = np.array(HUMAN_FILES + AI_FILES)
+    paths = np.array(sample_files("Human", "Aigc"))
     for name, chosen in (("human", low), ("ai", high)):
         (tmp_path / name).mkdir()
         for index, path in enumerate(paths[chosen]):

@@ -12,10 +12,9 @@ import train
 from deepart_hf.cli import main as deepart_hf_cli
 from deepart_hf.data.loading import load_splits
 from deepart_hf.evaluation.predictions import read_predictions_csv
-from helpers import FAST_TRAINING, SHARED_DATA
+from helpers import FAST_TRAINING
 
 FAST = [*FAST_TRAINING, "--save_total_limit", "1", "--max_eval_samples", "24"]
-GENRES = SHARED_DATA / "genres-sample"
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +25,13 @@ def synthetic_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def genres_folder(tmp_path_factory):
+def genres_folder(genres_sample, tmp_path_factory):
     """The genre-study sample's three genres as one <label>/ folder (its own layout is read by genres.py)."""
     flat = tmp_path_factory.mktemp("genres-flat")
     for genre in ("castle", "ganyu", "sports_car"):
         for split in ("training_set", "testing_set"):
             for upstream, label in (("AI_generated", "ai"), ("hand_drawing", "human")):
-                for path in (GENRES / genre / split / upstream).iterdir():
+                for path in (genres_sample / genre / split / upstream).iterdir():
                     (flat / label).mkdir(exist_ok=True)
                     shutil.copy2(path, flat / label / f"{genre}-{split}-{path.name}")
     out = tmp_path_factory.mktemp("data") / "genres"

@@ -1,5 +1,6 @@
 """A loaded detector's decisions: "ai", "human", or "uncertain" when the log-odds lie near the saved threshold."""
 
+import json
 import logging
 import math
 import shutil
@@ -136,3 +137,31 @@ def test_a_damaged_familiarity_file_is_refused_in_one_line_naming_it(crop_run, t
     assert cli(["predict", "--model", str(damaged), str(DEEPART_SAMPLE / "Aigc" / "Gushici-0.jpg")]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and str(damaged / FAMILIARITY_FILE) in error[0], error
+
+
+def test_python_the_command_line_and_the_demo_give_one_decision_by_default(tmp_path, capsys):
+    """An image whose log-odds lie 0.5 above the threshold's: inside the default band, so every entry point
+    says "uncertain" unless asked otherwise (and "ai" with the band set to 0)."""
+    from deepart_hf.cli import main as cli
+    from deepart_hf.inference.demo import analyse
+    from helpers import write_image
+
+    image = write_image(tmp_path / "painting.png", size=32, seed=3)
+    model, processor = create_model("vit-test", from_scratch=True, image_size=32)
+    log_odds = Detector(model, processor, device="cpu").predict([image])[0].log_odds_ai
+    Calibration(threshold_log_odds=log_odds - 0.5, method="test threshold").save_to(model.config)
+    folder = tmp_path / "detector"
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    detector = load_detector(folder)
+
+    python = detector.predict([image])[0]
+    assert python.log_odds_ai - python.threshold_log_odds == pytest.approx(0.5, abs=1e-5)
+    table = tmp_path / "predictions.json"
+    assert cli(["predict", "--model", str(folder), str(image), "--output", str(table), "--quiet"]) == 0
+    command_line = json.loads(table.read_text())["rows"][0]["decision"]
+    demo = analyse(detector, image)
+
+    assert python.decision() == detector.predict_rows([image])[0].decision == command_line == "uncertain"
+    assert "uncertain" in demo.verdict
+    assert python.decision(0) == "ai"

@@ -25,9 +25,9 @@ PARITY = 1e-4  # float32 graphs run by two runtimes: kernels differ in the order
 
 
 @pytest.fixture(scope="module")
-def sample_images() -> list[Image.Image]:
+def sample_images(deepart_sample) -> list[Image.Image]:
     """The 40 DeepArt pairs, decoded once."""
-    paths = sorted(DEEPART_SAMPLE.glob("Human/*")) + sorted(DEEPART_SAMPLE.glob("Aigc/*"))
+    paths = sorted(deepart_sample.glob("Human/*")) + sorted(deepart_sample.glob("Aigc/*"))
     assert len(paths) == 80
     return [decode_image({"bytes": None, "path": str(path)}) for path in paths]
 

@@ -16,9 +16,7 @@ from deepart_hf.cli import main as cli
 from deepart_hf.errors import DeepArtError, OfflineError
 from deepart_hf.models import BASE_MODEL_ATTR, MODELS, create_model, describe_model
 from deepart_hf.models.efficientnet_lite import packaged_weights, reference_to_timm
-from helpers import DEEPART_SAMPLE, SHARED_DATA
 
-GENRES_SAMPLE = SHARED_DATA / "genres-sample"
 # ImageNet-1k classes of cars (the genre sample's README names the same eight)
 CAR_CLASSES = {
     817: "sports car", 751: "racer", 511: "convertible", 436: "beach wagon",
@@ -45,20 +43,22 @@ def imagenet_lite0(variant: int = 0) -> torch.nn.Module:
     ).eval()
 
 
-def real_images() -> list[Image.Image]:
+@pytest.fixture
+def real_images(deepart_sample, genres_sample) -> list[Image.Image]:
     """A few real paintings and drawings, both classes, two sources."""
     paths = [
-        *sorted((DEEPART_SAMPLE / "Human").iterdir())[:2],
-        *sorted((DEEPART_SAMPLE / "Aigc").iterdir())[:2],
-        *sorted(GENRES_SAMPLE.glob("castle/testing_set/*/1.*")),
-        *sorted(GENRES_SAMPLE.glob("ganyu/testing_set/*/1.*")),
+        *sorted((deepart_sample / "Human").iterdir())[:2],
+        *sorted((deepart_sample / "Aigc").iterdir())[:2],
+        *sorted(genres_sample.glob("castle/testing_set/*/1.*")),
+        *sorted(genres_sample.glob("ganyu/testing_set/*/1.*")),
     ]
     assert len(paths) == 8
     return [Image.open(path).convert("RGB") for path in paths]
 
 
-def sports_cars() -> list[Path]:
-    return sorted(GENRES_SAMPLE.glob("sports_car/*/*/*"))
+@pytest.fixture
+def sports_cars(genres_sample) -> list[Path]:
+    return sorted(genres_sample.glob("sports_car/*/*/*"))
 
 
 def test_every_reference_key_maps_to_a_timm_weight_of_the_same_shape():
@@ -77,12 +77,12 @@ def test_every_reference_key_maps_to_a_timm_weight_of_the_same_shape():
 
 
 @pytest.mark.parametrize(("variant", "size"), [(0, 224), (1, 240), (2, 260)])
-def test_timm_logits_equal_the_reference_implementation_on_real_images(variant, size):
+def test_timm_logits_equal_the_reference_implementation_on_real_images(variant, size, real_images):
     name = f"efficientnet-lite{variant}"
     reference = EfficientNet.from_pretrained(name, weights_path=packaged_weights(variant)).eval()
     model = imagenet_lite0(variant)
     _, processor = create_model(name)  # the detector's own preprocessing, at its native size
-    pixels = processor(real_images(), return_tensors="pt")["pixel_values"]
+    pixels = processor(real_images, return_tensors="pt")["pixel_values"]
     assert pixels.shape == (8, 3, size, size)  # the reference pads for inputs of its native size
 
     with torch.no_grad():
@@ -126,9 +126,9 @@ def test_the_detector_preprocesses_as_the_checkpoint_was_trained():
     assert data["crop_mode"] == "squash" and data["crop_pct"] == 1.0  # the whole image, as every detector sees it
 
 
-def test_imagenet_top5_names_a_car_for_the_hand_drawn_and_generated_sports_cars():
+def test_imagenet_top5_names_a_car_for_the_hand_drawn_and_generated_sports_cars(sports_cars):
     _, processor = create_model("efficientnet-lite0")
-    paths = sports_cars()
+    paths = sports_cars
     assert len(paths) == 20
     pixels = processor([Image.open(path).convert("RGB") for path in paths], return_tensors="pt")["pixel_values"]
     with torch.no_grad():

@@ -233,3 +233,19 @@ def test_few_shot_curve_with_baselines(deepart_folder, tmp_path, capsys):
         == 2
     )
     assert "remove --seed from the train.py flags" in capsys.readouterr().err
+
+
+def test_few_shot_overwrite_deletes_nothing_it_did_not_write(tmp_path, capsys):
+    out = tmp_path / "few-shot"
+    (out / "runs" / "mine").mkdir(parents=True)
+    (out / "runs" / "mine" / "notes.txt").write_text("not a run")
+    (out / "data").mkdir()
+    command = ["few-shot", "--dataset", str(tmp_path / "none"), "--model", "vit-test", "--output_dir", str(out)]
+    assert cli([*command, "--overwrite"]) == 2
+    assert "holds runs/ and data/ but no few_shot.json" in capsys.readouterr().err
+    assert (out / "runs" / "mine" / "notes.txt").read_text() == "not a run" and (out / "data").is_dir()
+
+    # a curve cut short: every folder in runs/ is a recorded training run, so --overwrite starts afresh
+    (out / "runs" / "mine" / "run_args.json").write_text("{}")
+    assert cli([*command, "--overwrite"]) == 2  # the dataset does not exist
+    assert "none" in capsys.readouterr().err and not (out / "runs").exists() and not (out / "data").exists()

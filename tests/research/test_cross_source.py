@@ -9,17 +9,17 @@ import deepart_hf
 import train
 from deepart_hf.cli import main as cli
 from deepart_hf.evaluation.suite import interval_cell
-from helpers import FAST_TRAINING, SHARED_DATA
+from helpers import FAST_TRAINING
 
 TINY = [*FAST_TRAINING, "--save_total_limit", "1", "--max_eval_samples", "1000", "--model", "vit-test"]
 TINY += ["--from_scratch", "--image_size", "32"]
 
 
 @pytest.fixture(scope="module")
-def sources(deepart_folder, tmp_path_factory):
+def sources(deepart_folder, genres_sample, tmp_path_factory):
     """Three sources: the DeepArt sample, the genre-study sample in its own layout, and a small synthetic set."""
     data = tmp_path_factory.mktemp("data")
-    deepart_hf.publish(deepart_hf.build("genres", SHARED_DATA / "genres-sample", validation_share=0.3), data / "genres")
+    deepart_hf.publish(deepart_hf.build("genres", genres_sample, validation_share=0.3), data / "genres")
     deepart_hf.publish(deepart_hf.build("synthetic", n_per_class=20, image_size=48, seed=3), data / "synthetic")
     return [str(deepart_folder), str(data / "genres"), str(data / "synthetic")]
 

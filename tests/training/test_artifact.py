@@ -118,7 +118,10 @@ CASES = {
 PRETRAINED = {"lite0-probe-synthetic", "lite0-probe-crop3-deepart", "lite0-multistage-probe-synthetic"}
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(case, marks=[pytest.mark.real_data] * (CASES[case][0] == "deepart_folder")) for case in CASES],
+)
 def test_a_saved_detector_reproduces_its_test_predictions(case, request, tmp_path):
     fixture, flags = CASES[case]
     dataset = request.getfixturevalue(fixture)

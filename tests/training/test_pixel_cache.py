@@ -2,7 +2,10 @@
 augmented images that decoding gives."""
 
 import logging
+import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,7 +20,7 @@ from deepart_hf.data.pixel_cache import INDEX_FILE, pixel_cache
 from deepart_hf.models import create_model
 from deepart_hf.models.preprocessing import PixelValues
 from deepart_hf.training.augment import BlurJpeg, TrainTransform
-from helpers import png_value, random_pixels
+from helpers import REPO, png_value, random_pixels
 
 FEATURES = Features({"image": ImageFeature(decode=False), "label": Value("int64")})
 
@@ -39,6 +42,38 @@ def dataset(seed: int = 0) -> Dataset:
     ]
     values += [values[0], grey_value(seed)]
     return Dataset.from_dict({"image": values, "label": [0, 1, 0, 1, 0, 1]}, features=FEATURES)
+
+
+# Builds a cache of 200 images and sends itself SIGTERM while decoding the third.
+SIGTERM_DURING_BUILD = """
+import os, signal, sys
+from datasets import Dataset, Features, Image
+import deepart_hf.data.pixel_cache as module
+from helpers import png_value, random_pixels
+
+original, decoded = module.decode_image, []
+
+def decode(value):
+    decoded.append(value)
+    if len(decoded) == 3:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return original(value)
+
+module.decode_image = decode
+values = [png_value(random_pixels(16, 16, seed), f"{seed}.png") for seed in range(200)]
+data = Dataset.from_dict({"image": values}, features=Features({"image": Image(decode=False)}))
+module.pixel_cache(data, root=sys.argv[1], workers=1)
+"""
+
+
+def test_sigterm_while_building_leaves_no_temporary_folder(tmp_path):
+    root = tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]), "TQDM_DISABLE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", SIGTERM_DURING_BUILD, str(root)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode != 0, done.stderr
+    assert root.is_dir() and list(root.iterdir()) == [], done.stderr  # neither a cache nor half of one
 
 
 @pytest.fixture(scope="module")

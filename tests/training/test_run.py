@@ -67,6 +67,25 @@ def test_incomplete_checkpoints_of_an_unrecorded_run_are_left_alone(tmp_path):
     assert (out / "checkpoint-4").is_dir()
 
 
+def test_overwrite_deletes_only_from_a_folder_holding_the_run_record(tmp_path):
+    out = tmp_path / "run"
+    (out / "checkpoint-notes").mkdir(parents=True)
+    (out / "checkpoint-notes" / "mine.txt").write_text("not a checkpoint")
+    args = parse_arguments(["--dataset", "d", "--output_dir", str(out), "--overwrite_output_dir"])
+    with pytest.raises(
+        deepart_hf.DeepArtError, match=r"holds checkpoint-notes but no run_args\.json.* deleted nothing"
+    ):
+        claim_output_dir(args, {}, resumable=True)
+    assert (out / "checkpoint-notes" / "mine.txt").read_text() == "not a checkpoint"
+
+    # a run's own folder: its checkpoints go and the new run is recorded
+    claim_output_dir(parse_arguments(["--dataset", "d", "--output_dir", str(tmp_path / "mine")]), {}, resumable=True)
+    complete_checkpoint(tmp_path / "mine" / "checkpoint-2")
+    args = parse_arguments(["--dataset", "d", "--output_dir", str(tmp_path / "mine"), "--overwrite_output_dir"])
+    assert claim_output_dir(args, {}, resumable=True) == {}
+    assert not list((tmp_path / "mine").glob("checkpoint-*")) and (tmp_path / "mine" / "run_args.json").is_file()
+
+
 def publish(folder, train_labels):
     features = Features({"image": Image(), "label": ClassLabel(names=["human", "ai"])})
 

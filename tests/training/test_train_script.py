@@ -388,7 +388,7 @@ def test_two_cpu_processes_train_with_gloo(deepart_folder, tmp_path):
 
 
 def test_frozen_backbone_then_unfrozen_epochs_with_step_lr(deepart_folder, tmp_path):
-    """Seed 001's models 3/4: head only with StepLR, then every layer; checkpoints show which weights moved."""
+    """The Dall·E-vs-paintings project's models 3/4: head only with StepLR, then every layer; checkpoints show which weights moved."""
     from safetensors.torch import load_file
 
     out = tmp_path / "stages"

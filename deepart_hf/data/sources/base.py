@@ -6,9 +6,10 @@ A source turns one raw layout into a ``Collection``; it never splits or writes a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from datasets import Features
 
@@ -48,7 +49,9 @@ class Collection:
     # A source that reproduces no paper may prefer another train:validation:test ratio.
     default_split_ratio: str | None = None
     # Extra views computed from the split records: {"pairs": (features, {split: rows})}, one per genre.
-    derive_configs: Callable[[dict[str, list[dict]], BuildReport], dict[str, tuple[Features, dict[str, list[dict]]]]] | None = None
+    derive_configs: (
+        Callable[[dict[str, list[dict]], BuildReport], dict[str, tuple[Features, dict[str, list[dict]]]]] | None
+    ) = None
     # The files the source was read from: the builder lists what the source did not read, then closes it.
     tree: SourceTree | None = None
     # A source too large for memory: its records hold metadata only (with the file's size under ``nbytes``, to

@@ -58,7 +58,11 @@ def _class_folders(tree: SourceTree, parent: str, split: str | None) -> list[Lab
 
 
 def _split_folders(tree: SourceTree, folder: str) -> dict[str, str]:
-    return {SPLIT_FOLDERS[n.lower()]: f"{folder}/{n}" if folder else n for n in tree.subfolders(folder) if n.lower() in SPLIT_FOLDERS}
+    return {
+        SPLIT_FOLDERS[n.lower()]: f"{folder}/{n}" if folder else n
+        for n in tree.subfolders(folder)
+        if n.lower() in SPLIT_FOLDERS
+    }
 
 
 def matches(tree: SourceTree, folder: str) -> bool:
@@ -67,7 +71,9 @@ def matches(tree: SourceTree, folder: str) -> bool:
     return all({n.lower() for n in tree.subfolders(c)} >= set(CLASS_FOLDERS) for c in candidates)
 
 
-@register_source("dalle_paintings", description="Dall.E vs Paintings ({train,val,test}/{artificial,human}/)", matches=matches)
+@register_source(
+    "dalle_paintings", description="Dall.E vs Paintings ({train,val,test}/{artificial,human}/)", matches=matches
+)
 def collect(source: Path | None, options: SourceOptions) -> Collection:
     tree = SourceTree.open(source, "Dall.E/Paintings source folder")
     report = BuildReport(source="dalle_paintings")

@@ -108,9 +108,15 @@ def _captions(root: Path, report: BuildReport) -> dict[tuple[int, int], str]:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return {(int(entry["image_id"]), int(c["caption_id"])): c["caption"] for entry in data.values() for c in entry["captions"]}
+        return {
+            (int(entry["image_id"]), int(c["caption_id"])): c["caption"]
+            for entry in data.values()
+            for c in entry["captions"]
+        }
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise SourceError(f"{path}: not the D-ANI captions file ({{image_id: {{image_name, captions: [{{caption_id, caption}}]}}}}): {exc}") from None
+        raise SourceError(
+            f"{path}: not the D-ANI captions file ({{image_id: {{image_name, captions: [{{caption_id, caption}}]}}}}): {exc}"
+        ) from None
 
 
 def _int_folder(path: Path, root: Path, report: BuildReport) -> int | None:
@@ -139,7 +145,9 @@ def _record(path: Path, root: Path, **columns) -> dict:
     return {"image_id": path.relative_to(root).as_posix(), "nbytes": path.stat().st_size, **columns}
 
 
-def scan(root: Path, report: BuildReport, captions: dict[tuple[int, int], str], resolutions, generators, tasks) -> list[dict]:
+def scan(
+    root: Path, report: BuildReport, captions: dict[tuple[int, int], str], resolutions, generators, tasks
+) -> list[dict]:
     """Metadata records of every image the filters keep; names that do not fit the layout are reported."""
     records = []
     for top in subfolders(root, report):
@@ -150,7 +158,10 @@ def scan(root: Path, report: BuildReport, captions: dict[tuple[int, int], str], 
             if generators is not None and generator not in generators:
                 continue
         else:
-            report.skip(top.name + "/", f"not a D-ANI generator folder (known: {ORIGINALS_FOLDER}, {', '.join(DANI_GENERATORS[1:])})")
+            report.skip(
+                top.name + "/",
+                f"not a D-ANI generator folder (known: {ORIGINALS_FOLDER}, {', '.join(DANI_GENERATORS[1:])})",
+            )
             continue
         for res_folder in sorted(p for p in top.iterdir() if p.is_dir()):
             resolution = _int_folder(res_folder, root, report)
@@ -161,12 +172,26 @@ def scan(root: Path, report: BuildReport, captions: dict[tuple[int, int], str], 
                     if not path.stem.isdigit():
                         report.skip(path.relative_to(root).as_posix(), "photograph name is not a COCO image id")
                         continue
-                    records.append(_record(path, root, label=HUMAN, generator=0, task=DANI_ORIGINAL_TASK, resolution=resolution,
-                                           coco_id=int(path.stem), caption_id=None, caption=None, source=PHOTO_SOURCE))
+                    records.append(
+                        _record(
+                            path,
+                            root,
+                            label=HUMAN,
+                            generator=0,
+                            task=DANI_ORIGINAL_TASK,
+                            resolution=resolution,
+                            coco_id=int(path.stem),
+                            caption_id=None,
+                            caption=None,
+                            source=PHOTO_SOURCE,
+                        )
+                    )
                 continue
             for task_folder in sorted(p for p in res_folder.iterdir() if p.is_dir()):
                 if task_folder.name not in DANI_TASKS:
-                    report.skip(task_folder.relative_to(root).as_posix() + "/", f"not a D-ANI task ({', '.join(DANI_TASKS)})")
+                    report.skip(
+                        task_folder.relative_to(root).as_posix() + "/", f"not a D-ANI task ({', '.join(DANI_TASKS)})"
+                    )
                     continue
                 if tasks is not None and task_folder.name not in tasks:
                     continue
@@ -176,13 +201,26 @@ def scan(root: Path, report: BuildReport, captions: dict[tuple[int, int], str], 
                         report.skip(path.relative_to(root).as_posix(), "name is not <cocoImageId>_<captionId>")
                         continue
                     key = (int(coco), int(caption))
-                    records.append(_record(path, root, label=AI, generator=GENERATOR_ID[generator], task=task_folder.name,
-                                           resolution=resolution, coco_id=key[0], caption_id=key[1], caption=captions.get(key),
-                                           source=generator))
+                    records.append(
+                        _record(
+                            path,
+                            root,
+                            label=AI,
+                            generator=GENERATOR_ID[generator],
+                            task=task_folder.name,
+                            resolution=resolution,
+                            coco_id=key[0],
+                            caption_id=key[1],
+                            caption=captions.get(key),
+                            source=generator,
+                        )
+                    )
     return records
 
 
-def subsample(records: list[dict], seed: int, max_per_generator: int | None, real_per_generated: float | None, report: BuildReport) -> list[dict]:
+def subsample(
+    records: list[dict], seed: int, max_per_generator: int | None, real_per_generated: float | None, report: BuildReport
+) -> list[dict]:
     """Cap each generator at ``max_per_generator`` images and the photographs at ``real_per_generated`` times the
     generated ones, all taking COCO images in one seeded order (photographs of kept COCO images first)."""
     order = sorted({r["coco_id"] for r in records})
@@ -197,7 +235,9 @@ def subsample(records: list[dict], seed: int, max_per_generator: int | None, rea
             continue
         rows.sort(key=lambda r: (rank[r["coco_id"]], r["image_id"]))
         if max_per_generator is not None and len(rows) > max_per_generator:
-            report.notes.append(f"kept {max_per_generator} of {len(rows)} {DANI_GENERATORS[generator]} images (--max-per-generator)")
+            report.notes.append(
+                f"kept {max_per_generator} of {len(rows)} {DANI_GENERATORS[generator]} images (--max-per-generator)"
+            )
             rows = rows[:max_per_generator]
         kept += rows
     photos = by_generator.get(0, [])
@@ -206,7 +246,9 @@ def subsample(records: list[dict], seed: int, max_per_generator: int | None, rea
         used = {r["coco_id"] for r in kept}
         photos.sort(key=lambda r: (r["coco_id"] not in used, rank[r["coco_id"]], r["image_id"]))
         if wanted < len(photos):
-            report.notes.append(f"kept {wanted} of {len(photos)} photographs (--real-per-generated {real_per_generated:g})")
+            report.notes.append(
+                f"kept {wanted} of {len(photos)} photographs (--real-per-generated {real_per_generated:g})"
+            )
             photos = photos[:wanted]
     return photos + kept
 
@@ -219,12 +261,20 @@ def make_reader(root: Path):
         if not isinstance(image, ImageFile):
             return image
         row = {key: value for key, value in record.items() if key != "nbytes"}
-        return {**row, "image": image.as_feature(), "file_format": image.file_format, "width": image.width, "height": image.height}
+        return {
+            **row,
+            "image": image.as_feature(),
+            "file_format": image.file_format,
+            "width": image.width,
+            "height": image.height,
+        }
 
     return read_row
 
 
-@register_source("dani", description="ANID/D-ANI (DNAI): COCO photographs vs 9 generators, with generator, task and caption")
+@register_source(
+    "dani", description="ANID/D-ANI (DNAI): COCO photographs vs 9 generators, with generator, task and caption"
+)
 def collect(source: Path | None, options: SourceOptions) -> Collection:
     root = require_dir(Path(source), "source folder")
     extra = options.extra
@@ -243,10 +293,14 @@ def collect(source: Path | None, options: SourceOptions) -> Collection:
     # subfolders() reports every loose file; captions.json and a README belong to the layout
     report.skipped = [s for s in report.skipped if s.path not in KNOWN_FILES]
     if not any(r["label"] == AI for r in records):
-        raise SourceError(f"{root}: no generated images found (expected <Generator>/<resolution>/<task>/<coco>_<caption>.jpg; "
-                          f"{len(report.skipped)} entries skipped)")
+        raise SourceError(
+            f"{root}: no generated images found (expected <Generator>/<resolution>/<task>/<coco>_<caption>.jpg; "
+            f"{len(report.skipped)} entries skipped)"
+        )
     records = subsample(records, options.seed, max_per_generator, real_per_generated, report)
     missing = sum(1 for r in records if r["label"] == AI and r["caption"] is None)
     if missing and captions:
         report.notes.append(f"{missing} generated image(s) have no caption in {CAPTIONS_FILE}")
-    return Collection("dani", records, image_features(DANI_COLUMNS), CARD, report, read_row=make_reader(root), **SPLITTING)
+    return Collection(
+        "dani", records, image_features(DANI_COLUMNS), CARD, report, read_row=make_reader(root), **SPLITTING
+    )

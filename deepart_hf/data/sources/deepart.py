@@ -29,7 +29,7 @@ CARD = CardInfo(
     pretty_name="DeepArt: Feng Zikai paintings and their GPT-4 re-creations",
     summary=(
         "DeepArt pairs 301 paintings by Feng Zikai (151 from the *Gushici* book, 150 from *Gushiwen*) "
-        "with re-creations made by GPT-4 (DALL·E 3) through the paper's \"encoding-decoding\" mapping: GPT-4 "
+        'with re-creations made by GPT-4 (DALL·E 3) through the paper\'s "encoding-decoding" mapping: GPT-4 '
         "describes each painting, then draws from its description. Every image is 1024×1024 RGB. The human "
         "paintings come from an open-access programme and are used for research, as the paper states.\n\n"
         "Each image keeps its original file bytes. The `pairs` configuration puts a painting and its "
@@ -69,7 +69,9 @@ def _find_folders(tree: SourceTree, folder: str = "") -> dict[int, str]:
         if label is None:
             continue
         if label in folders:
-            raise SourceError(f"{tree.describe(folder)} has two folders for the same class: {folders[label]}/ and {name}/")
+            raise SourceError(
+                f"{tree.describe(folder)} has two folders for the same class: {folders[label]}/ and {name}/"
+            )
         folders[label] = f"{folder}/{name}" if folder else name
     return folders
 
@@ -85,22 +87,35 @@ def collect(source: Path | None, options: SourceOptions) -> Collection:
     folders = _find_folders(tree)
     missing = [name for name, label in (("Human", HUMAN), ("Aigc", AI)) if label not in folders]
     if missing:
-        raise LayoutError(f"{tree.describe()} is not a DeepArt folder: no {' or '.join(m + '/' for m in missing)} inside")
+        raise LayoutError(
+            f"{tree.describe()} is not a DeepArt folder: no {' or '.join(m + '/' for m in missing)} inside"
+        )
     for name in sorted(set(tree.subfolders()) - set(folders.values())):
-        report.notes.append(f"ignored folder {name}/ (DeepArt has Human/ and Aigc/ only; its files are listed as skipped)")
+        report.notes.append(
+            f"ignored folder {name}/ (DeepArt has Human/ and Aigc/ only; its files are listed as skipped)"
+        )
     files = {label: tree.files(folder) for label, folder in folders.items()}
     for label, folder in folders.items():
         if not files[label]:
             raise SourceError(f"{tree.describe(folder)} is empty")
 
-    images = read_images(tree, files[HUMAN] + files[AI], report, strict=options.strict, workers=options.workers, near=options.near_duplicates)
+    images = read_images(
+        tree,
+        files[HUMAN] + files[AI],
+        report,
+        strict=options.strict,
+        workers=options.workers,
+        near=options.near_duplicates,
+    )
     by_painting: dict[str, dict[int, object]] = defaultdict(dict)
     for image in images:
         label = HUMAN if image.relpath.startswith(folders[HUMAN] + "/") else AI
         painting_id = Path(image.relpath).stem
         if label in by_painting[painting_id]:
             other = by_painting[painting_id][label].relpath
-            raise SourceError(f"two images for painting {painting_id!r} in {folders[label]}/: {other} and {image.relpath}")
+            raise SourceError(
+                f"two images for painting {painting_id!r} in {folders[label]}/: {other} and {image.relpath}"
+            )
         by_painting[painting_id][label] = image
     if not by_painting:
         raise SourceError(f"no readable images in {tree.describe()} ({len(report.skipped)} skipped)")
@@ -121,7 +136,13 @@ def collect(source: Path | None, options: SourceOptions) -> Collection:
             report.unpaired.append(next(iter(pair.values())).relpath)
         for label in sorted(pair):
             records.append(
-                pair[label].record(label, SOURCE_BY_LABEL[label], painting_id=painting_id, book=_book(painting_id), **poems.get(painting_id, empty_poem))
+                pair[label].record(
+                    label,
+                    SOURCE_BY_LABEL[label],
+                    painting_id=painting_id,
+                    book=_book(painting_id),
+                    **poems.get(painting_id, empty_poem),
+                )
             )
     return Collection(
         name="deepart",

@@ -8,7 +8,6 @@ A table of files (``--metadata``) or a name pattern (``--name-pattern``) gives e
 other column (``deepart_hf.data.file_columns``).
 """
 
-
 from __future__ import annotations
 
 import re
@@ -46,7 +45,12 @@ def read_labelled_folders(
         files_by_folder.append(files)
         sidecars.update(found)
     all_files = [f for files in files_by_folder for f in files]
-    images = {image.relpath: image for image in read_images(tree, all_files, report, strict=options.strict, workers=options.workers, near=options.near_duplicates)}
+    images = {
+        image.relpath: image
+        for image in read_images(
+            tree, all_files, report, strict=options.strict, workers=options.workers, near=options.near_duplicates
+        )
+    }
     taken = set(CORE_COLUMNS) | {key for folder in folders for key in folder.extra}
     dropped_keys: set[str] = set()
     records, sidecar_columns = [], {}
@@ -64,7 +68,9 @@ def read_labelled_folders(
         for column in sidecar_columns:
             record.setdefault(column, None)
     if dropped_keys:
-        report.notes.append(f"sidecar JSON fields that are lists or objects were left out: {', '.join(sorted(dropped_keys))}")
+        report.notes.append(
+            f"sidecar JSON fields that are lists or objects were left out: {', '.join(sorted(dropped_keys))}"
+        )
     if sidecar_columns:
         report.notes.append(f"columns from sidecar files: {', '.join(sidecar_columns)}")
     if not records:
@@ -80,7 +86,9 @@ def parse_label_map(text: str | None) -> dict[str, str] | None:
     for item in text.split(","):
         folder, sep, label = (part.strip() for part in item.partition("="))
         if not sep or not folder or label not in LABEL2ID:
-            raise SourceError(f"invalid --label-map entry {item!r}: expected NAME=LABEL (a folder or column value) with LABEL one of {', '.join(LABELS)}")
+            raise SourceError(
+                f"invalid --label-map entry {item!r}: expected NAME=LABEL (a folder or column value) with LABEL one of {', '.join(LABELS)}"
+            )
         mapping[folder] = label
     return mapping
 
@@ -101,7 +109,9 @@ def label_in_name(name: str) -> int | None:
     return found[0] if len(found) == 1 else None
 
 
-def label_folders(tree: SourceTree, folder: str, label_map: dict[str, str] | None, report: BuildReport | None = None) -> tuple[list[tuple[str, int]], list[str]]:
+def label_folders(
+    tree: SourceTree, folder: str, label_map: dict[str, str] | None, report: BuildReport | None = None
+) -> tuple[list[tuple[str, int]], list[str]]:
     """([(sub-folder, label)], [sub-folders that name no label]) of ``folder``.
 
     Without ``--label-map``, a folder whose name has one label as a word (MIE's ``unseen_AI_images``) is
@@ -111,7 +121,9 @@ def label_folders(tree: SourceTree, folder: str, label_map: dict[str, str] | Non
     for name in tree.subfolders(folder):
         label = label_of_folder(name, label_map)
         if label is None and label_map is None and (label := label_in_name(name)) is not None and report is not None:
-            report.notes.append(f"folder {name}/ read as {LABELS[label]!r} (its name has that word; --label-map overrides)")
+            report.notes.append(
+                f"folder {name}/ read as {LABELS[label]!r} (its name has that word; --label-map overrides)"
+            )
         (unknown.append(name) if label is None else found.append((name, label)))
     return found, unknown
 
@@ -120,17 +132,27 @@ def matches(tree: SourceTree, folder: str) -> bool:
     return bool(label_folders(tree, folder, None)[0])
 
 
-@register_source("folder", description="your own <label>/... folders (human/ai, or mapped with --label-map)", matches=matches)
+@register_source(
+    "folder", description="your own <label>/... folders (human/ai, or mapped with --label-map)", matches=matches
+)
 def collect(source: Path | None, options: SourceOptions) -> Collection:
     tree = SourceTree.open(source, "source folder")
     report = BuildReport(source="folder")
     found, unknown = label_folders(tree, "", options.label_map, report)
-    hint = "map them with --label-map, e.g. --label-map real=human,fake=ai" if options.label_map is None else "add them to --label-map"
+    hint = (
+        "map them with --label-map, e.g. --label-map real=human,fake=ai"
+        if options.label_map is None
+        else "add them to --label-map"
+    )
     if unknown and found:
-        raise SourceError(f"{tree.describe()}: folder(s) {', '.join(sorted(unknown))} are not a label ({', '.join(LABELS)}); {hint}")
+        raise SourceError(
+            f"{tree.describe()}: folder(s) {', '.join(sorted(unknown))} are not a label ({', '.join(LABELS)}); {hint}"
+        )
     if not found:
         named = f"; folder(s) {', '.join(sorted(unknown))} are not a label ({hint})" if unknown else ""
-        raise LayoutError(f"{tree.describe()} has no label folders; expected {'/ and '.join(LABELS)}/ (or --label-map){named}")
+        raise LayoutError(
+            f"{tree.describe()} has no label folders; expected {'/ and '.join(LABELS)}/ (or --label-map){named}"
+        )
     folders = [LabelledFolder(name, label, source=f"{LABELS[label]} ({name}/)") for name, label in found]
     present = {f.label for f in folders}
     if len(present) < len(LABELS):
@@ -144,7 +166,9 @@ def collect(source: Path | None, options: SourceOptions) -> Collection:
         inside=lambda record: record["image_id"].partition("/")[2],  # the path inside its label folder
         report=report,
     )
-    name = PurePosixPath(tree.location.name).stem if tree.location.suffix.lower() == ARCHIVE_SUFFIX else tree.location.name
+    name = (
+        PurePosixPath(tree.location.name).stem if tree.location.suffix.lower() == ARCHIVE_SUFFIX else tree.location.name
+    )
     return Collection(
         name="folder",
         records=records,

@@ -8,8 +8,8 @@ Two layouts are read, with extensions in any case:
 - the simple ``<genre>/{ai,human}/``, split by ratio.
 
 ``AI_generated`` and ``ai`` are the ``ai`` class, ``hand_drawing`` and ``human`` the ``human`` class
-(``--label-map`` replaces these names). The default configuration ``mixed`` has every genre (the seed's
-"mixed" runs); each genre is also its own configuration, holding the same rows as ``mixed`` so a per-genre
+(``--label-map`` replaces these names). The default configuration ``mixed`` has every genre (the genre
+study's "mixed" runs); each genre is also its own configuration, holding the same rows as ``mixed`` so a per-genre
 test set is exactly the mixed test set restricted to that genre. Upstream also ships a ``mixed`` folder
 that is a renamed copy of the three genres: a genre folder whose images are mostly pixel-identical copies
 of other genres' images is recognised as such and its copies are not published twice.
@@ -85,7 +85,11 @@ def _genre_layout(tree: SourceTree, genre: str, label_map: dict[str, str] | None
     for split, folder in where.items():
         classes = _class_folders(tree, folder, label_map)
         if len(classes) < 2:
-            expected = "ai/ and human/ (or AI_generated/ and hand_drawing/)" if label_map is None else "folders named in --label-map"
+            expected = (
+                "ai/ and human/ (or AI_generated/ and hand_drawing/)"
+                if label_map is None
+                else "folders named in --label-map"
+            )
             raise LayoutError(f"{tree.describe(folder)} has no class folders: expected {expected}")
         layout[split] = {label: f"{folder}/{name}" for label, name in classes.items()}
     return layout
@@ -101,7 +105,11 @@ def matches(tree: SourceTree, folder: str) -> bool:
     return False
 
 
-@register_source("genres", description="genre subsets (<genre>/{training_set,testing_set}/{AI_generated,hand_drawing}/ or <genre>/{ai,human}/)", matches=matches)
+@register_source(
+    "genres",
+    description="genre subsets (<genre>/{training_set,testing_set}/{AI_generated,hand_drawing}/ or <genre>/{ai,human}/)",
+    matches=matches,
+)
 def collect(source: Path | None, options: SourceOptions) -> Collection:
     tree = SourceTree.open(source, "genres source folder")
     report = BuildReport(source="genres")
@@ -111,16 +119,24 @@ def collect(source: Path | None, options: SourceOptions) -> Collection:
         if not name or name in RESERVED_CONFIG_NAMES - {MIXED}:  # mixed: see _drop_aggregate_copies
             raise SourceError(f"genre folder {genre_dir!r} cannot be a configuration name; rename it")
         if name in names:
-            raise SourceError(f"genre folders {names[name]!r} and {genre_dir!r} have the same configuration name {name!r}")
+            raise SourceError(
+                f"genre folders {names[name]!r} and {genre_dir!r} have the same configuration name {name!r}"
+            )
         names[name] = genre_dir
         layouts[name] = _genre_layout(tree, genre_dir, options.label_map)
     if not layouts:
-        raise LayoutError(f"{tree.describe()} has no genre folders; expected <genre>/training_set/AI_generated/ ... or <genre>/ai/")
+        raise LayoutError(
+            f"{tree.describe()} has no genre folders; expected <genre>/training_set/AI_generated/ ... or <genre>/ai/"
+        )
     upstream = {None in layout for layout in layouts.values()}
     if len(upstream) > 1:
-        raise SourceError(f"{tree.describe()}: some genre folders have training_set/testing_set folders and some do not")
+        raise SourceError(
+            f"{tree.describe()}: some genre folders have training_set/testing_set folders and some do not"
+        )
     folders = [
-        LabelledFolder(path, label, SOURCE_BY_LABEL[label], {"genre": name, **({UPSTREAM_SPLIT_KEY: split} if split else {})})
+        LabelledFolder(
+            path, label, SOURCE_BY_LABEL[label], {"genre": name, **({UPSTREAM_SPLIT_KEY: split} if split else {})}
+        )
         for name, layout in layouts.items()
         for split, classes in sorted(layout.items(), key=lambda item: str(item[0]))
         for label, path in sorted(classes.items())
@@ -158,7 +174,9 @@ def _aggregates(by_genre: dict[str, list[dict]], genres_by_hash: dict[str, set[s
     return found
 
 
-def _drop_aggregate_copies(records: list[dict], folders: dict[str, str], report: BuildReport) -> tuple[list[dict], CardInfo]:
+def _drop_aggregate_copies(
+    records: list[dict], folders: dict[str, str], report: BuildReport
+) -> tuple[list[dict], CardInfo]:
     """Leave out the copies held by a genre folder that re-publishes the others (upstream's ``mixed``)."""
     by_genre: dict[str, list[dict]] = {}
     genres_by_hash: dict[str, set[str]] = {}
@@ -168,7 +186,9 @@ def _drop_aggregate_copies(records: list[dict], folders: dict[str, str], report:
         genres_by_hash.setdefault(record[PIXEL_HASH_KEY], set()).add(record["genre"])
     aggregates = _aggregates(by_genre, genres_by_hash)
     if MIXED in by_genre and MIXED not in aggregates:
-        raise SourceError(f"genre folder {folders[MIXED]!r} cannot be a configuration name (it is the one with every genre); rename it")
+        raise SourceError(
+            f"genre folder {folders[MIXED]!r} cannot be a configuration name (it is the one with every genre); rename it"
+        )
     if not aggregates:
         return records, CARD
     for record in records:
@@ -188,14 +208,21 @@ def _drop_aggregate_copies(records: list[dict], folders: dict[str, str], report:
             f"genres themselves; each copy and its original are listed in `build_report.json`)"
             + (f"; its {len(unique)} other image(s) are kept in `{MIXED}` with a null `genre`." if unique else ".")
         )
-        report.notes.append(f"{len(copies)} image(s) of {folders[genre]}/ are copies of genre images: not published twice")
+        report.notes.append(
+            f"{len(copies)} image(s) of {folders[genre]}/ are copies of genre images: not published twice"
+        )
     kept = [r for r in records if r["genre"] not in aggregates]
     return kept, replace(CARD, caveats=[*CARD.caveats, *caveats])
 
 
-def derive_genre_configs(features: Features, split_records: dict[str, list[dict]]) -> dict[str, tuple[Features, dict[str, list[dict]]]]:
+def derive_genre_configs(
+    features: Features, split_records: dict[str, list[dict]]
+) -> dict[str, tuple[Features, dict[str, list[dict]]]]:
     genres = sorted({row["genre"] for rows in split_records.values() for row in rows if row["genre"] is not None})
     return {
-        genre: (features, {split: [row for row in rows if row["genre"] == genre] for split, rows in split_records.items()})
+        genre: (
+            features,
+            {split: [row for row in rows if row["genre"] == genre] for split, rows in split_records.items()},
+        )
         for genre in genres
     }
