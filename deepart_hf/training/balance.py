@@ -29,7 +29,6 @@ class SourceBalancedSampler(Sampler[int]):
 
     def __init__(self, sources: Sequence[str], seed: int):
         names, codes = np.unique(np.asarray(sources, dtype=str), return_inverse=True)
-        self.names = [str(name) for name in names]
         self.groups = [np.flatnonzero(codes == code) for code in range(len(names))]
         self.seed = seed
         self.epoch = 0

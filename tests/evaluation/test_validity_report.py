@@ -96,6 +96,15 @@ def test_a_run_writes_the_validity_report_at_its_calibrated_threshold(trained_ru
     assert (trained_run / "reliability.png").is_file()
     card = (trained_run / "README.md").read_text()
     assert "## Validity" in card and "all re-encoded as JPEG q90" in card and "indicative, not precise" in card
+    # the card states what the threshold promises on new images, from how many human validation images
+    details = calibration["details"]
+    if "expected_fpr_on_new_images" in details:
+        promise = f"expected FPR on new human images of the same collection {details['expected_fpr_on_new_images']:.1%}"
+        assert promise in card and f"of {details['validation_human']} human validation images" in card
+    else:
+        smallest = 1 / (details["validation_human"] + 1)
+        assert f"{details['validation_human']} human validation images can serve a false-positive target of" in card
+        assert f"{smallest * 100:.3g}% or more, not 5%, which needs at least 19 human images" in card
 
 
 def test_deepart_hf_evaluate_reproduces_the_run_s_report(trained_run, synthetic_folder, tmp_path, capsys):
