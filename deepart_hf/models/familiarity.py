@@ -219,9 +219,9 @@ class Familiarity:
 
     @classmethod
     def load(cls, folder_or_hub_id: str | os.PathLike) -> Familiarity | None:
-        """The familiarity saved with a detector (its folder or Hub id); None when it carries none (a detector
-        saved before familiarity existed, or a Hub copy that cannot be fetched offline). A file that cannot be
-        read is refused in one line naming it."""
+        """The familiarity saved with a detector (its folder, a file in it such as an export's model.onnx, or its
+        Hub id); None when it carries none (a detector saved before familiarity existed, or a Hub copy that cannot
+        be fetched offline). A file that cannot be read is refused in one line naming it."""
         path = _locate(folder_or_hub_id)
         return None if path is None else cls.read(path)
 
@@ -259,6 +259,8 @@ class Familiarity:
 def _locate(folder_or_hub_id: str | os.PathLike) -> Path | None:
     """The familiarity file of a model folder or Hub id, None when there is none (or none can be fetched)."""
     name = str(folder_or_hub_id)
+    if os.path.isfile(name):  # a file of the model folder, such as an export's model.onnx
+        name = os.path.dirname(os.path.abspath(name))
     if os.path.isdir(name):
         path = Path(name) / FAMILIARITY_FILE
         return path if path.is_file() else None

@@ -110,6 +110,8 @@ def test_save_and_load_give_back_the_same_numbers(tmp_path):
     np.testing.assert_array_equal(loaded.labels, familiarity.labels)
     np.testing.assert_array_equal(loaded.reference_distances, familiarity.reference_distances)
     assert (loaded.threshold, loaded.k, loaded.percentile) == (familiarity.threshold, 4, 97.5)
+    (tmp_path / "model.onnx").write_bytes(b"")  # a file beside it names the same folder
+    np.testing.assert_array_equal(Familiarity.load(tmp_path / "model.onnx").features, familiarity.features)
     assert loaded.features.dtype == np.float32
     queries = np.random.default_rng(2).normal(size=(5, 8))
     np.testing.assert_array_equal(loaded.distances(queries), familiarity.distances(queries))
