@@ -165,3 +165,12 @@ def test_python_the_command_line_and_the_demo_give_one_decision_by_default(tmp_p
     assert python.decision() == detector.predict_rows([image])[0].decision == command_line == "uncertain"
     assert "uncertain" in demo.verdict
     assert python.decision(0) == "ai"
+
+
+def test_the_cards_transformers_code_gives_a_crop_detectors_distance(crop_run, crop_detector, monkeypatch):
+    from helpers import card_familiarity_distances
+
+    image = DEEPART_SAMPLE / "Human" / "Gushici-3.PNG"
+    distances, familiar = card_familiarity_distances(crop_run[0], image, monkeypatch)
+    expected = crop_detector.predict([image])[0]
+    assert distances == pytest.approx([expected.distance], abs=1e-5) and familiar == [expected.familiar]
