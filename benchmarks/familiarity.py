@@ -123,12 +123,28 @@ def matrix_rows(model: str, report: dict) -> list[str]:
     return rows
 
 
+def save(args, argv, started: float, before: dict, results: dict) -> None:
+    """The JSON so far: a long run on a shared machine keeps what it measured."""
+    write_json(
+        args.out,
+        {
+            "command": " ".join(["python", "benchmarks/familiarity.py", *(argv if argv is not None else sys.argv[1:])]),
+            "minutes": round((time.perf_counter() - started) / 60, 1),
+            "machine": {**machine(), "load_average_before": before["load_average"]},
+            "settings": vars(args),
+            **results,
+        },
+    )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--sources", default="deepart,genres,synthetic,art-game")
     parser.add_argument("--generator", default="stable_diffusion", help="held out of the art-game half; 'none' skips")
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--holdout_epochs", type=int, default=2, help="epochs of the generator hold-out runs")
+    parser.add_argument("--work", help="a folder to keep the sources and runs in (reused when run again)")
     parser.add_argument("--synthetic_per_class", type=int, default=40)
     parser.add_argument("--n_resamples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
@@ -140,20 +156,26 @@ def main(argv=None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     results = {"matrices": {}, "generator": []}
     with tempfile.TemporaryDirectory(prefix="familiarity-") as tmp:
-        work = Path(tmp)
-        folders = build_sources(work, [s for s in sources if s != "art-game"], args.synthetic_per_class)
-        if "art-game" in sources:
-            folders["art-game"] = work / "data" / "art-game"
+        work = Path(args.work or tmp)
+        missing = [s for s in sources if s != "art-game" and not (work / "data" / s).is_dir()]
+        if missing:
+            build_sources(work, missing, args.synthetic_per_class)
+        folders = {source: work / "data" / source for source in sources}
+        if "art-game" in sources and not folders["art-game"].is_dir():
             deepart_hf.publish(deepart_hf.build("folder", ART_GAME, split_ratio=SPLIT_RATIO), folders["art-game"])
         datasets = ",".join(str(folders[s]) for s in sources)
         for model in tqdm(models, desc="cross-eval"):
             out = work / "cross" / model
-            assert deepart_hf_cli(["cross-eval", "--dataset", datasets, "--output_dir", str(out), *train_flags(model, args)]) == 0  # fmt: skip
+            if not (out / "cross_source.json").is_file():  # cross-eval reuses the finished runs of a --work folder
+                assert deepart_hf_cli(["cross-eval", "--dataset", datasets, "--output_dir", str(out), *train_flags(model, args)]) == 0  # fmt: skip
             results["matrices"][model] = json.loads((out / "cross_source.json").read_text(encoding="utf-8"))
             shutil.copy(out / "cross_source.png", Path(args.out).with_name(f"familiarity-{model}.png"))
+            save(args, argv, started, before, results)
         if args.generator != "none":
+            holdout = argparse.Namespace(**{**vars(args), "epochs": args.holdout_epochs})
             for model in tqdm(models, desc=f"without {args.generator}"):
-                results["generator"].append(generator_holdout(model, args.generator, work, args))
+                results["generator"].append(generator_holdout(model, args.generator, work, holdout))
+                save(args, argv, started, before, results)
     elapsed = time.perf_counter() - started
 
     lines = [
@@ -174,18 +196,8 @@ def main(argv=None) -> int:
                 f"{interval_cell(row['auroc_against_own_test_split'])} | {interval_cell(row['unfamiliar'])} | "
                 f"{interval_cell(row['called_ai'])} |"
             )
-    after = machine()
-    print(f"{elapsed / 60:.1f} min; load average before {before['load_average']}, after {after['load_average']}")
-    write_json(
-        args.out,
-        {
-            "command": " ".join(["python", "benchmarks/familiarity.py", *(argv if argv is not None else sys.argv[1:])]),
-            "minutes": round(elapsed / 60, 1),
-            "machine": {**after, "load_average_before": before["load_average"]},
-            "settings": vars(args),
-            **results,
-        },
-    )
+    print(f"{elapsed / 60:.1f} min; load average before {before['load_average']}, after {os.getloadavg()}")
+    save(args, argv, started, before, results)
     return 0
 
 
