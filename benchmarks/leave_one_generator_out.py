@@ -39,31 +39,31 @@ COMMON += ["--robustness", "none", "--n_resamples", "1000", "--seed", "42"]
 PROBE = ["--model", "efficientnet-lite0-linear", "--image_size", "224", "--per_device_train_batch_size", "32"]
 PROBE += ["--learning_rate", "5e-3", "--weight_decay", "0", "--lr_scheduler_type", "cosine"]
 FINE_TUNE = ["--model", "efficientnet-lite0", "--image_size", "224", "--per_device_train_batch_size", "16"]
-FINE_TUNE += ["--learning_rate", "5e-4", "--lr_scheduler_type", "cosine", "--warmup_ratio", "0.1"]
+FINE_TUNE += ["--learning_rate", "5e-4", "--lr_scheduler_type", "cosine", "--warmup_steps", "0.1"]
 RECIPES = {  # name: (what it is, its train.py flags)
     "lite0-probe": (
-        "EfficientNet-Lite0 linear probe (last layer), whole image resized to 224",
-        [*PROBE, "--num_train_epochs", "8"],
+        "EfficientNet-Lite0 linear probe (last layer), whole image resized to 224, 3 epochs (30 steps of batch 32)",
+        [*PROBE, "--num_train_epochs", "3"],
     ),
     "lite0-probe-native": (
         "the same probe on native 224-pixel crops (one random crop per image and epoch; 5 fixed crops averaged at test)",
-        [*PROBE, "--num_train_epochs", "8", "--preprocess", "crop", "--eval_crops", "5"],
+        [*PROBE, "--num_train_epochs", "3", "--preprocess", "crop", "--eval_crops", "5"],
     ),
     "lite0-finetune": (
-        "EfficientNet-Lite0 fine-tuned from ImageNet, resized to 224",
-        [*FINE_TUNE, "--num_train_epochs", "3"],
+        "EfficientNet-Lite0 fine-tuned from ImageNet, resized to 224, 1 epoch (20 steps of batch 16)",
+        [*FINE_TUNE, "--num_train_epochs", "1"],
     ),
     "lite0-finetune-blurjpeg": (
         "the same with blur + JPEG augmentation (each with p 0.5; Wang et al. 2020)",
-        [*FINE_TUNE, "--num_train_epochs", "3", "--blur_jpeg_prob", "0.5"],
+        [*FINE_TUNE, "--num_train_epochs", "1", "--blur_jpeg_prob", "0.5"],
     ),
     "npr": (
-        "NPR from scratch, SAFE's recipe (--protocol safe: 256-pixel native crops), 4 epochs instead of 20",
-        ["--protocol", "safe", "--model", "npr", "--num_train_epochs", "4", "--per_device_train_batch_size", "32"],
+        "NPR from scratch, SAFE's recipe (--protocol safe: 256-pixel native crops), 2 epochs instead of 20",
+        ["--protocol", "safe", "--model", "npr", "--num_train_epochs", "2", "--per_device_train_batch_size", "32"],
     ),
     "safe": (
-        "SAFE from scratch, its own recipe (--protocol safe), 4 epochs instead of 20",
-        ["--protocol", "safe", "--num_train_epochs", "4", "--per_device_train_batch_size", "32"],
+        "SAFE from scratch, its own recipe (--protocol safe), 2 epochs instead of 20",
+        ["--protocol", "safe", "--num_train_epochs", "2", "--per_device_train_batch_size", "32"],
     ),
 }
 
