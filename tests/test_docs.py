@@ -206,3 +206,28 @@ def test_the_quick_start_runs_as_written_on_the_deepart_sample(deepart_sample, t
         assert done.returncode == 0, f"{text}\n{done.stderr[-3000:]}"
     assert "pairs" in (tmp_path / "data" / "deepart" / "README.md").read_text()
     assert (tmp_path / "outputs" / "fidelity" / "fidelity.json").is_file()
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def headings(doc: Path) -> set[str]:
+    return {anchor(heading) for heading in re.findall(r"^#+ (.+)$", doc.read_text(encoding="utf-8"), re.M)}
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_link_to_a_section_leads_to_one_of_its_headings(doc):
+    """Links within the page (#section) and to a section of another page (other.md#section)."""
+    path = REPO / doc
+    for target, section in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", path.read_text(encoding="utf-8")):
+        page = (path.parent / target) if target else path
+        assert page.is_file() and section in headings(page), f"{doc}: ({target}#{section}) leads nowhere"
+
+
+def test_the_readme_reference_list_names_every_section_after_it():
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    reference, sections = text.split("\n## Reference\n", 1)[1].split("\n## ", 1)
+    listed = set(re.findall(r"\]\(#([^)]+)\)", reference))
+    assert {anchor(heading) for heading in re.findall(r"^## (.+)$", "## " + sections, re.M)} <= listed
