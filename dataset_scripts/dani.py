@@ -1,6 +1,6 @@
 """ANID / D-ANI (DNAI) raw layout -> Hub dataset: COCO photographs vs 9 generators, written shard by shard.
 
-python dataset_scripts/dani.py --source DANI --out data/dani --resolutions 512 --max-per-generator 5000 --real-per-generated 1
+python dataset_scripts/dani.py --source DANI --out data/dani --resolutions 512 --max_per_generator 5000 --real_per_generated 1
 python dataset_scripts/dani.py --help
 """
 

@@ -1,4 +1,4 @@
-"""Your own <label>/ folders (human/ai, or mapped with --label-map) as a Hub dataset.
+"""Your own <label>/ folders (human/ai, or mapped with --label_map) as a Hub dataset.
 
 python dataset_scripts/folder.py --help
 """

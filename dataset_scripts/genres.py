@@ -3,7 +3,7 @@
 Reads the study's repository as published (<genre>/{training_set,testing_set}/{AI_generated,hand_drawing}/,
 its train/test split kept) or the simple <genre>/{ai,human}/ (split by ratio).
 
-    python dataset_scripts/genres.py --source COMP576-project/dataset --out genres [--validation-share 0.1]
+    python dataset_scripts/genres.py --source COMP576-project/dataset --out genres [--validation_share 0.1]
 """
 
 import sys

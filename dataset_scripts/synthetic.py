@@ -1,6 +1,6 @@
 """The embedded default: a small synthetic human-vs-AI set generated in seconds, no download needed.
 
-python dataset_scripts/synthetic.py --out synthetic [--n-per-class 200] [--seed 42]
+python dataset_scripts/synthetic.py --out synthetic [--n_per_class 200] [--seed 42]
 python dataset_scripts/synthetic.py --out synthetic-gen3 --generators 3   # real + 3 generators, for attribution
 """
 

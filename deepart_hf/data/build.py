@@ -102,7 +102,7 @@ def _plan(
         return carve_validation(plan, collection.records, validation_share, **grouping) if validation_share else plan
     if validation_share:
         raise DeepArtError(
-            "--validation-share carves validation out of a source's own train split; this build splits by ratio (use --split-ratio)"
+            "--validation_share carves validation out of a source's own train split; this build splits by ratio (use --split_ratio)"
         )
     ratio = SplitRatio.parse(split_ratio or collection.default_split_ratio or DEFAULT_SPLIT_RATIO)
     return split_by_ratio(collection.records, ratio, **grouping)

@@ -208,14 +208,19 @@ SOURCES: dict[str, tuple[tuple[type, ...], type | None]] = {
 }
 
 
-def run_dataset_script(name: str, argv: list[str]) -> int:
-    """Parse the source's arguments, build, publish, print the summary. Returns the exit status."""
+def dataset_script_parser(name: str) -> HfArgumentParser:
+    """The command line of ``dataset_scripts/NAME.py`` (``deepart-hf build NAME``)."""
     argument_classes, source_arguments = SOURCES[name]
-    parser = HfArgumentParser(
+    return HfArgumentParser(
         (OutputArguments, *argument_classes, *([source_arguments] if source_arguments else [])),
         prog=f"deepart-hf build {name}",
     )
-    parsed = parser.parse_args_into_dataclasses(args=argv)
+
+
+def run_dataset_script(name: str, argv: list[str]) -> int:
+    """Parse the source's arguments, build, publish, print the summary. Returns the exit status."""
+    source_arguments = SOURCES[name][1]
+    parsed = dataset_script_parser(name).parse_args_into_dataclasses(args=argv)
     args = {f.name: getattr(obj, f.name) for obj in parsed for f in fields(obj)}
     extra = {f.name: args[f.name] for f in fields(source_arguments)} if source_arguments else None
     command = " ".join(["deepart-hf", "build", name, *map(shlex.quote, argv)])

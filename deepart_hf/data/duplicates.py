@@ -1,7 +1,7 @@
 """Duplicates and leaks, found at build time for every source from the fingerprints of the decode check.
 
 Two rows are *identical* when their decoded pixels hash the same (a PNG re-save of a JPEG's pixels is
-caught; two files with the same bytes are caught whatever their names). With ``--near-duplicates`` two
+caught; two files with the same bytes are caught whatever their names). With ``--near_duplicates`` two
 rows are *near* copies when their 64-bit difference hashes differ in at most ``NEAR_MAX_DISTANCE`` bits
 (a resized or re-encoded copy). Copies in different splits are a *leak*: the test set would hold an image
 the model was trained on. A split by ratio keeps every copy with its original (copies are grouped like

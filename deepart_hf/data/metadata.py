@@ -2,7 +2,7 @@
 
 The paper describes the fields but the public repository does not ship them, so a user who has them
 passes ``--metadata FILE``. Column names may be the paper's (``PoemTitle``) or ours (``poem_title``);
-any other column is kept as an extra string column under its own name. ``--metadata-columns
+any other column is kept as an extra string column under its own name. ``--metadata_columns
 PoemText=poem_text,Painting=painting_id,...`` instead keeps only the listed columns, renamed (a name
 without ``=`` keeps its name, or ours if it is one of the paper's). Every problem names the file and the row, because a silently dropped or misattributed poem would
 corrupt the dataset without anyone noticing.
@@ -81,7 +81,7 @@ def parse_metadata_columns(text: str | None) -> dict[str, str] | None:
         source, sep, target = (part.strip() for part in item.partition("="))
         target = target if sep else _COLUMN_BY_ANY_NAME.get(source, source)
         if not source or not target:
-            raise MetadataError(f"invalid --metadata-columns entry {item!r}: expected SOURCE=OURS or SOURCE")
+            raise MetadataError(f"invalid --metadata_columns entry {item!r}: expected SOURCE=OURS or SOURCE")
         mapping[source] = target
     return mapping
 
@@ -94,12 +94,12 @@ def _column_names(path: Path, header: list[str], columns: dict[str, str] | None)
         missing = [name for name in columns if name not in header]
         if missing:
             raise MetadataError(
-                f"{path}: --metadata-columns names column(s) {', '.join(map(repr, missing))} the file does not have (it has {', '.join(header)})"
+                f"{path}: --metadata_columns names column(s) {', '.join(map(repr, missing))} the file does not have (it has {', '.join(header)})"
             )
         names = dict(columns)
     if PAINTING_KEY not in names.values():
         raise MetadataError(
-            f"{path}: no {PAINTING_KEY_PAPER_NAME} column; map the file's key column with --metadata-columns NAME=painting_id"
+            f"{path}: no {PAINTING_KEY_PAPER_NAME} column; map the file's key column with --metadata_columns NAME=painting_id"
         )
     taken = (set(CORE_COLUMNS) | set(DEEPART_COLUMNS)) - set(POEM_COLUMNS) - {PAINTING_KEY}
     clash = sorted({target for target in names.values() if target in taken or target.startswith("_")})
@@ -110,7 +110,7 @@ def _column_names(path: Path, header: list[str], columns: dict[str, str] | None)
         seen[target] = name
     if clash:
         raise MetadataError(
-            f"{path}: column(s) {', '.join(map(repr, clash))} would overwrite the image's own columns; rename them with --metadata-columns"
+            f"{path}: column(s) {', '.join(map(repr, clash))} would overwrite the image's own columns; rename them with --metadata_columns"
         )
     return names
 

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from ..files import sigterm_unwinds
 from .images import decode_image, default_workers
+from .internals import split_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +103,7 @@ def pixel_cache(dataset, *, root: str | os.PathLike | None = None, workers: int 
     """The cache of ``dataset``'s ``image`` column (undecoded values), built on first use; None (decode as
     before) when the free disk space is short."""
     root = Path(root) if root is not None else default_cache_root()
-    # datasets' fingerprint of the split (its data and every transform that made it); no public API exposes it
-    folder = root / dataset._fingerprint
+    folder = root / split_fingerprint(dataset)
     if (folder / INDEX_FILE).is_file():
         return PixelCache(folder)
     needed = _pixel_bytes(dataset)

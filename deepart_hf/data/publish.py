@@ -33,6 +33,7 @@ from ..hub import push_folder
 from .build import Build, StreamedSplits, datasets_progress_off
 from .caveats import measured_caveats
 from .images import default_workers
+from .internals import estimated_nbytes, is_selection
 from .schema import CARD_METADATA_KEY, COLUMN_DESCRIPTIONS
 from .sources import BuildReport, CardInfo
 from .splits import SplitPlan
@@ -105,11 +106,9 @@ def _write_shards(dataset: DatasetDict, folder: Path, directory: str) -> dict[st
     for split, ds in dataset.items():
         if len(ds) == 0:
             continue  # load_dataset refuses a split with no data, so an empty split is left out
-        # datasets has no public way to ask whether a split is a selection over its table (an indices mapping,
-        # flattened only when present) or how many bytes it holds (its shard size); these two private helpers are
-        # the ones its own push_to_hub uses.
-        ds = ds.flatten_indices() if ds._indices is not None else ds
-        num_shards = max(1, ds._estimate_nbytes() // MAX_SHARD_BYTES + 1)
+        # an indices mapping is flattened only when there is one; shards are sized as push_to_hub sizes them
+        ds = ds.flatten_indices() if is_selection(ds) else ds
+        num_shards = max(1, estimated_nbytes(ds) // MAX_SHARD_BYTES + 1)
         names = []
         for index in range(num_shards):
             shard = ds.shard(num_shards=num_shards, index=index, contiguous=True)

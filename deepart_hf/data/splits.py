@@ -155,9 +155,9 @@ def carve_validation(
 ) -> SplitPlan:
     """Move ``share`` of a source's own train split to validation, grouped and stratified; test is untouched."""
     if plan.indices.get("validation"):
-        raise DeepArtError("the source already has a validation split; --validation-share carves one only out of train")
+        raise DeepArtError("the source already has a validation split; --validation_share carves one only out of train")
     if not 0 < share < 1:
-        raise DeepArtError(f"invalid --validation-share {share}: expected a fraction between 0 and 1, e.g. 0.1")
+        raise DeepArtError(f"invalid --validation_share {share}: expected a fraction between 0 and 1, e.g. 0.1")
     parts = Fraction(share).limit_denominator(100)
     train = plan.indices["train"]
     position = {index: n for n, index in enumerate(train)}

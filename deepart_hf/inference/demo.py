@@ -281,10 +281,6 @@ def _counts(metrics: dict) -> str:
     )
 
 
-def _name(entry: dict) -> str:
-    return str(entry.get("name") or entry.get("source") or entry.get("dataset") or "?")
-
-
 def example_files(folder: Path | None, given: list[Path] | None) -> list[str]:
     if given is not None:
         missing = [str(path) for path in given if not path.is_file()]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection, PreTrainedConfig, PreTrainedModel
-from transformers.configuration_utils import SubConfigSpec
 from transformers.modeling_outputs import ImageClassifierOutput
 
 MODEL_TYPE = "deepart_clip_linear"
@@ -28,7 +27,7 @@ class CLIPLinearConfig(PreTrainedConfig):
     """
 
     model_type = MODEL_TYPE
-    sub_configs_defaults = {"vision_config": SubConfigSpec(config_class=CLIPVisionConfig)}
+    sub_configs_defaults = {"vision_config": CLIPVisionConfig}
 
     vision_config: dict | CLIPVisionConfig | None = None
 

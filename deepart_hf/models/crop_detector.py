@@ -171,6 +171,7 @@ class CropDetectorConfig(PreTrainedConfig):
     """
 
     model_type = MODEL_TYPE
+    # Only SubConfigSpec gives an AutoConfig sub-config a default model type (tests/data/test_internals.py)
     sub_configs_defaults = {"detector_config": SubConfigSpec(config_class=AutoConfig, model_type="vit")}
 
     detector_config: dict | PreTrainedConfig | None = None

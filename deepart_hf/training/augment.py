@@ -35,6 +35,7 @@ from torchvision.transforms import v2
 from transformers import BaseImageProcessor
 
 from ..data.images import decode_image
+from ..data.internals import split_fingerprint
 from ..data.pixel_cache import PixelCache
 from ..errors import DeepArtError
 from ..models.crop_detector import CropImageProcessor, crop_array, normalize, reflect_pad_array
@@ -256,7 +257,7 @@ def pre_resize(dataset: Dataset, processor: BaseImageProcessor, *, num_proc: int
         return dataset
     dataset = dataset.cast_column("image", ImageFeature(decode=False))
     # keyed by the input's datasets fingerprint, which no public API exposes, so changed data is resized again
-    recipe = f"{dataset._fingerprint}|pre_resize|{type(processor).__name__}|{processor.to_json_string()}"
+    recipe = f"{split_fingerprint(dataset)}|pre_resize|{type(processor).__name__}|{processor.to_json_string()}"
     return dataset.map(
         _resize_encoded,
         batched=True,

@@ -21,6 +21,7 @@ from accelerate.utils import extract_model_from_parallel
 from datasets import Dataset
 from transformers import TrainingArguments, set_seed
 
+from ..data.internals import split_fingerprint
 from ..data.loading import DATASET_COLUMN, checked_split, combine_datasets, ensure_synthetic, load_splits
 from ..data.pixel_cache import PixelCache, pixel_cache
 from ..errors import DeepArtError
@@ -218,9 +219,9 @@ def prepare_data(config: TrainConfig, processor, task: Task) -> Splits:
             splits = task.target(load_splits(dataset, dataset_config), where)
             name = Path(dataset.rstrip("/")).name + (f"@{dataset_config}" if dataset_config and several else "")
             # A split's fingerprint (datasets' hash of its data and the transforms that made it) is what tells a
-            # changed dataset from the recorded one; datasets exposes it only as this attribute.
+            # changed dataset from the recorded one.
             fingerprint.update(
-                {(f"{name}/{split}" if several else split): s._fingerprint for split, s in splits.items()}
+                {(f"{name}/{split}" if several else split): split_fingerprint(s) for split, s in splits.items()}
             )
             if not config.run.eval_only:
                 parts["train"].append(

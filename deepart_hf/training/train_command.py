@@ -1,8 +1,8 @@
 """deepart-hf train: fine-tune and evaluate a human-vs-AI image detector (``python train.py`` is the same).
 
     deepart-hf train                                    # the main job: synthetic set, small CNN, a few CPU minutes
-    deepart-hf train --dataset deepart --protocol deepart --model resnet50
-    deepart-hf train --eval_only --model_name_or_path outputs/run --dataset other-dataset
+    deepart-hf train --dataset data/deepart --protocol deepart --model resnet50
+    deepart-hf train --eval_only --model_name_or_path outputs/run --dataset data/other
     deepart-hf train --all_flags                        # every flag, with its help
 
 Every transformers TrainingArguments flag works (--output_dir, --num_train_epochs, --learning_rate, --bf16,

@@ -109,6 +109,7 @@ class DetectorTrainer(Trainer):
         if self.args.should_save:
             readable_like_other_files(Path(output_dir or self.args.output_dir))
 
+    # Private, but no public hook sees a checkpoint's save fail (tests/data/test_internals.py checks it is there)
     def _save_checkpoint(self, model, trial):
         with saving(self.args.output_dir):
             super()._save_checkpoint(model, trial)

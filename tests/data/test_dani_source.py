@@ -66,7 +66,7 @@ def test_filters_and_balancing_keep_the_same_coco_images_for_every_generator(dan
     )
 
     status, out = build(
-        tmp_path, dani_sample, "--max_per_generator", "1", "--real-per-generated", "0.25", name="balanced"
+        tmp_path, dani_sample, "--max_per_generator", "1", "--real_per_generated", "0.25", name="balanced"
     )
     assert status == 0
     all_rows = [row for split_rows in rows(out)[0].values() for row in split_rows]
@@ -77,7 +77,7 @@ def test_filters_and_balancing_keep_the_same_coco_images_for_every_generator(dan
     assert len(photos) == round(0.25 * len(generated)) == 2
     assert {r["coco_id"] for r in photos} == {generated[0]["coco_id"]}  # photographs of kept COCO images first
     report = json.loads((out / "build_report.json").read_text())
-    assert any("--max-per-generator" in note for note in report["notes"])
+    assert any("--max_per_generator" in note for note in report["notes"])
 
 
 def test_bad_input_is_one_line_and_bad_files_are_listed(dani_sample, tmp_path, capsys):

@@ -31,7 +31,7 @@ def small_source(deepart_sample, tmp_path_factory):
 
 def test_deepart_script_writes_a_folder_load_dataset_reads(small_source, tmp_path):
     done = run_script(
-        "deepart", "--source", small_source, "--out", "deepart", "--split-ratio", "2:1:2", "--seed", "5", cwd=tmp_path
+        "deepart", "--source", small_source, "--out", "deepart", "--split_ratio", "2:1:2", "--seed", "5", cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Built deepart: 10 images (human 5, ai 5; train 4, validation 2, test 4)")
@@ -44,7 +44,7 @@ def test_deepart_script_writes_a_folder_load_dataset_reads(small_source, tmp_pat
     "args, message",
     [
         (["--source", "{missing}", "--out", "o"], "error: DeepArt source folder not found"),
-        (["--source", "{source}", "--out", "o", "--split-ratio", "1:1"], "error: invalid split ratio '1:1'"),
+        (["--source", "{source}", "--out", "o", "--split_ratio", "1:1"], "error: invalid split ratio '1:1'"),
         (["--source", "{source}", "--out", "o", "--metadata", "{missing}.csv"], "error: metadata file not found"),
         (["--source", "{source}", "--out", "{source}/Human"], "error: output folder"),
     ],
@@ -63,7 +63,7 @@ def test_existing_output_needs_overwrite_and_push_offline_is_one_line(small_sour
     refused = run_script("deepart", "--source", small_source, "--out", "out", cwd=tmp_path)
     assert refused.returncode == 2 and "already exists; pass --overwrite" in refused.stderr
     pushed = run_script(
-        "deepart", "--source", small_source, "--out", "out", "--overwrite", "--push-to-hub", "me/deepart", cwd=tmp_path
+        "deepart", "--source", small_source, "--out", "out", "--overwrite", "--push_to_hub", "me/deepart", cwd=tmp_path
     )
     assert pushed.returncode == 2
     assert pushed.stderr.strip().startswith("error: push to me/deepart failed") and "Traceback" not in pushed.stderr
@@ -82,15 +82,15 @@ def test_folder_script_parses_a_label_map(tmp_path):
         "mine",
         "--out",
         "out",
-        "--label-map",
+        "--label_map",
         "real=human,fake=ai",
-        "--split-ratio",
+        "--split_ratio",
         "1:1:1",
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    bad = run_script("folder", "--source", "mine", "--out", "out2", "--label-map", "real=person", cwd=tmp_path)
-    assert bad.returncode == 2 and "invalid --label-map entry 'real=person'" in bad.stderr
+    bad = run_script("folder", "--source", "mine", "--out", "out2", "--label_map", "real=person", cwd=tmp_path)
+    assert bad.returncode == 2 and "invalid --label_map entry 'real=person'" in bad.stderr
 
 
 def test_skipped_files_are_named_on_the_console_and_all_kept_in_the_report(tmp_path):
@@ -101,7 +101,7 @@ def test_skipped_files_are_named_on_the_console_and_all_kept_in_the_report(tmp_p
             write_image(tmp_path / "mine" / label / f"{i}.png")
     for i in range(12):
         (tmp_path / "mine" / "ai" / f"broken-{i:02d}.png").write_bytes(b"not an image")
-    done = run_script("folder", "--source", "mine", "--out", "out", "--split-ratio", "1:1:1", cwd=tmp_path)
+    done = run_script("folder", "--source", "mine", "--out", "out", "--split_ratio", "1:1:1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     listed = [line.strip() for line in done.stdout.splitlines() if line.startswith("  ")]
     assert listed[:10] == [f"ai/broken-{i:02d}.png: not an image Pillow can read" for i in range(10)]
@@ -118,7 +118,7 @@ def test_overwrite_replaces_a_previous_build_but_never_a_users_folder(tmp_path):
     (mine / "precious.txt").write_text("notes")
     (mine / "sub" / "thesis.tex").write_text("chapter 1")
     refused = run_script(
-        "synthetic", "--out", "mine", "--overwrite", "--n-per-class", "4", "--image-size", "32", cwd=tmp_path
+        "synthetic", "--out", "mine", "--overwrite", "--n_per_class", "4", "--image-size", "32", cwd=tmp_path
     )
     assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
         f"error: {mine} was not written by deepart-hf (it holds no deepart-hf-build.json): not replaced; "

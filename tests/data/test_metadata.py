@@ -125,5 +125,5 @@ def test_extra_columns_are_kept_and_metadata_columns_select_and_rename(small_dee
         split_ratio="1:0:2",
     )
     assert "Page" not in selected.dataset["train"].features and "volume" not in selected.dataset["train"].features
-    with pytest.raises(MetadataError, match=r"--metadata-columns names column\(s\) 'Poem'"):
+    with pytest.raises(MetadataError, match=r"--metadata_columns names column\(s\) 'Poem'"):
         deepart_hf.build("deepart", small_deepart, metadata=csv, metadata_columns="Painting=painting_id,Poem=poem_text")

@@ -83,7 +83,7 @@ def test_own_folders_with_a_label_map(tmp_path):
 
 def test_own_folders_with_unknown_names_suggest_a_label_map(tmp_path):
     write_image(tmp_path / "mine" / "real" / "0.png")
-    with pytest.raises(SourceError, match=r"folder\(s\) real are not a label .*--label-map real=human,fake=ai"):
+    with pytest.raises(SourceError, match=r"folder\(s\) real are not a label .*--label_map real=human,fake=ai"):
         deepart_hf.build("folder", tmp_path / "mine")
 
 

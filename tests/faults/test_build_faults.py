@@ -18,7 +18,7 @@ from datasets import Image as HFImage
 from deepart_hf.data.loading import load_splits
 from helpers import REPO, write_image
 
-COMMAND = ["--source", "mine", "--out", "out", "--split-ratio", "1:1:2", "--seed", "1", "--overwrite", "--workers", "1"]
+COMMAND = ["--source", "mine", "--out", "out", "--split_ratio", "1:1:2", "--seed", "1", "--overwrite", "--workers", "1"]
 
 
 def run_folder_script(argv, cwd: Path, *, fault=None, signum=None, file_size_limit=None) -> tuple[int, str]:

@@ -250,3 +250,31 @@ def test_an_export_carries_its_familiarity_and_gives_the_same_distances(crop_run
         rtol=0,
         atol=PARITY,
     )
+
+
+def test_a_detector_on_the_hub_exports_from_its_id(tmp_path, capsys, monkeypatch):
+    """A Hub id as `--model`: the copy in the Hub cache is exported and scores as the model does; with nothing
+    cached, offline, one line says so and nothing is written."""
+    import huggingface_hub.constants
+
+    from helpers import write_image
+
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--someone--detector" / "snapshots" / ("0" * 40)
+    model, processor = create_model("vit-test", from_scratch=True, image_size=32)
+    model.save_pretrained(snapshot)
+    processor.save_pretrained(snapshot)
+    (cache / "models--someone--detector" / "refs").mkdir()
+    (cache / "models--someone--detector" / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+    image = write_image(tmp_path / "painting.png", size=48, seed=2)
+    assert export(capsys, "--model", "someone/detector", "--output_dir", tmp_path / "onnx")[0] == 0
+    exported = load_detector(tmp_path / "onnx").predict([image])[0].prob_ai
+    assert exported == pytest.approx(load_detector("someone/detector").predict([image])[0].prob_ai, abs=PARITY)
+    assert json.loads((tmp_path / "onnx" / METADATA_FILE).read_text())["source"] == "someone/detector"
+
+    code, _, err = export(capsys, "--model", "someone/missing", "--output_dir", tmp_path / "none")
+    assert code == 2 and "no cached copy" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "none").exists()

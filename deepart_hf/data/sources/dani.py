@@ -15,7 +15,7 @@ Decisions:
 * The file format comes from the bytes: the DALL-E files are PNG under a ``.jpg`` name.
 * The whole set (445k images) does not fit in memory: the records here hold metadata and file sizes only, and
   ``read_row`` reads an image when the builder writes its row, shard by shard (``data.publish``).
-* ``--max-per-generator`` and ``--real-per-generated`` subsample by one seeded order of COCO images, so
+* ``--max_per_generator`` and ``--real_per_generated`` subsample by one seeded order of COCO images, so
   every generator keeps the same COCO images and the groups stay whole and few.
 """
 
@@ -80,7 +80,7 @@ CARD = CardInfo(
         "generators apart. Compare detectors within one --resolutions.",
         "The DALL-E images are PNG, every other image JPEG: compression alone separates DALL-E from the rest.",
         "Heavily imbalanced as published (5k photographs against 440k generated images): see the counts, and "
-        "balance with --max-per-generator / --real-per-generated.",
+        "balance with --max_per_generator / --real_per_generated.",
     ],
     tags=["ai-generated-image-detection", "photographs", "coco", "generator-attribution"],
 )
@@ -236,7 +236,7 @@ def subsample(
         rows.sort(key=lambda r: (rank[r["coco_id"]], r["image_id"]))
         if max_per_generator is not None and len(rows) > max_per_generator:
             report.notes.append(
-                f"kept {max_per_generator} of {len(rows)} {DANI_GENERATORS[generator]} images (--max-per-generator)"
+                f"kept {max_per_generator} of {len(rows)} {DANI_GENERATORS[generator]} images (--max_per_generator)"
             )
             rows = rows[:max_per_generator]
         kept += rows
@@ -247,7 +247,7 @@ def subsample(
         photos.sort(key=lambda r: (r["coco_id"] not in used, rank[r["coco_id"]], r["image_id"]))
         if wanted < len(photos):
             report.notes.append(
-                f"kept {wanted} of {len(photos)} photographs (--real-per-generated {real_per_generated:g})"
+                f"kept {wanted} of {len(photos)} photographs (--real_per_generated {real_per_generated:g})"
             )
             photos = photos[:wanted]
     return photos + kept
@@ -283,9 +283,9 @@ def collect(source: Path | None, options: SourceOptions) -> Collection:
     tasks = _parse_list(extra.get("tasks"), "tasks", DANI_TASKS)
     max_per_generator, real_per_generated = extra.get("max_per_generator"), extra.get("real_per_generated")
     if max_per_generator is not None and max_per_generator < 1:
-        raise SourceError(f"--max-per-generator must be at least 1, got {max_per_generator}")
+        raise SourceError(f"--max_per_generator must be at least 1, got {max_per_generator}")
     if real_per_generated is not None and real_per_generated < 0:
-        raise SourceError(f"--real-per-generated must be 0 or more, got {real_per_generated}")
+        raise SourceError(f"--real_per_generated must be 0 or more, got {real_per_generated}")
 
     report = BuildReport(source="dani")
     captions = _captions(root, report)

@@ -1,4 +1,4 @@
-"""A user's own collection: ``<label>/...`` folders, named human/ai or mapped with ``--label-map``.
+"""A user's own collection: ``<label>/...`` folders, named human/ai or mapped with ``--label_map``.
 
 ``read_labelled_folders`` is also how the Dall.E/Paintings and genre sources read their layouts: each
 is a set of folders whose name says the label, plus some fixed columns (a split, a genre). Sidecar files
@@ -87,7 +87,7 @@ def parse_label_map(text: str | None) -> dict[str, str] | None:
         folder, sep, label = (part.strip() for part in item.partition("="))
         if not sep or not folder or label not in LABEL2ID:
             raise SourceError(
-                f"invalid --label-map entry {item!r}: expected NAME=LABEL (a folder or column value) with LABEL one of {', '.join(LABELS)}"
+                f"invalid --label_map entry {item!r}: expected NAME=LABEL (a folder or column value) with LABEL one of {', '.join(LABELS)}"
             )
         mapping[folder] = label
     return mapping
@@ -114,7 +114,7 @@ def label_folders(
 ) -> tuple[list[tuple[str, int]], list[str]]:
     """([(sub-folder, label)], [sub-folders that name no label]) of ``folder``.
 
-    Without ``--label-map``, a folder whose name has one label as a word (MIE's ``unseen_AI_images``) is
+    Without ``--label_map``, a folder whose name has one label as a word (MIE's ``unseen_AI_images``) is
     read as that label, and the report says so.
     """
     found, unknown = [], []
@@ -122,7 +122,7 @@ def label_folders(
         label = label_of_folder(name, label_map)
         if label is None and label_map is None and (label := label_in_name(name)) is not None and report is not None:
             report.notes.append(
-                f"folder {name}/ read as {LABELS[label]!r} (its name has that word; --label-map overrides)"
+                f"folder {name}/ read as {LABELS[label]!r} (its name has that word; --label_map overrides)"
             )
         (unknown.append(name) if label is None else found.append((name, label)))
     return found, unknown
@@ -133,16 +133,16 @@ def matches(tree: SourceTree, folder: str) -> bool:
 
 
 @register_source(
-    "folder", description="your own <label>/... folders (human/ai, or mapped with --label-map)", matches=matches
+    "folder", description="your own <label>/... folders (human/ai, or mapped with --label_map)", matches=matches
 )
 def collect(source: Path | None, options: SourceOptions) -> Collection:
     tree = SourceTree.open(source, "source folder")
     report = BuildReport(source="folder")
     found, unknown = label_folders(tree, "", options.label_map, report)
     hint = (
-        "map them with --label-map, e.g. --label-map real=human,fake=ai"
+        "map them with --label_map, e.g. --label_map real=human,fake=ai"
         if options.label_map is None
-        else "add them to --label-map"
+        else "add them to --label_map"
     )
     if unknown and found:
         raise SourceError(
@@ -151,7 +151,7 @@ def collect(source: Path | None, options: SourceOptions) -> Collection:
     if not found:
         named = f"; folder(s) {', '.join(sorted(unknown))} are not a label ({hint})" if unknown else ""
         raise LayoutError(
-            f"{tree.describe()} has no label folders; expected {'/ and '.join(LABELS)}/ (or --label-map){named}"
+            f"{tree.describe()} has no label folders; expected {'/ and '.join(LABELS)}/ (or --label_map){named}"
         )
     folders = [LabelledFolder(name, label, source=f"{LABELS[label]} ({name}/)") for name, label in found]
     present = {f.label for f in folders}

@@ -4,11 +4,11 @@ Two layouts are read, with extensions in any case:
 
 - the genre study's repository as published (``yinchuxuan/COMP576-project``, folder ``dataset/``):
   ``<genre>/{training_set,testing_set}/{AI_generated,hand_drawing}/<n>.jpg``; the study's own train/test
-  split is kept (``--validation-share`` carves a validation split out of train, grouped and stratified);
+  split is kept (``--validation_share`` carves a validation split out of train, grouped and stratified);
 - the simple ``<genre>/{ai,human}/``, split by ratio.
 
 ``AI_generated`` and ``ai`` are the ``ai`` class, ``hand_drawing`` and ``human`` the ``human`` class
-(``--label-map`` replaces these names). The default configuration ``mixed`` has every genre (the genre
+(``--label_map`` replaces these names). The default configuration ``mixed`` has every genre (the genre
 study's "mixed" runs); each genre is also its own configuration, holding the same rows as ``mixed`` so a per-genre
 test set is exactly the mixed test set restricted to that genre. Upstream also ships a ``mixed`` folder
 that is a renamed copy of the three genres: a genre folder whose images are mostly pixel-identical copies
@@ -88,7 +88,7 @@ def _genre_layout(tree: SourceTree, genre: str, label_map: dict[str, str] | None
             expected = (
                 "ai/ and human/ (or AI_generated/ and hand_drawing/)"
                 if label_map is None
-                else "folders named in --label-map"
+                else "folders named in --label_map"
             )
             raise LayoutError(f"{tree.describe(folder)} has no class folders: expected {expected}")
         layout[split] = {label: f"{folder}/{name}" for label, name in classes.items()}
