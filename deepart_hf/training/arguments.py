@@ -200,6 +200,14 @@ class RunArguments:
             "of pixels beside the datasets cache, reused by later runs on the same data"
         },
     )
+    feature_cache: bool = field(
+        default=True,
+        metadata={
+            "help": "a frozen backbone (linear probes, --freeze_backbone): compute the features of each training "
+            "view (the image and its mirror, or seeded random views) and validation image once and train the head "
+            "on them; false: run the backbone over every image at every epoch"
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,8 @@ class TrainTransform:
             outputs["labels"] = batch["label"]
         return outputs
 
-    def pixel_values(self, value: dict) -> torch.Tensor:
+    def pixel_values(self, value: dict, flip: bool | None = None) -> torch.Tensor:
+        """One training view of an undecoded image; ``flip`` fixes the mirroring (None: drawn at random)."""
         cached = (
             self.pixels.array(value)
             if self.pixels is not None and self.mode == "crop" and not self.augment.image
@@ -207,7 +208,9 @@ class TrainTransform:
                 pixels = self.processor(images=[image], return_tensors="pt")["pixel_values"][0]
             else:
                 pixels = self._random_crop(np.asarray(image))
-        pixels = F.horizontal_flip(pixels) if torch.rand(()) < 0.5 else pixels
+        if flip is None:
+            flip = bool(torch.rand(()) < 0.5)
+        pixels = F.horizontal_flip(pixels) if flip else pixels
         return self.augment.on_pixels(pixels)
 
     def _random_crop(self, pixels: np.ndarray) -> torch.Tensor:

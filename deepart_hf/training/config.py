@@ -54,6 +54,9 @@ NOT_IDENTITY = {
     "n_resamples",
     "push_space",
     "pixel_cache",
+    # How a frozen backbone's features reach the head (once, or every epoch): checkpoints of either way are the
+    # whole model's, so each resumes the other; in resize mode without augmentation both draw the same views.
+    "feature_cache",
     "cross_source_report",  # what the card shows beside the run, not what the run computes
 }
 

@@ -30,6 +30,7 @@ from ..models.crop_detector import CropImageProcessor
 from ..models.preprocessing import PixelValues, collate, preprocess_mode, processor_geometry
 from .arguments import cpu_bf16_supported
 from .augment import TrainTransform, pre_resize, training_augmentation
+from .cached_probe import FeatureProbeTrainer, cached_feature_datasets, cached_features_apply
 from .config import FINISHED_MARKER, TrainConfig, config_command, identity_differences, is_finished, run_identity
 from .prepared_splits import Splits
 from .prepared_streams import prepare_streams
@@ -447,8 +448,9 @@ def make_trainer(
     evaluation,
     stage: str | None = None,
     split_by_node: bool = False,
+    trainer_class: type[DetectorTrainer] = DetectorTrainer,
 ) -> DetectorTrainer:
-    return DetectorTrainer(
+    return trainer_class(
         model=model,
         args=training,
         train_dataset=train,
@@ -498,16 +500,22 @@ def train_model(
         if checkpoint:
             check_checkpoint_matches(checkpoint, model)
             logger.warning("resuming from %s", checkpoint)
+        # A frozen backbone's features never change: its head trains on them, computed once (cached_probe.py).
+        cached = stage == "frozen" and cached_features_apply(config.run.feature_cache, stage_args, train)
+        stage_train, stage_evaluation = (
+            cached_feature_datasets(model, train, evaluation, stage_args) if cached else (train, evaluation)
+        )
         trainer = make_trainer(
             config,
             task,
             stage_args,
             model,
             processor,
-            train,
-            evaluation,
+            stage_train,
+            stage_evaluation,
             stage=stage if len(stages) > 1 else None,
             split_by_node=config.data.streaming,
+            trainer_class=FeatureProbeTrainer if cached else DetectorTrainer,
         )
         trainer.train(resume_from_checkpoint=checkpoint)
         # accelerate's autocast around forward (--bf16) comes off after each stage, else the next would wrap it again

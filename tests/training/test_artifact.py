@@ -104,13 +104,18 @@ CASES = {
         "synthetic_folder",
         ["--model", "efficientnet-lite0-linear", "--probe_stages", "3", "--image_size", "64"],
     ),
+    # the same probe on native crops: its head trains on cached features of seeded random crops, 3 averaged at test
+    "lite0-probe-crop3-deepart": (
+        "deepart_folder",
+        ["--model", "efficientnet-lite0-linear", "--preprocess", "crop", "--image_size", "64", "--eval_crops", "3"],
+    ),
     "safe-crop3-synthetic": (
         "synthetic_folder",
         ["--protocol", "safe", "--image_size", "32", "--eval_crops", "3", "--max_train_samples", "24"],
     ),
 }
 
-PRETRAINED = {"lite0-probe-synthetic", "lite0-multistage-probe-synthetic"}
+PRETRAINED = {"lite0-probe-synthetic", "lite0-multistage-probe-synthetic", "lite0-probe-crop3-deepart"}
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -1,0 +1,164 @@
+"""A linear probe trained on features computed once: the same predictions as a probe trained the old way (the
+backbone run over every image at every epoch), resuming as any run does, the views it caches, and the head's
+logits on cached features equal to the model's own."""
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from datasets import Image
+
+import deepart_hf
+from deepart_hf.data.loading import load_splits
+from deepart_hf.models import create_model, freeze_backbone
+from deepart_hf.models.features import head_inputs
+from deepart_hf.models.preprocessing import PixelValues
+from deepart_hf.training.augment import TrainTransform, parse_augment
+from deepart_hf.training.cached_probe import (
+    RANDOM_DRAWS,
+    CachedFeatures,
+    FeatureHead,
+    TrainingViews,
+    describe_views,
+)
+from helpers import FAST_TRAINING
+
+# Probes trained both ways on the same split, seed and schedule, and compared on the test split's P(ai): in
+# resize mode without augmentation both draw the same views in the same order (the image or its mirror, by
+# the same draw of torch's generator), so they can differ only by the float rounding of the features (computed
+# in other batches): on this machine the two runs' log-odds came out identical.
+PARITY_TOLERANCE = 1e-4
+
+
+def probe_run(dataset, out, *flags):
+    command = [
+        "--dataset",
+        str(dataset),
+        "--model",
+        "efficientnet-lite0-linear",
+        "--image_size",
+        "64",
+        "--output_dir",
+        str(out),
+        *FAST_TRAINING,
+        "--num_train_epochs",
+        "3",
+        "--learning_rate",
+        "0.01",
+        "--bf16",
+        "false",
+        *flags,
+    ]
+    return deepart_hf.train(deepart_hf.parse_train_arguments([str(part) for part in command]))
+
+
+def predicted_prob_ai(out) -> np.ndarray:
+    with open(out / "predictions.csv") as rows:
+        return np.array([float(row["prob_ai"]) for row in csv.DictReader(rows)])
+
+
+@pytest.fixture(scope="module")
+def cached_probe(deepart_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("probe") / "cached"
+    return out, probe_run(deepart_folder, out, "--keep_checkpoints", "true")
+
+
+def test_a_probe_on_cached_features_predicts_as_one_trained_the_old_way(cached_probe, deepart_folder, tmp_path, capsys):
+    out, result = cached_probe
+    old = probe_run(deepart_folder, tmp_path / "old", "--feature_cache", "false", "--keep_checkpoints", "true")
+    cached, reference = predicted_prob_ai(out), predicted_prob_ai(old.output_dir)
+    assert len(cached) == result.metrics["n"] == 8 and np.ptp(cached) > 0.1  # a real spread of scores
+    np.testing.assert_allclose(cached, reference, rtol=0, atol=PARITY_TOLERANCE)
+    assert result.metrics["mean_accuracy"] == pytest.approx(old.metrics["mean_accuracy"])
+    # both logged an evaluation per epoch, with the same validation loss
+    losses = [validation_losses(folder) for folder in (out, old.output_dir)]
+    assert len(losses[0]) == 3 and np.allclose(losses[0], losses[1], rtol=0, atol=PARITY_TOLERANCE)
+
+
+def validation_losses(out) -> list[float]:
+    last = max(out.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))
+    history = json.loads((last / "trainer_state.json").read_text())["log_history"]
+    return [entry["eval_loss"] for entry in history if "eval_loss" in entry]
+
+
+def test_a_cached_probe_saves_the_usual_detector(cached_probe):
+    out, _ = cached_probe
+    detector = deepart_hf.load_detector(out)
+    assert (out / "model.safetensors").is_file()
+    state = detector.model.state_dict()
+    trained = create_model("efficientnet-lite0-linear", image_size=64)[0].state_dict()
+    # the backbone is the pretrained one, untouched; only the head learned
+    head = {name for name in state if "classifier" in name}
+    assert head and all(torch.equal(state[name], trained[name]) for name in state if name not in head)
+    assert not all(torch.equal(state[name], trained[name]) for name in head)
+
+
+def test_an_interrupted_cached_probe_resumes_to_the_same_model(cached_probe, deepart_folder, tmp_path, caplog):
+    out, _ = cached_probe
+    resumed = tmp_path / "resumed"
+    probe_run(deepart_folder, resumed, "--keep_checkpoints", "true")
+    # as if the run had died during its last epoch: no marker, no last checkpoint
+    (resumed / "metrics.json").unlink()
+    last = max(resumed.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))
+    shutil.rmtree(last)
+    probe_run(deepart_folder, resumed)
+    assert "resuming from" in caplog.text
+    np.testing.assert_allclose(predicted_prob_ai(resumed), predicted_prob_ai(out), rtol=0, atol=1e-6)
+
+
+def undecoded_training_images(folder):
+    return load_splits(str(folder))["train"].select(range(2)).cast_column("image", Image(decode=False))
+
+
+def test_resize_mode_caches_the_image_and_its_mirror(deepart_folder):
+    _, processor = create_model("resnet10t", from_scratch=True, image_size=32)
+    train = undecoded_training_images(deepart_folder)
+    transform = TrainTransform(processor, parse_augment(None))
+    views = TrainingViews(train, transform, seed=0)[1]["pixel_values"]
+    plain = PixelValues(processor)({"image": [train[1]["image"]]})["pixel_values"][0]
+    assert views.shape == (2, 3, 32, 32) and describe_views(transform) == "the image and its mirror"
+    assert torch.equal(views[0], plain) and torch.equal(views[1], plain.flip(-1))
+
+
+def test_random_views_are_seeded_and_come_in_mirrored_pairs(deepart_folder):
+    _, processor = create_model("resnet10t", from_scratch=True, image_size=32, preprocess="crop")
+    train = undecoded_training_images(deepart_folder)
+    transform = TrainTransform(processor, parse_augment("color"))
+    first = TrainingViews(train, transform, seed=0)[0]["pixel_values"]
+    assert first.shape == (2 * RANDOM_DRAWS, 3, 32, 32)
+    assert torch.equal(first, TrainingViews(train, transform, seed=0)[0]["pixel_values"])  # the same, again
+    assert not torch.equal(first, TrainingViews(train, transform, seed=1)[0]["pixel_values"])
+    for draw in range(RANDOM_DRAWS):
+        assert torch.equal(first[2 * draw + 1], first[2 * draw].flip(-1))
+    # four different crops and colours, not one view repeated
+    assert len({tuple(first[2 * draw].flatten()[:64].tolist()) for draw in range(RANDOM_DRAWS)}) == RANDOM_DRAWS
+
+
+def test_each_epoch_reads_one_cached_view_per_image_as_the_transform_draws_its_flip():
+    features = torch.arange(3 * 2 * 4, dtype=torch.float32).view(3, 2, 4)
+    dataset = CachedFeatures(features, torch.tensor([0, 1, 0]), draws=1)
+    torch.manual_seed(5)
+    drawn = [dataset[i]["features"] for i in range(3)]
+    torch.manual_seed(5)
+    flips = [bool(torch.rand(()) < 0.5) for _ in range(3)]
+    assert all(torch.equal(view, features[i, int(flip)]) for i, (view, flip) in enumerate(zip(drawn, flips)))
+    assert [dataset[i]["labels"] for i in range(3)] == [0, 1, 0]
+
+
+@pytest.mark.parametrize("preprocess", ["resize", "crop"])
+def test_the_head_on_cached_features_gives_the_models_own_logits(preprocess):
+    crops = 3 if preprocess == "crop" else 1
+    model, _ = create_model("resnet10t", from_scratch=True, image_size=32, preprocess=preprocess, eval_crops=crops)
+    freeze_backbone(model)
+    model.eval()
+    shape = (4, 3, 3, 32, 32) if preprocess == "crop" else (4, 3, 32, 32)
+    pixels = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([0, 1, 1, 0])
+    with torch.no_grad():
+        expected = model(pixel_values=pixels, labels=labels)
+        got = FeatureHead(model)(head_inputs(model, pixels), labels=labels)
+    torch.testing.assert_close(got.logits, expected.logits, rtol=0, atol=1e-5)
+    torch.testing.assert_close(got.loss, expected.loss, rtol=0, atol=1e-5)
