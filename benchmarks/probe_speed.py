@@ -116,6 +116,30 @@ def timed_run(dataset: Path, out: Path, feature_cache: bool, args) -> dict:
     }
 
 
+def summarise(results: dict) -> None:
+    """Print the table; add each run's ratio to one forward pass + its fixed cost, counted two ways: strictly
+    (``fixed``: no pass over images) and as ``fixed_cost.py`` counts it (everything but the training)."""
+    forward = results["one_forward_pass"]["total_s"]
+    print(f"one forward pass over {results['one_forward_pass']['images']}: {forward:.1f} s")
+    print(
+        "| way | total s | feature pass | Trainer.train | checkpoints | test predictions | calibration | fixed "
+        "| ratio (strict) | ratio (fixed_cost.py) | load |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for entry in results["runs"]:
+        stages = entry["stages_s"]
+        training = sum(stages[stage] for stage in ("training", "feature pass", "Trainer.train", "checkpoints"))
+        entry["ratio_to_one_pass_plus_fixed"] = round(entry["total_s"] / (forward + stages["fixed"]), 2)
+        entry["ratio_fixed_cost_py"] = round(entry["total_s"] / (forward + entry["total_s"] - training), 2)
+        print(
+            f"| {'cached features' if entry['feature_cache'] else 'old way'} | {entry['total_s']:.1f} | "
+            f"{stages['feature pass']:.1f} | {stages['Trainer.train']:.1f} | {stages['checkpoints']:.1f} | "
+            f"{stages['test predictions']:.1f} | {stages['calibration']:.1f} | {stages['fixed']:.1f} | "
+            f"{entry['ratio_to_one_pass_plus_fixed']:.2f} | {entry['ratio_fixed_cost_py']:.2f} | "
+            f"{entry['load_average_before'][0]:.1f} -> {entry['load_average_after'][0]:.1f} |"
+        )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sample", default=str(SAMPLE), help="the DeepArt sample (Human/, Aigc/)")
@@ -140,23 +164,7 @@ def main(argv=None) -> int:
                 name = f"{'cached' if feature_cache else 'old'}-{repeat}"
                 results["runs"].append(timed_run(dataset, work / name, feature_cache, args))
                 write_json(Path(args.out), results)
-    forward = results["one_forward_pass"]["total_s"]
-    print(f"one forward pass over {results['one_forward_pass']['images']}: {forward:.1f} s")
-    print(
-        "| way | total s | feature pass | Trainer.train | test predictions | calibration | fixed | goal ratio | load |"
-    )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for entry in results["runs"]:
-        stages = entry["stages_s"]
-        ratio = entry["total_s"] / (forward + stages["fixed"])
-        entry["ratio_to_one_pass_plus_fixed"] = round(ratio, 2)
-        print(
-            f"| {'cached features' if entry['feature_cache'] else 'old way'} | {entry['total_s']:.1f} | "
-            f"{stages['feature pass']:.1f} | {stages['Trainer.train']:.1f} | {stages['checkpoints']:.1f} | "
-            f"{stages['test predictions']:.1f} | "
-            f"{stages['calibration']:.1f} | {stages['fixed']:.1f} | {ratio:.2f} | "
-            f"{entry['load_average_before'][0]:.1f} -> {entry['load_average_after'][0]:.1f} |"
-        )
+    summarise(results)
     write_json(Path(args.out), results)
     return 0
 
