@@ -128,11 +128,12 @@ class CachedFeatures(TorchDataset):
         return {FEATURES: features, "labels": int(self.labels[index])}
 
 
-def compute_features(model: PreTrainedModel, dataset, training: TrainingArguments, desc: str):
-    """(features, labels) of a dataset yielding ``pixel_values`` and ``labels``, in fp32, on the CPU."""
+def compute_features(model: PreTrainedModel, dataset, training: TrainingArguments, desc: str, views: int = 1):
+    """(features, labels) of a dataset yielding ``pixel_values`` and ``labels``, in fp32, on the CPU; a batch
+    holds as many images as an evaluation batch (``views`` per row)."""
     loader = DataLoader(
         dataset,
-        batch_size=training.per_device_eval_batch_size,
+        batch_size=max(1, training.per_device_eval_batch_size // views),
         collate_fn=collate,
         num_workers=training.dataloader_num_workers,
     )
@@ -155,8 +156,9 @@ def cached_feature_datasets(
     transform = training_transform(train)
     model.to(training.device)
     with torch.random.fork_rng(devices=[]):  # the run's random stream is the Trainer's, untouched by this pass
+        views = TrainingViews(train, transform, training.seed)
         train_features, train_labels = compute_features(
-            model, TrainingViews(train, transform, training.seed), training, "features of the training views"
+            model, views, training, "features of the training views", views=2 * views.draws
         )
         evaluated = (
             compute_features(model, evaluation, training, "features of the validation images")

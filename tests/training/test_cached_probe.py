@@ -22,8 +22,11 @@ from deepart_hf.training.cached_probe import (
     CachedFeatures,
     FeatureHead,
     TrainingViews,
+    cached_feature_datasets,
     describe_views,
 )
+from deepart_hf.training.run import build_model, prepare_data
+from deepart_hf.training.task import Task
 from helpers import FAST_TRAINING
 
 # Probes trained both ways on the same split, seed and schedule, and compared on the test split's P(ai): in
@@ -162,3 +165,17 @@ def test_the_head_on_cached_features_gives_the_models_own_logits(preprocess):
         got = FeatureHead(model)(head_inputs(model, pixels), labels=labels)
     torch.testing.assert_close(got.logits, expected.logits, rtol=0, atol=1e-5)
     torch.testing.assert_close(got.loss, expected.loss, rtol=0, atol=1e-5)
+
+
+def test_features_are_cached_in_fp32_whatever_bf16_says(deepart_folder, tmp_path):
+    flags = ["--dataset", str(deepart_folder), "--model", "efficientnet-lite0-linear", "--image_size", "64"]
+    config = deepart_hf.parse_train_arguments([*flags, "--output_dir", str(tmp_path), "--bf16", "true", *FAST_TRAINING])
+    model, processor = build_model(config, Task())
+    splits = prepare_data(config, processor, Task())
+    freeze_backbone(model)
+    train_set, evaluation_set = cached_feature_datasets(model, splits.train, splits.evaluation, config.training)
+    assert train_set.features.shape == (len(splits.train), 2, 1280) and train_set.features.dtype == torch.float32
+    # the validation features are those of the model in fp32, as calibration and the test predictions see them
+    model.eval()
+    pixels = torch.stack([splits.evaluation[i]["pixel_values"] for i in range(len(splits.evaluation))])
+    torch.testing.assert_close(evaluation_set.features, head_inputs(model, pixels), rtol=0, atol=1e-5)
