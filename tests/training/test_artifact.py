@@ -17,7 +17,6 @@ import train
 from deepart_hf.data.images import decode_image
 from deepart_hf.data.loading import load_splits
 from deepart_hf.evaluation.predictions import read_predictions_csv
-from deepart_hf.inference.space import APP_FILE
 from helpers import FAST_TRAINING
 
 TOLERANCE = 1e-4  # required; in practice the pipeline agrees to ~1e-7 (float32 softmax) and the rest exactly
@@ -138,7 +137,7 @@ def test_a_saved_detector_reproduces_its_test_predictions(case, request, tmp_pat
     np.testing.assert_allclose(pipeline_probabilities(run, images), reported, rtol=0, atol=TOLERANCE)
     assert_eval_only_reproduces(run, dataset, tmp_path)
     # the card's pipeline line asks for the saved code exactly when the model's class is saved with it
-    saved_code = any(path.suffix == ".py" and path.name != APP_FILE for path in run.iterdir())  # app.py: the demo
+    saved_code = "auto_map" in json.loads((run / "config.json").read_text(encoding="utf-8"))
     assert ("trust_remote_code=True" in (run / "README.md").read_text(encoding="utf-8")) == saved_code
 
 
