@@ -7,10 +7,11 @@ the EfficientNet-Lite0 linear probe (ImageNet weights from the ``efficientnet-li
 only the head is trained) under the ``deepart`` protocol (224 px, 20 epochs of batch 8, SGD), trained on both
 training splits together twice per seed: sources weighed the same, and
 concatenated (``--balance_sources false``, each training image once an epoch). Each run's test predictions are
-scored per source: mean accuracy, AUROC and the accuracy on human images at the saved (calibrated) threshold, each
+scored per source: mean accuracy, AUROC and the accuracy on human and on AI images at the saved threshold, each
 with its 95% interval.
 
-    python benchmarks/source_balance.py                  # 2 seeds x 2 ways, ~10 CPU minutes on 2 cores
+    python benchmarks/source_balance.py                  # 2 seeds x 2 ways at the protocol's budget: hours on 2 cores
+    python benchmarks/source_balance.py --seeds 0 --epochs 10 --image_size 128 --learning_rate 0.01   # the measured run
     python benchmarks/source_balance.py --seeds 0 --epochs 3 --image_size 128   # a quick look
 
 Prints a table and saves JSON under benchmarks/results/.
