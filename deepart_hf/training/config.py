@@ -141,6 +141,11 @@ def build_config(
 def _model_defaults(model: ModelArguments, data: DataArguments) -> tuple[ModelArguments, DataArguments]:
     """A registered recipe's own defaults: --freeze_backbone for the CLIP probe, --preprocess crop for
     SAFE/NPR; explicit flags and protocols win. Resolved here so that the run's identity records them."""
+    if model.model_name_or_path and model.probe_stages != 1:
+        raise DeepArtError(
+            "--probe_stages builds a new model's head; a trained detector (--model_name_or_path) keeps its own: "
+            "drop --probe_stages"
+        )
     spec = MODELS.get(model.model) if not model.model_name_or_path else None
     if model.freeze_backbone is None:
         model = replace(model, freeze_backbone=bool(spec and spec.freeze_backbone))

@@ -141,6 +141,16 @@ def test_a_linear_probe_recipe_freezes_its_backbone_unless_told_otherwise():
     assert told.model.freeze_backbone is False
 
 
+def test_probe_stages_are_part_of_a_new_run_and_refused_for_a_trained_detector():
+    multi = resolved("--dataset", "x", "--model", "efficientnet-lite0-linear", "--probe_stages", "3")
+    plain = resolved("--dataset", "x", "--model", "efficientnet-lite0-linear")
+    assert (multi.model.probe_stages, plain.model.probe_stages) == (3, 1)
+    assert multi.training.output_dir != plain.training.output_dir  # another head, another run
+    with pytest.raises(DeepArtError, match="a trained detector .* keeps its own: drop --probe_stages") as error:
+        resolved("--dataset", "x", "--model_name_or_path", "runs/probe", "--probe_stages", "3")
+    assert "\n" not in str(error.value)
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS.values(), ids=lambda protocol: protocol.name)
 def test_each_protocol_sets_fields_of_its_groups(protocol):
     groups = {"model": ModelArguments, "data": DataArguments, "run": RunArguments, "training": TrainingArguments}
