@@ -137,11 +137,14 @@ def _located(path: str) -> str:
 
 
 def save_recalibrated(detector: Detector, output_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """The model, its processor and ``calibration.json``, written to a temporary folder and renamed into place."""
+    """The model, its processor, its familiarity (a new threshold leaves the training images where they were) and
+    ``calibration.json``, written to a temporary folder and renamed into place."""
     out = Path(output_dir)
     with atomic_folder(out, PROVENANCE_FILE, detector.calibration.to_dict(), overwrite=overwrite) as temporary:
         detector.model.save_pretrained(temporary)
         detector.processor.save_pretrained(temporary)
+        if detector.familiarity is not None:
+            detector.familiarity.save(temporary)
     return out
 
 

@@ -59,6 +59,12 @@ def test_human_images_set_the_threshold_that_predict_then_applies(model, tmp_pat
     # human images alone leave the temperature, hence every score, as they were
     assert calibrated.calibration.temperature == original.calibration.temperature
     np.testing.assert_allclose(calibrated.log_odds(sample_files("Human")), scores, rtol=0, atol=1e-6)
+    # a new threshold leaves the training images where they were: the same distances, the same familiarity
+    images = sample_files("Human")[:4]
+    assert original.familiarity is not None
+    np.testing.assert_allclose(
+        [p.distance for p in calibrated.predict(images)], [p.distance for p in original.predict(images)], atol=1e-9
+    )
 
     # predict decides at the new threshold: exactly 1 of the 40 human images is called ai
     table = tmp_path / "predictions.json"
