@@ -67,3 +67,20 @@ def copy_deepart_subset(sample: Path, dest: Path, painting_ids: list[str]) -> Pa
             if path.stem in painting_ids:
                 shutil.copy2(path, dest / folder / path.name)
     return dest
+
+
+def card_familiarity_distances(run: Path, image: Path, monkeypatch) -> tuple[list[float], list[bool]]:
+    """Run the model card's transformers-only familiarity code on one image, with the run folder standing in for
+    its Hub repository: (distances, familiar flags) as the code computes them."""
+    import re
+
+    import huggingface_hub
+
+    card = (run / "README.md").read_text()
+    section = card.split("## Familiarity", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    code = code.replace(f'"{run.name}"', repr(str(run))).replace('"painting.png"', repr(str(image)))
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo, name: str(Path(repo) / name))
+    namespace: dict = {}
+    exec(compile(code, "model card", "exec"), namespace)  # the card's own example, run as a reader would
+    return namespace["distance"].tolist(), (namespace["distance"] <= namespace["threshold"]).tolist()

@@ -11,6 +11,10 @@ detector too: P(ai) = 1 - P(real), and each ``Prediction`` also carries every cl
 people bring (paths, folders, globs, zip archives): one ``Row`` per file, with its error when it cannot be read,
 decoded and preprocessed in threads while the model scores the previous batch. ``deepart-hf predict`` and the
 demo are built on it.
+
+A detector saved with its familiarity (``familiarity.safetensors``, ``models/familiarity.py``) also says for each
+image how far it lies from the images it learnt from: the same forward pass gives the logits and the features
+the head read. One saved without it predicts as before, and ``load_detector`` says so once.
 """
 
 from __future__ import annotations

@@ -2,15 +2,18 @@
 
 ``export_onnx(RUN, OUT)`` (``deepart-hf export --format onnx``) writes to OUT:
 
-* ``model.onnx``: ``pixel_values`` -> ``logits``, with a dynamic batch axis. A resize model takes (batch, 3, S, S);
-  a crop model takes (batch, crops, 3, S, S) and averages its crops' probabilities inside the graph (the log of
-  the mean, as ``CropDetector`` returns it). The calibration's temperature is divided into the head's weights
+* ``model.onnx``: ``pixel_values`` -> ``logits`` and ``features`` (the (batch, D) features the head read, a crop
+  model's averaged over its crops: what familiarity measures distances on), with a dynamic batch axis. A resize
+  model takes (batch, 3, S, S); a crop model takes (batch, crops, 3, S, S) and averages its crops' probabilities
+  inside the graph (the log of the mean, as ``CropDetector`` returns it). The calibration's temperature is divided into the head's weights
   when it is fitted, so it is inside the graph as well: softmax(logits) are the calibrated probabilities.
 * ``config.json`` and ``preprocessor_config.json``: the detector's config (labels, calibration) and image
   processor, exactly as saved with it, so that ``load_detector(OUT)`` preprocesses with the same code.
 * ``onnx_export.json``: what a consumer without deepart-hf needs: the input and output shapes, the preprocessing
   (size, mean, std, interpolation; or crop size, count and padding), the labels, the calibrated threshold and
   temperature, and how a score is read from the logits. The same JSON is in ``model.onnx``'s metadata_props.
+* ``familiarity.safetensors`` when the detector carries one, so that the export's predictions say how far each
+  image lies from the training images, as the PyTorch model's do.
 
 ``load_detector(OUT)`` or ``load_detector(OUT / "model.onnx")`` gives a ``Detector`` whose backend is an
 onnxruntime session (``OnnxBackend``): ``predict``, ``predict_rows``, ``deepart-hf predict`` and the demo give

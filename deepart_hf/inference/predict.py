@@ -7,8 +7,10 @@ Inputs are files, folders (recursive: the files whose extension is an image form
 archives (read in place). Any image Pillow reads works, in any size and mode. The decision is "ai" or "human"
 at the detector's calibrated threshold, or "uncertain" when the log-odds lie within --uncertain of the threshold's. A generator-
 attribution model (``train.py --task attribution``) also names each file's most probable class (``real`` or a
-generator) and its probability; --output .json/.jsonl carry every class's probability. A file that
-cannot be read gets a row with its error and the others go on; the exit code is 1 when any file failed.
+generator) and its probability; --output .json/.jsonl carry every class's probability. A detector that carries
+its familiarity says whether each image is like its training images (``distance``, ``distance_percentile``,
+``familiar``), how many are not, and, when many are not, what helps. A file that cannot be read gets a row with
+its error and the others go on; the exit code is 1 when any file failed.
 """
 
 from __future__ import annotations

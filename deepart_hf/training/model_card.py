@@ -13,7 +13,7 @@ from ..data.loading import dataset_caveats as read_dataset_caveats
 from ..errors import DeepArtError
 from ..evaluation.suite import SUMMARY_METRICS, interval_cell, report_markdown
 from ..evaluation.tables import results_markdown
-from ..models import FROM_SCRATCH, classifier_head, is_hub_id
+from ..models import FROM_SCRATCH, classifier_head, is_hub_id, model_labels
 from ..models.familiarity import FAMILIARITY_FILE, MAX_STORED, Familiarity
 from ..models.preprocessing import preprocess_mode
 from .config import TrainConfig
@@ -143,14 +143,18 @@ def familiarity_markdown(familiarity: Familiarity | None, model, repo_id: str) -
     if familiarity is None:
         return None
     head = next(name for name, module in model.named_modules() if module is classifier_head(model))
-    counts = ", ".join(f"{n} of label {label}" for label, n in zip(*np.unique(familiarity.labels, return_counts=True)))
+    names = model_labels(model.config)
+    counts = ", ".join(
+        f"{n} {names[label] if label < len(names) else label}"
+        for label, n in zip(*np.unique(familiarity.labels, return_counts=True))
+    )
     return "\n".join(
         [
             f"`{FAMILIARITY_FILE}` holds the features this model's classification head reads (L2-normalised; for a "
             f"crop model, the mean over the crops it evaluates) of {familiarity.size} training and validation images "
             f"({counts}: a sample stratified by label, at most {MAX_STORED:,}), taken through the saved image "
             "processor as at test time. An image's **distance** is the cosine distance (1 − cos) of its features to "
-            f"its {familiarity.k}-th nearest stored image (k = {familiarity.k}); its **percentile** is the share of "
+            f"its k-th nearest stored image (k = {familiarity.k}); its **percentile** is the share of "
             "stored images whose own distance to their k-th nearest other stored image (leave-one-out) is at most it. "
             f"Beyond **{familiarity.threshold:.4f}**, the {familiarity.percentile:g}th percentile of those, an image "
             "is **unfamiliar**: unlike anything this detector learnt from, so its score there says little (about "

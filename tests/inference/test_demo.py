@@ -85,6 +85,7 @@ def test_a_training_run_folder_is_a_space(crop_run, tmp_path):
     assert card.startswith("---\ntitle: my-detector\nsdk: gradio\n") and "app_file: app.py" in card
     assert (staged / "MODEL_CARD.md").read_text() == (run / "README.md").read_text()
     assert (staged / "deepart_hf" / "inference" / "demo.py").is_file() and (staged / "model.safetensors").is_file()
+    assert (staged / "familiarity.safetensors").is_file()  # the Space says whether an image is familiar too
     assert not list(staged.glob("checkpoint-*"))
     with pytest.raises(PublishError, match="push to some-org/detector-demo failed"):
         push_space(run, "some-org/detector-demo")  # offline in tests: one line, nothing lost

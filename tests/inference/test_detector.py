@@ -136,3 +136,12 @@ def test_a_damaged_familiarity_file_is_refused_in_one_line_naming_it(crop_run, t
     assert cli(["predict", "--model", str(damaged), str(DEEPART_SAMPLE / "Aigc" / "Gushici-0.jpg")]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and str(damaged / FAMILIARITY_FILE) in error[0], error
+
+
+def test_the_cards_transformers_code_gives_a_crop_detectors_distance(crop_run, crop_detector, monkeypatch):
+    from helpers import card_familiarity_distances
+
+    image = DEEPART_SAMPLE / "Human" / "Gushici-3.PNG"
+    distances, familiar = card_familiarity_distances(crop_run[0], image, monkeypatch)
+    expected = crop_detector.predict([image])[0]
+    assert distances == pytest.approx([expected.distance], abs=1e-5) and familiar == [expected.familiar]

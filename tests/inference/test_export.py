@@ -3,6 +3,7 @@ gives the PyTorch model's prob_ai (within 1e-4) on the DeepArt sample, for a Res
 crop model, and the same rows and decisions from `deepart-hf predict`."""
 
 import json
+import logging
 
 import numpy as np
 import onnx
@@ -16,9 +17,10 @@ from deepart_hf.data.images import decode_image
 from deepart_hf.evaluation.predictions import read_predictions_csv
 from deepart_hf.inference.demo import analyse
 from deepart_hf.inference.detector import load_detector
-from deepart_hf.inference.export import METADATA_FILE, METADATA_KEY, ONNX_FILE, export_onnx
+from deepart_hf.inference.export import FEATURES, METADATA_FILE, METADATA_KEY, ONNX_FILE, export_onnx
 from deepart_hf.models import MODELS, ModelSpec, create_model
 from deepart_hf.models.calibration import Calibration
+from deepart_hf.models.familiarity import FAMILIARITY_FILE, Familiarity
 from helpers import DEEPART_SAMPLE
 
 PARITY = 1e-4  # float32 graphs run by two runtimes: kernels differ in the order of their sums (measured ~1e-7)
@@ -74,6 +76,11 @@ def assert_same_scores(run, exported, images):
     assert np.ptp(prob[0]) > 0.01  # the images get different scores, so agreement means something
     np.testing.assert_allclose(prob[1], prob[0], rtol=0, atol=PARITY)
     assert [p.label for p in got] == [p.label for p in expected]
+    # the graph's second output: the features the head reads, which familiarity measures distances on
+    torch_features = torch_detector.backend.logits_and_features(pixels[:8])[1]
+    onnx_features = onnx_detector.backend.logits_and_features(pixels[:8])[1]
+    assert onnx_features.shape == torch_features.shape and np.ptp(torch_features) > 0.01
+    np.testing.assert_allclose(onnx_features, torch_features, rtol=1e-4, atol=PARITY)
     return torch_detector, onnx_detector
 
 
@@ -93,6 +100,7 @@ def test_onnx_gives_the_pytorch_prob_ai(name, options, sample_images, tmp_path, 
     assert code == 0, err
     assert "opset 18" in out and "threshold P(ai) = 0.505" in out
     assert_same_scores(run, tmp_path / "onnx" / ONNX_FILE, sample_images)
+    assert not (tmp_path / "onnx" / FAMILIARITY_FILE).exists()  # saved without familiarity: the export has none
 
 
 def test_the_dynamo_exporter_gives_the_same_numbers(sample_images, tmp_path):
@@ -200,3 +208,44 @@ def test_evaluate_reports_on_an_export_as_on_its_run(crop_run, tmp_path, capsys)
     assert list(predictions["onnx"]["id"]) == list(predictions["torch"]["id"])
     assert np.ptp(predictions["torch"]["prob_ai"]) > 0
     np.testing.assert_allclose(predictions["onnx"]["prob_ai"], predictions["torch"]["prob_ai"], rtol=0, atol=PARITY)
+
+
+def test_an_export_carries_its_familiarity_and_gives_the_same_distances(crop_run, sample_images, tmp_path, caplog):
+    run, _ = crop_run
+    out = tmp_path / "onnx"
+    metadata = export_onnx(run, out)
+    stored, exported = Familiarity.load(run), Familiarity.load(out)
+    np.testing.assert_array_equal(exported.features, stored.features)
+    assert (exported.threshold, exported.k, exported.percentile) == (stored.threshold, stored.k, stored.percentile)
+    assert metadata["outputs"][FEATURES]["shape"] == ["batch", stored.features.shape[1]]
+    assert metadata["familiarity"]["threshold"] == stored.threshold and metadata["familiarity"]["k"] == 5
+
+    torch_detector, onnx_detector = load_detector(run), load_detector(out)
+    distances = [
+        [p.distance for p in detector.predict(sample_images[::4])] for detector in (torch_detector, onnx_detector)
+    ]
+    assert np.ptp(distances[0]) > 0.01  # the images lie at different distances, so agreement means something
+    np.testing.assert_allclose(distances[1], distances[0], rtol=0, atol=PARITY)
+
+    # onnxruntime alone: the distance from the second output and the file beside the graph, as the metadata says
+    session = onnxruntime.InferenceSession(str(out / ONNX_FILE), providers=["CPUExecutionProvider"])
+    pixels = torch_detector.processor(images=sample_images[:4], return_tensors="pt")["pixel_values"].numpy()
+    _, features = session.run(None, {"pixel_values": pixels})
+    features /= np.linalg.norm(features, axis=1, keepdims=True)
+    by_hand = 1 - np.sort(features @ exported.features.T, axis=1)[:, -exported.k]
+    expected = [p.distance for p in torch_detector.predict(sample_images[:4])]
+    np.testing.assert_allclose(by_hand, expected, rtol=0, atol=PARITY)
+
+    # an export written before the graph had the features output still scores, without familiarity, and says so
+    graph = onnx.load(str(out / ONNX_FILE))
+    del graph.graph.output[1]
+    onnx.save(graph, str(out / ONNX_FILE))
+    with caplog.at_level(logging.WARNING):
+        older = load_detector(out)
+    assert older.familiarity is None and "gives no features" in caplog.text
+    np.testing.assert_allclose(
+        [p.prob_ai for p in older.predict(sample_images[:4])],
+        [p.prob_ai for p in torch_detector.predict(sample_images[:4])],
+        rtol=0,
+        atol=PARITY,
+    )

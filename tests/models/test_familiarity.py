@@ -110,6 +110,8 @@ def test_save_and_load_give_back_the_same_numbers(tmp_path):
     np.testing.assert_array_equal(loaded.labels, familiarity.labels)
     np.testing.assert_array_equal(loaded.reference_distances, familiarity.reference_distances)
     assert (loaded.threshold, loaded.k, loaded.percentile) == (familiarity.threshold, 4, 97.5)
+    (tmp_path / "model.onnx").write_bytes(b"")  # a file beside it names the same folder
+    np.testing.assert_array_equal(Familiarity.load(tmp_path / "model.onnx").features, familiarity.features)
     assert loaded.features.dtype == np.float32
     queries = np.random.default_rng(2).normal(size=(5, 8))
     np.testing.assert_array_equal(loaded.distances(queries), familiarity.distances(queries))
@@ -159,3 +161,25 @@ def test_fitting_refuses_what_it_cannot_measure():
     familiarity = Familiarity.fit(features, labels, k=2)
     with pytest.raises(DeepArtError, match="another model"):
         familiarity.distances(np.ones((1, 3)))
+
+
+def test_a_hub_detectors_familiarity_is_fetched_and_its_absence_is_none(tmp_path, monkeypatch):
+    from huggingface_hub.errors import EntryNotFoundError
+
+    import deepart_hf.models.familiarity as module
+
+    features, labels = clusters()
+    Familiarity.fit(features, labels).save(tmp_path)
+    asked = []
+
+    def download(repo_id, filename):
+        asked.append((repo_id, filename))
+        if repo_id == "org/old-detector":
+            raise EntryNotFoundError(f"{filename} is not in {repo_id}")
+        return str(tmp_path / filename)
+
+    monkeypatch.setattr(module, "hf_hub_download", download)
+    fetched = Familiarity.load("org/detector")
+    np.testing.assert_array_equal(fetched.features, Familiarity.load(tmp_path).features)
+    assert Familiarity.load("org/old-detector") is None
+    assert asked == [("org/detector", FAMILIARITY_FILE), ("org/old-detector", FAMILIARITY_FILE)]

@@ -15,6 +15,7 @@ from deepart_hf.errors import DeepArtError
 from deepart_hf.inference import load_detector
 from deepart_hf.inference.demo import analyse
 from deepart_hf.models import create_model, load_trained
+from deepart_hf.models.familiarity import Familiarity
 from helpers import FAST_TRAINING
 
 CLASSES = [REAL_GENERATOR, "upsampler-p2", "upsampler-p3", "upsampler-p4"]
@@ -91,6 +92,10 @@ def test_run_leaves_attribution_metrics_plots_and_a_card(attribution_run):
     assert [config["id2label"][str(i)] for i in range(4)] == CLASSES
     card = (run / "README.md").read_text()
     assert "generator-attribution" in card and "`upsampler-p4`" in card and "type: macro_f1" in card
+    # familiarity is stored for every task: here labelled by generator
+    familiarity = Familiarity.load(run)
+    assert familiarity.size > 5 and set(familiarity.labels.tolist()) == {0, 1, 2, 3}
+    assert "## Familiarity: is an image like the training images?" in card
     # the per-epoch evaluation logged the attribution headline numbers
     state = json.loads(next(run.glob("checkpoint-*/trainer_state.json")).read_text())
     assert any("eval_macro_f1" in entry and "eval_ai_auroc" in entry for entry in state["log_history"])
@@ -134,7 +139,10 @@ def test_predict_shows_the_generator_and_writes_it(attribution_run, tmp_path, ca
     printed = capsys.readouterr().out
     assert "generator" in printed.splitlines()[0]
     rows = read_rows(tmp_path / "out.csv")
-    assert list(rows[0]) == ["file", "prob_ai", "log_odds_ai", "decision", "error", "generator", "generator_prob"]
+    assert list(rows[0]) == [
+        *("file", "prob_ai", "log_odds_ai", "decision", "error", "generator", "generator_prob"),
+        *("distance", "distance_percentile", "familiar"),  # how far each image lies from the training images
+    ]
     detector = load_detector(run)
     expected = detector.predict(files)
     for row, prediction in zip(rows, expected):

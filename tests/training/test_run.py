@@ -194,3 +194,13 @@ def test_the_run_stores_its_familiarity_the_card_explains_it_and_the_push_upload
     monkeypatch.setattr("deepart_hf.hub.HfApi", Api)
     push_run(config, str(result.output_dir))
     assert {FAMILIARITY_FILE, "config.json", "model.safetensors", "README.md"} <= uploaded["files"]
+
+
+def test_the_cards_transformers_code_gives_the_detectors_distance(trained, monkeypatch):
+    from helpers import DEEPART_SAMPLE, card_familiarity_distances
+
+    _, result = trained
+    image = DEEPART_SAMPLE / "Aigc" / "Gushici-3.jpg"
+    distances, familiar = card_familiarity_distances(result.output_dir, image, monkeypatch)
+    expected = deepart_hf.load_detector(result.output_dir).predict([image])[0]
+    assert distances == pytest.approx([expected.distance], abs=1e-5) and familiar == [expected.familiar]

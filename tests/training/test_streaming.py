@@ -11,13 +11,15 @@ import textwrap
 import pytest
 from datasets import Dataset, Features, Image, Value
 
+from deepart_hf.constants import AI, HUMAN
 from deepart_hf.data.loading import load_splits
 from deepart_hf.data.streaming import StreamColumns, check_stream
 from deepart_hf.errors import DeepArtError
+from deepart_hf.models.familiarity import Familiarity
 from helpers import REPO, image_bytes
 from train import main as train_main
 
-SPLITS = {"train": (16, 4), "validation": (4, 1), "test": (6, 1)}  # rows, Parquet shards
+SPLITS = {"train": (16, 4), "validation": (8, 1), "test": (6, 1)}  # rows, Parquet shards
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +106,10 @@ def test_train_streams_a_foreign_dataset_end_to_end(foreign, tmp_path, capsys):
     )  # the whole test stream
     state = json.loads(next(out.glob("checkpoint-3/trainer_state.json")).read_text())
     assert state["global_step"] == 3 and any("eval_loss" in entry for entry in state["log_history"])
+    # a stream's training split is read through its augmentation: the familiarity is its validation images'
+    familiarity = Familiarity.load(out)
+    assert familiarity.size == 8 and familiarity.labels.tolist() == [HUMAN if i % 2 else AI for i in range(8)]
+    assert "Familiarity (familiarity.safetensors): 8 training/validation images stored" in capsys.readouterr().out
 
 
 SEEN_ROWS = textwrap.dedent(
