@@ -15,10 +15,11 @@ backbone's, whatever the head learns) at 224 pixels, and resnet10t trained from 
 
 Then the case familiarity is not built for: a source that differs only in its generator. Each detector is trained
 on the art-game half without one generator's images and measures that generator's images against its own test
-split's AI images (``--generator``).
+split's AI images (``--generator``, ``--holdout_epochs``).
 
-    python benchmarks/familiarity.py                                  # ~15 CPU minutes on 2 cores
-    python benchmarks/familiarity.py --models resnet10t --epochs 1    # a quick look
+    python benchmarks/familiarity.py                  # ~1 hour on the shared 2-core CPU at load 9-21
+    python benchmarks/familiarity.py --work DIR       # keeps sources and runs in DIR: a second sitting reuses them
+    python benchmarks/familiarity.py --models resnet10t --epochs 1 --sources deepart,genres   # a quick look
 
 Prints the tables and saves JSON (with each cross-eval's familiarity matrix) under benchmarks/results/.
 """
@@ -47,7 +48,7 @@ from deepart_hf.evaluation.tables import interval_cell
 from deepart_hf.files import write_json
 from deepart_hf.inference.detector import load_detector
 from deepart_hf.training.arguments import parse_arguments
-from deepart_hf.training.run import train
+from deepart_hf.training.run import finished_run, train
 
 HERE = Path(__file__).resolve().parent
 ART_GAME = SHARED / "art-game-half"
@@ -82,14 +83,12 @@ def generator_holdout(model: str, generator: str, work: Path, args) -> dict:
     """Train on the art-game half without ``generator``; that generator's images against the own test split's AI
     images (familiarity AUROC, share flagged) and how many of them the detector calls AI-made."""
     data = work / f"art-game-without-{generator}"
-    deepart_hf.publish(
-        deepart_hf.build(
-            "folder", art_game_without(generator, work / f"raw-without-{generator}"), split_ratio=SPLIT_RATIO
-        ),
-        data,
-    )
+    if not data.is_dir():  # one build for every model
+        raw = art_game_without(generator, work / f"raw-without-{generator}")
+        deepart_hf.publish(deepart_hf.build("folder", raw, split_ratio=SPLIT_RATIO), data)
     run = work / "holdout" / f"{model}-without-{generator}"
-    train(parse_arguments(["--dataset", str(data), "--output_dir", str(run), *train_flags(model, args)]))
+    config = parse_arguments(["--dataset", str(data), "--output_dir", str(run), *train_flags(model, args)])
+    finished_run(config) or train(config)
     detector = load_detector(run, batch_size=32)
     held_out = sorted((ART_GAME / "ai").glob(f"{generator}-*.jpg"))
     distances = detector.familiarity.distances(detector.features(held_out))

@@ -245,8 +245,10 @@ def plot_cross_source(report: dict, path) -> Path:
         values = np.array([[value for value, _ in row] for row in cells], dtype=float)
         image = axes.imshow(values, cmap=colours, vmin=0.0, vmax=1.0, aspect="auto")
         for row, texts in enumerate(cells):
-            for column, (_, text) in enumerate(texts):
-                axes.text(column, row, text, ha="center", va="center", fontsize=7)
+            for column, (value, text) in enumerate(texts):
+                red, green, blue, _ = image.cmap(image.norm(value)) if np.isfinite(value) else (1, 1, 1, 1)
+                dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # white text where the cell is dark
+                axes.text(column, row, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
         axes.set_xticks(range(len(report["sources"])), report["sources"], rotation=30, ha="right", fontsize=8)
         axes.set_yticks(range(len(report["trained_on"])), report["trained_on"], fontsize=8)
         axes.set_xlabel("test split")

@@ -137,7 +137,12 @@ def test_deepart_hf_evaluate_reproduces_the_run_s_report(trained_run, synthetic_
         read_predictions_csv(out / "predictions.csv")["log_odds_ai"],
         read_predictions_csv(trained_run / "predictions.csv")["log_odds_ai"],
     )
-    assert "### Decision" in capsys.readouterr().out
+    # the run saved its test split's familiarity distances: evaluating that split again recognises it
+    assert ours["familiarity"] == runs["familiarity"] and ours["familiarity"]["own_test_split"]
+    assert ours["familiarity"]["reference"]["kind"] == "test split" and ours["familiarity"]["auroc"] is None
+    assert ours["familiarity"]["n"] == ours["clean"]["n"] >= ours["familiarity"]["n_unfamiliar"] >= 0
+    printed = capsys.readouterr().out
+    assert "### Decision" in printed and "These images are the model's own test split" in printed
     # a report is not overwritten without being asked
     assert (
         deepart_hf_cli(
