@@ -32,10 +32,10 @@ from ..cards import markdown_table
 from ..constants import AI, HUMAN, N_RESAMPLES
 from ..errors import DeepArtError
 from ..files import write_json
+from ..models.familiarity import REFERENCE_FILE
 from .intervals import metric_intervals, wilson_interval
 from .tables import interval_cell
 
-REFERENCE_FILE = "familiarity_reference.json"
 TEST_SPLIT, TRAINING_IMAGES = "test split", "training images"
 SAME_DISTANCE = 1e-4  # two computations of one image's distance (torch, ONNX, batch sizes) agree within this
 NO_FAMILIARITY = "This detector carries no familiarity data (saved without it): no image is flagged as unfamiliar."

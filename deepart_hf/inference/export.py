@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from ..files import atomic_destination, write_json
 from ..models import check_detector_labels, model_labels
 from ..models.calibration import Calibration
 from ..models.crop_detector import CropImageProcessor
-from ..models.familiarity import FAMILIARITY_FILE, Familiarity
+from ..models.familiarity import FAMILIARITY_FILE, REFERENCE_FILE, Familiarity
 from ..models.features import image_features, logits_and_features
 from ..models.preprocessing import preprocessing_metadata
 from .export_command import EXPORTERS
@@ -52,7 +53,7 @@ METADATA_KEY = "deepart_hf"  # the metadata_props entry holding the same JSON as
 OPSET = 18  # supported by both exporters and by onnxruntime >= 1.14
 INPUT, OUTPUT = "pixel_values", "logits"
 FEATURES = "features"  # the second output: the (batch, D) features the head read, what familiarity measures
-WRITTEN = (ONNX_FILE, METADATA_FILE, "config.json", "preprocessor_config.json", FAMILIARITY_FILE)
+WRITTEN = (ONNX_FILE, METADATA_FILE, "config.json", "preprocessor_config.json", FAMILIARITY_FILE, REFERENCE_FILE)
 INSTALL_HINT = "install the onnx extra: pip install 'deepart-hf[onnx]'"
 
 
@@ -114,6 +115,11 @@ def export_onnx(
             detector.familiarity.save(out)
         else:  # an earlier export's file would describe another model
             (out / FAMILIARITY_FILE).unlink(missing_ok=True)
+        reference = Path(path_or_id) / REFERENCE_FILE
+        if reference.is_file():
+            shutil.copyfile(reference, out / REFERENCE_FILE)
+        else:
+            (out / REFERENCE_FILE).unlink(missing_ok=True)
         write_json(out / METADATA_FILE, metadata)
     return metadata
 

@@ -36,6 +36,9 @@ from .factory import is_hub_id
 logger = logging.getLogger(__name__)
 
 FAMILIARITY_FILE = "familiarity.safetensors"  # in the model folder, beside config.json
+# A run's own test-split distances, the in-distribution reference of evaluation/familiarity_report.py; an export
+# copies it, as its distances are the model's within 1e-4
+REFERENCE_FILE = "familiarity_reference.json"
 DEFAULT_K = 5  # distance to the k-th nearest stored image
 DEFAULT_PERCENTILE = 95.0  # threshold: this percentile of the stored images' own leave-one-out distances
 MAX_STORED = 2000  # stratified (by label) sample cap: 2000 x 1280 float32 features are 10 MB

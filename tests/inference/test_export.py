@@ -20,7 +20,7 @@ from deepart_hf.inference.detector import load_detector
 from deepart_hf.inference.export import FEATURES, METADATA_FILE, METADATA_KEY, ONNX_FILE, export_onnx
 from deepart_hf.models import MODELS, ModelSpec, create_model
 from deepart_hf.models.calibration import Calibration
-from deepart_hf.models.familiarity import FAMILIARITY_FILE, Familiarity
+from deepart_hf.models.familiarity import FAMILIARITY_FILE, REFERENCE_FILE, Familiarity
 from helpers import DEEPART_SAMPLE
 
 PARITY = 1e-4  # float32 graphs run by two runtimes: kernels differ in the order of their sums (measured ~1e-7)
@@ -220,6 +220,8 @@ def test_an_export_carries_its_familiarity_and_gives_the_same_distances(crop_run
     assert (exported.threshold, exported.k, exported.percentile) == (stored.threshold, stored.k, stored.percentile)
     assert metadata["outputs"][FEATURES]["shape"] == ["batch", stored.features.shape[1]]
     assert metadata["familiarity"]["threshold"] == stored.threshold and metadata["familiarity"]["k"] == 5
+    # the run's own test-split distances go along, the reference evaluate measures familiarity AUROC against
+    assert (out / REFERENCE_FILE).read_bytes() == (run / REFERENCE_FILE).read_bytes()
 
     torch_detector, onnx_detector = load_detector(run), load_detector(out)
     distances = [
