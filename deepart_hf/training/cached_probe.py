@@ -44,7 +44,7 @@ from ..models.crop_detector import crop_averaged_logits
 from ..models.features import head_inputs
 from ..models.heads import classifier_head, classifier_model
 from ..models.preprocessing import collate
-from .augment import TrainTransform
+from .augment import TrainTransform, seeded
 from .trainer import DetectorTrainer
 
 logger = logging.getLogger(__name__)
@@ -103,8 +103,7 @@ class TrainingViews(TorchDataset):
         views = []
         for draw in range(self.draws):
             for mirrored in (False, True):
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed((self.seed * _SEED_STRIDE + row) * RANDOM_DRAWS + draw)
+                with seeded((self.seed * _SEED_STRIDE + row) * RANDOM_DRAWS + draw):
                     views.append(self.transform.pixel_values(example["image"], flip=mirrored))
         return {"pixel_values": torch.stack(views), "labels": example["label"]}
 
