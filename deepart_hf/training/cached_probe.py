@@ -13,7 +13,8 @@ Decisions:
   randomness is its horizontal flip, so the views are the image and its mirror, which is exactly the set the
   transform draws from. Otherwise (random crop positions, ``--augment``, blur/JPEG) they are ``RANDOM_DRAWS``
   draws of the transform, each from a seed of (run seed, row, draw), each with its mirror. Every epoch then
-  draws one cached view per image with torch's default generator, as the transform draws its flip.
+  draws one cached view per image with torch's default generator, as the transform draws its flip, seeded per
+  image and epoch by the Trainer's dataloader as the transform's draws are (``example_seeds.py``).
 * **Features** are the classification head's input (``models.features.head_inputs``, per crop for a crop
   detector's validation images), computed in fp32 with the model in inference mode (batch-norm statistics
   frozen, as ``freeze_backbone`` keeps them during training) whatever ``--bf16`` says: the validation features
