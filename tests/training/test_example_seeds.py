@@ -2,6 +2,13 @@
 every DDP process's shard, and a run interrupted in the middle of an epoch resumes to the very weights of a run
 never interrupted, random crops and colour augmentation included."""
 
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
 import pytest
 import torch
 from accelerate.data_loader import prepare_data_loader, skip_first_batches
@@ -14,7 +21,7 @@ from deepart_hf.models import create_model
 from deepart_hf.training.balance import SourceBalancedSampler
 from deepart_hf.training.example_seeds import EpochIndices, SeededExamples, example_seed
 from deepart_hf.training.trainer import DetectorTrainer
-from helpers import FAST_TRAINING
+from helpers import FAST_TRAINING, REPO
 
 
 class Draws:
@@ -104,19 +111,29 @@ class Interrupted(Exception):
     pass
 
 
-def run(data, out, *flags):
-    command = [
+def flags_of(data, out, *flags) -> list[str]:
+    return [str(part) for part in [
         "--dataset", data, "--output_dir", out, "--model", "resnet10t", "--from_scratch", "--image_size", "32",
         "--preprocess", "crop", "--augment", "color", *FAST_TRAINING, "--num_train_epochs", "2",
         "--save_strategy", "steps", "--save_steps", "3", *flags,
-    ]  # fmt: skip
-    return deepart_hf.train(deepart_hf.parse_train_arguments([str(part) for part in command]))
+    ]]  # fmt: skip
 
 
-def test_a_run_interrupted_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, monkeypatch, caplog):
+def run(data, out, *flags):
+    return deepart_hf.train(deepart_hf.parse_train_arguments(flags_of(data, out, *flags)))
+
+
+@pytest.fixture
+def synthetic(tmp_path):
     data = tmp_path / "synthetic"
     deepart_hf.publish(deepart_hf.build("synthetic", n_per_class=12, image_size=48, seed=1), data)
-    reference = run(data, tmp_path / "reference").output_dir
+    return data
+
+
+def test_a_run_interrupted_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_one(
+    synthetic, tmp_path, monkeypatch, caplog
+):
+    reference = run(synthetic, tmp_path / "reference").output_dir
 
     # killed just after the checkpoint of step 6, in the middle of the second epoch
     save = DetectorTrainer._save_checkpoint
@@ -131,9 +148,9 @@ def test_a_run_interrupted_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_
     with monkeypatch.context() as patched:
         patched.setattr(DetectorTrainer, "_save_checkpoint", save_then_die)
         with pytest.raises(Interrupted):
-            run(data, out)
+            run(synthetic, out)
     at_checkpoint = load_file(out / "checkpoint-6" / "model.safetensors")
-    resumed = run(data, out).output_dir
+    resumed = run(synthetic, out).output_dir
     assert f"resuming from {out / 'checkpoint-6'}" in caplog.text
 
     weights, expected = (load_file(folder / "model.safetensors") for folder in (resumed, reference))
@@ -142,3 +159,45 @@ def test_a_run_interrupted_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_
     assert any(not torch.equal(weights[name], at_checkpoint[name]) for name in weights)
     different = [name for name in weights if not torch.equal(weights[name], expected[name])]
     assert not different, [(name, float((weights[name] - expected[name]).abs().max())) for name in different[:3]]
+
+
+def ddp_train(data, out, stop_at: str | None = None) -> subprocess.CompletedProcess | None:
+    """train.py in two processes (torchrun, gloo), one worker each; killed with its processes as soon as the
+    checkpoint ``stop_at`` is complete."""
+    with socket.socket() as probe:  # a free port, so parallel or repeated runs never collide
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+        str(REPO / "train.py"), *flags_of(data, out, "--per_device_train_batch_size", "2", "--save_steps", "2",
+        "--dataloader_num_workers", "1", "--bf16", "false"),
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+    if stop_at is None:
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    launcher = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        while not (out / stop_at / "trainer_state.json").is_file():
+            assert launcher.poll() is None, "the run ended before the checkpoint to stop at"
+            time.sleep(0.005)
+    finally:
+        for process in psutil.Process(launcher.pid).children(recursive=True):  # torchrun's processes
+            process.kill()
+        launcher.kill()
+        launcher.wait()
+    return None
+
+
+def test_two_processes_interrupted_in_their_second_epoch_resume_to_the_same_weights(synthetic, tmp_path):
+    """Each process's shard of a resumed epoch draws what it drew before: in DDP the resumed loader's set_epoch
+    does not reach the sampler, the Trainer's epoch does."""
+    reference, out = tmp_path / "reference", tmp_path / "interrupted"
+    assert ddp_train(synthetic, reference).returncode == 0
+    # 2 processes x 2 images a step: 5 steps an epoch, checkpoint-6 a fifth of the way into the second
+    ddp_train(synthetic, out, stop_at="checkpoint-6")
+    assert not (out / "metrics.json").exists()
+    resumed = ddp_train(synthetic, out)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming from {out / 'checkpoint-6'}" in resumed.stderr
+    weights, expected = (load_file(folder / "model.safetensors") for folder in (out, reference))
+    assert all(torch.equal(weights[name], expected[name]) for name in expected)
