@@ -7,10 +7,11 @@ Decisions:
 * Training runs the same operations as the saved processor (``models/preprocessing.py``): in ``resize`` mode the
   processor itself, in ``crop`` mode the crop detector's own crop and normalisation, with a random position.
   So what the model learned on is what every later user of the saved model gives it.
-* Randomness (crops, flips, augmentation) comes from torch's default generator. The Trainer seeds it and the
-  DataLoader reseeds it in every worker from the Trainer's seed, so runs repeat and workers differ; a
-  generator stored on the transform would be copied verbatim into each worker, which would then all draw the
-  same crops.
+* Randomness (crops, flips, augmentation) comes from torch's default generator. The Trainer's dataloader seeds
+  it for each example from (seed, epoch, index) (``training/example_seeds.py``), so an example's views do not
+  depend on the worker that reads it or on where a run was interrupted and resumed; a stream, which has no
+  indices, draws from each worker's generator as the DataLoader seeds it. A generator stored on the transform
+  would be copied verbatim into each worker, which would then all draw the same crops.
 * Decoding dominates the cost (a full-size PNG decodes in far longer than a crop is cut; figures in
   benchmarks/README.md, "Per-image costs and the data pipeline"), so ``pre_resize`` decodes and resizes a dataset once for ``resize`` mode, and the transforms are plain
   picklable objects for DataLoader workers.
@@ -18,6 +19,7 @@ Decisions:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -42,6 +44,15 @@ from ..models.crop_detector import CropImageProcessor, crop_array, normalize, re
 from ..models.preprocessing import preprocess_mode, whole_image_resizer
 
 logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """torch's default generator seeded for the draws made inside, and given back as it was afterwards (CPU only:
+    the transforms draw there, and a DataLoader worker must not initialise CUDA)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 class BlurJpeg:

@@ -13,7 +13,8 @@ Decisions:
   randomness is its horizontal flip, so the views are the image and its mirror, which is exactly the set the
   transform draws from. Otherwise (random crop positions, ``--augment``, blur/JPEG) they are ``RANDOM_DRAWS``
   draws of the transform, each from a seed of (run seed, row, draw), each with its mirror. Every epoch then
-  draws one cached view per image with torch's default generator, as the transform draws its flip.
+  draws one cached view per image with torch's default generator, as the transform draws its flip, seeded per
+  image and epoch by the Trainer's dataloader as the transform's draws are (``example_seeds.py``).
 * **Features** are the classification head's input (``models.features.head_inputs``, per crop for a crop
   detector's validation images), computed in fp32 with the model in inference mode (batch-norm statistics
   frozen, as ``freeze_backbone`` keeps them during training) whatever ``--bf16`` says: the validation features
@@ -44,7 +45,7 @@ from ..models.crop_detector import crop_averaged_logits
 from ..models.features import head_inputs
 from ..models.heads import classifier_head, classifier_model
 from ..models.preprocessing import collate
-from .augment import TrainTransform
+from .augment import TrainTransform, seeded
 from .trainer import DetectorTrainer
 
 logger = logging.getLogger(__name__)
@@ -103,8 +104,7 @@ class TrainingViews(TorchDataset):
         views = []
         for draw in range(self.draws):
             for mirrored in (False, True):
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed((self.seed * _SEED_STRIDE + row) * RANDOM_DRAWS + draw)
+                with seeded((self.seed * _SEED_STRIDE + row) * RANDOM_DRAWS + draw):
                     views.append(self.transform.pixel_values(example["image"], flip=mirrored))
         return {"pixel_values": torch.stack(views), "labels": example["label"]}
 

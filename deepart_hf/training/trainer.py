@@ -1,5 +1,7 @@
-"""The Trainer, with what image-forensics training needs and transformers' Trainer lacks: StepLR, and a console
-that shows one progress bar per stage and one line of headline metrics per evaluation.
+"""The Trainer, with what image-forensics training needs and transformers' Trainer lacks: StepLR, a console
+that shows one progress bar per stage and one line of headline metrics per evaluation, and training examples
+whose random draws are seeded by (seed, epoch, index) (``example_seeds.py``), so a run resumed in the middle of
+an epoch trains on the views an uninterrupted one would.
 
 Several crops per test image need nothing here: a ``CropDetector`` averages them in its own forward pass, so
 the Trainer's standard prediction step already gives one prediction per image.
@@ -12,16 +14,18 @@ import math
 import os
 from pathlib import Path
 
-from accelerate.data_loader import prepare_data_loader
+from accelerate.data_loader import SeedableRandomSampler, prepare_data_loader
 from safetensors import SafetensorError
 from torch.optim.lr_scheduler import StepLR
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, IterableDataset, RandomSampler
 from transformers import Trainer
 from transformers.trainer_callback import ProgressCallback
+from transformers.trainer_utils import has_length
 
 from ..errors import DeepArtError
 from ..evaluation.metrics import HEADLINE_METRICS
 from .balance import SourceBalancedSampler
+from .example_seeds import EpochIndices, SeededExamples
 
 
 class StageProgress(ProgressCallback):
@@ -114,11 +118,27 @@ class DetectorTrainer(Trainer):
         with saving(self.args.output_dir):
             super()._save_checkpoint(model, trial)
 
+    @property
+    def data_seed(self) -> int:
+        return self.args.data_seed if self.args.data_seed is not None else self.args.seed
+
     def get_train_dataloader(self) -> DataLoader:
-        """A stream that ``split_dataset_by_node`` already split: accelerate would split it once more (by shard,
+        """A training set read by (epoch, index) keys, each example's draws seeded by them.
+
+        A stream that ``split_dataset_by_node`` already split: accelerate would split it once more (by shard,
         or by batch) and each process would see a part of its part, so it is prepared for this process alone."""
         if not self.split_by_node:
-            return super().get_train_dataloader()
+            if not has_length(self.train_dataset) or isinstance(self.train_dataset, IterableDataset):
+                return super().get_train_dataloader()
+            # the Trainer's own loader (workers, pinning, accelerate's sharding), over the seeded examples
+            self._epoch_indices = None
+            return self._get_dataloader(
+                dataset=SeededExamples(self.train_dataset, self.data_seed),
+                description="Training",
+                batch_size=self._train_batch_size,
+                sampler_fn=self._get_train_sampler,
+                is_training=True,
+            )
         loader = DataLoader(
             self.train_dataset,
             batch_size=self._train_batch_size,
@@ -131,10 +151,24 @@ class DetectorTrainer(Trainer):
         )
 
     def _get_train_sampler(self, train_dataset=None):
-        if self.train_sources is None:
-            return super()._get_train_sampler(train_dataset)
-        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
-        return SourceBalancedSampler(self.train_sources, seed)
+        if self.train_sources is not None:
+            sampler = SourceBalancedSampler(self.train_sources, self.data_seed)
+        else:
+            sampler = super()._get_train_sampler(train_dataset)
+            if type(sampler) is RandomSampler:
+                # what accelerate would make of it, had it not been wrapped below: an order of (seed, epoch)
+                sampler = SeedableRandomSampler(data_source=sampler.data_source, data_seed=self.data_seed)
+        if not isinstance(train_dataset, SeededExamples):
+            return sampler
+        self._epoch_indices = EpochIndices(sampler)
+        return self._epoch_indices
+
+    # Private, but the only place that knows the epoch of a resumed run's loader in every case: in several
+    # processes, its set_epoch does not reach a sampler under both accelerate's shard and the resume's skip.
+    def _run_epoch(self, model, epoch, *args, **kwargs):
+        if getattr(self, "_epoch_indices", None) is not None:
+            self._epoch_indices.set_epoch(epoch)
+        return super()._run_epoch(model, epoch, *args, **kwargs)
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.step_lr_epochs is None:

@@ -49,6 +49,20 @@ def test_the_trainer_hook_that_turns_a_failed_save_into_one_line_is_still_there(
     assert list(inspect.signature(Trainer._save_checkpoint).parameters) == ["self", "model", "trial"]
 
 
+def test_the_trainer_hooks_that_seed_each_training_example_are_still_there():
+    # DetectorTrainer builds its training loader with the Trainer's own over SeededExamples, and sets the epoch of
+    # its EpochIndices where the Trainer starts an epoch (accelerate's set_epoch misses it in DDP on resume)
+    assert list(inspect.signature(Trainer._get_dataloader).parameters)[:6] == [
+        "self",
+        "dataset",
+        "description",
+        "batch_size",
+        "sampler_fn",
+        "is_training",
+    ]
+    assert list(inspect.signature(Trainer._run_epoch).parameters)[:3] == ["self", "model", "epoch"]
+
+
 def test_a_sub_config_of_any_model_type_defaults_to_vit():
     # CropDetectorConfig's detector_config: only SubConfigSpec gives AutoConfig a default model type
     from deepart_hf.models.crop_detector import CropDetectorConfig

@@ -16,8 +16,7 @@ from helpers import REPO
 
 TRAIN_SCRIPT = REPO / "train.py"
 # resnet10t at 64 px on 12 + 12 synthetic images: 3 epochs of 3 optimizer steps, a checkpoint after each epoch
-# (checkpoint-3, -6, -9). Checkpoints at epoch ends, because only there is the Trainer's resume exact: mid-epoch it
-# restores the random state after drawing the first batch, so that batch's random flips differ from the first run's.
+# (checkpoint-3, -6, -9). (A resume within an epoch is as exact: tests/training/test_example_seeds.py.)
 TRAINING = [
     "--model", "resnet10t", "--from_scratch", "--image_size", "64", "--num_train_epochs", "3",
     "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "8", "--dataloader_num_workers", "0",

@@ -25,9 +25,8 @@ def test_a_run_interrupted_at_every_stage_ends_with_the_predictions_of_an_uninte
     synthetic, reference_run, tmp_path
 ):
     """Resumed at epoch ends, the Trainer's resume is exact (weights, optimizer, scheduler and random states are
-    all in a checkpoint), so the predictions equal the reference run's to float precision. (A checkpoint within an
-    epoch resumes with other random flips for its first batch: the Trainer draws that batch before restoring the
-    random state, and the predictions then differ by ~1e-3 in log-odds.)"""
+    all in a checkpoint), so the predictions equal the reference run's to float precision. (Within an epoch too:
+    each image's random draws are seeded by (seed, epoch, index), tests/training/test_example_seeds.py.)"""
     out = tmp_path / "run"
     command = [TRAIN_SCRIPT, *training_command(synthetic, out)]
 
