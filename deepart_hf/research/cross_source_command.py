@@ -2,7 +2,7 @@
 source (and with --leave_one_out one per "all sources but one"), each evaluated on every source's test split.
 
   deepart-hf cross-eval --dataset A --dataset B[@CONFIG] ... --model NAME --output_dir OUT [--leave_one_out] [train.py flags]
-  deepart-hf cross-eval --dataset A --leave_one_generator_out --output_dir OUT [--human_split 6:1:3] [train.py flags]
+  deepart-hf cross-eval --dataset DATA --leave_one_generator_out --output_dir OUT --human_split 6:1:3
 
 With --leave_one_generator_out, one dataset with a generator column is split by generator
 (``research/generator_folds.py``): one model per generator, trained on the human images' training share and every
