@@ -10,7 +10,7 @@ import deepart_hf
 from deepart_hf.data.build_command import run_dataset_script
 from deepart_hf.data.loading import load_splits
 from deepart_hf.errors import SourceError
-from helpers import ART_GAME_HALF, ART_GAME_PATTERNS, write_image
+from helpers import ART_GAME_PATTERNS, write_image
 
 
 def make_collection(root, generators=("dalle", "midjourney"), n=2):
@@ -102,11 +102,11 @@ def test_unmatched_names_and_generators_on_the_wrong_label_name_the_file(tmp_pat
             deepart_hf.build("folder", root, extra={"name_pattern": [pattern]})
 
 
-def test_the_art_game_half_by_its_file_names(tmp_path, capsys):
+def test_the_art_game_half_by_its_file_names(art_game_sample, tmp_path, capsys):
     out = tmp_path / "art-game-half"
     argv = [
         "--source",
-        str(ART_GAME_HALF),
+        str(art_game_sample),
         "--out",
         str(out),
         "--split-ratio",

@@ -18,7 +18,6 @@ from deepart_hf.models import (
     freeze_backbone,
 )
 from deepart_hf.models.features import head_inputs
-from helpers import DEEPART_SAMPLE
 
 
 @pytest.fixture(autouse=True)
@@ -27,19 +26,19 @@ def no_hub(monkeypatch, tmp_path):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
 
 
-def deepart_pixels(processor, count: int = 4) -> torch.Tensor:
-    paths = sorted(DEEPART_SAMPLE.glob("Human/*"))[: count // 2] + sorted(DEEPART_SAMPLE.glob("Aigc/*"))[: count // 2]
+def deepart_pixels(processor, sample, count: int = 4) -> torch.Tensor:
+    paths = sorted(sample.glob("Human/*"))[: count // 2] + sorted(sample.glob("Aigc/*"))[: count // 2]
     return processor(images=[Image.open(path).convert("RGB") for path in paths], return_tensors="pt")["pixel_values"]
 
 
-def test_the_head_reads_the_ordinary_probes_features_then_the_pooled_earlier_stages():
+def test_the_head_reads_the_ordinary_probes_features_then_the_pooled_earlier_stages(deepart_sample):
     multi, processor = create_model("efficientnet-lite0-linear", probe_stages=3)
     ordinary, _ = create_model("efficientnet-lite0-linear")
     assert isinstance(multi, MultiStageProbeForImageClassification)
     assert multi.config.stages == ["blocks.2", "blocks.4"]  # stride 8 and 16; stride 32 feeds the final features
     assert classifier_head(multi).in_features == 1280 + 40 + 112
 
-    pixels = deepart_pixels(processor)
+    pixels = deepart_pixels(processor, deepart_sample)
     features = head_inputs(multi.eval(), pixels)
     assert features.shape == (4, 1432)
     # the first 1280 are exactly what the ordinary probe's head reads
@@ -78,23 +77,23 @@ def test_what_probe_stages_refuses_is_one_line(name, stages, message):
     assert "\n" not in str(error.value)
 
 
-def test_freezing_trains_only_the_multi_stage_head():
+def test_freezing_trains_only_the_multi_stage_head(deepart_sample):
     model, processor = create_model("efficientnet-lite0-linear", probe_stages=2)
     freeze_backbone(model)
     trainable = {name for name, parameter in model.named_parameters() if parameter.requires_grad}
     assert trainable == {"classifier.weight", "classifier.bias"}
     before = model.timm_model.bn2.running_mean.clone()
-    model.train()(pixel_values=deepart_pixels(processor))
+    model.train()(pixel_values=deepart_pixels(processor, deepart_sample))
     torch.testing.assert_close(model.timm_model.bn2.running_mean, before, rtol=0, atol=0)  # statistics frozen too
 
 
-def test_saved_it_loads_as_a_detector_with_the_same_probabilities(tmp_path):
+def test_saved_it_loads_as_a_detector_with_the_same_probabilities(deepart_sample, tmp_path):
     # (without deepart_hf, through pipeline(trust_remote_code=True): tests/models/test_recipes.py)
     model, processor = create_model("efficientnet-lite0-linear", probe_stages=3)
     with torch.no_grad():
         model.classifier.weight.normal_(0, 0.05, generator=torch.Generator().manual_seed(0))
     model.save_pretrained(tmp_path)
-    images = [Image.open(path).convert("RGB") for path in sorted(DEEPART_SAMPLE.glob("*/*"))[::10]]
+    images = [Image.open(path).convert("RGB") for path in sorted(deepart_sample.glob("*/*"))[::10]]
     with torch.no_grad():
         expected = model.eval()(**processor(images=images, return_tensors="pt")).logits.softmax(-1)[:, 1]
     assert np.ptp(expected.numpy()) > 0.01
