@@ -36,8 +36,15 @@ from deepart_hf.files import write_json
 HERE = Path(__file__).resolve().parent
 COMMON = ["--per_device_eval_batch_size", "32", "--dataloader_num_workers", "0", "--save_strategy", "no"]
 COMMON += ["--robustness", "none", "--n_resamples", "1000", "--seed", "42"]
-PROBE = ["--model", "efficientnet-lite0-linear", "--image_size", "224", "--per_device_train_batch_size", "32"]
-PROBE += ["--learning_rate", "1e-2", "--weight_decay", "0", "--lr_scheduler_type", "cosine"]
+
+
+def probe(model: str = "efficientnet-lite0-linear", image_size: int = 224) -> list[str]:
+    """A linear probe's flags, the same for every backbone (at its native input size)."""
+    flags = ["--model", model, "--image_size", str(image_size), "--per_device_train_batch_size", "32"]
+    return flags + ["--learning_rate", "1e-2", "--weight_decay", "0", "--lr_scheduler_type", "cosine"]
+
+
+PROBE = probe()
 FINE_TUNE = ["--model", "efficientnet-lite0", "--image_size", "224", "--per_device_train_batch_size", "16"]
 FINE_TUNE += ["--learning_rate", "5e-4", "--lr_scheduler_type", "cosine", "--warmup_steps", "0.1"]
 RECIPES = {  # name: (what it is, its train.py flags)
@@ -49,13 +56,29 @@ RECIPES = {  # name: (what it is, its train.py flags)
         "the same probe on native 224-pixel crops (one random crop per image and epoch; 5 fixed crops averaged at test)",
         [*PROBE, "--num_train_epochs", "1", "--preprocess", "crop", "--eval_crops", "5"],
     ),
+    "lite0-probe-3stages": (
+        "the Lite0 probe on three stages' pooled features (--probe_stages 3), otherwise the same",
+        [*PROBE, "--num_train_epochs", "1", "--probe_stages", "3"],
+    ),
+    "lite1-probe": (
+        "the same probe on EfficientNet-Lite1 at its native 240 pixels",
+        [*probe("efficientnet-lite1-linear", 240), "--num_train_epochs", "1"],
+    ),
+    "lite2-probe": (
+        "the same probe on EfficientNet-Lite2 at its native 260 pixels",
+        [*probe("efficientnet-lite2-linear", 260), "--num_train_epochs", "1"],
+    ),
+    "lite2-probe-3stages": (
+        "the Lite2 probe on three stages' pooled features",
+        [*probe("efficientnet-lite2-linear", 260), "--num_train_epochs", "1", "--probe_stages", "3"],
+    ),
     "lite0-finetune": (
-        "EfficientNet-Lite0 fine-tuned from ImageNet, resized to 224, 1 epoch (20 steps of batch 16)",
-        [*FINE_TUNE, "--num_train_epochs", "1"],
+        "EfficientNet-Lite0 fine-tuned from ImageNet, resized to 224, 3 epochs (60 steps of batch 16)",
+        [*FINE_TUNE, "--num_train_epochs", "3"],
     ),
     "lite0-finetune-blurjpeg": (
         "the same with blur + JPEG augmentation (each with p 0.5; Wang et al. 2020)",
-        [*FINE_TUNE, "--num_train_epochs", "1", "--blur_jpeg_prob", "0.5"],
+        [*FINE_TUNE, "--num_train_epochs", "3", "--blur_jpeg_prob", "0.5"],
     ),
     "npr": (
         "NPR from scratch, SAFE's recipe (--protocol safe: 256-pixel native crops), 2 epochs instead of 20",
