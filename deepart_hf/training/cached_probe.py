@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from datasets import Dataset
@@ -126,6 +127,15 @@ class CachedFeatures(TorchDataset):
             mirrored = bool(torch.rand(()) < 0.5)  # TrainTransform's own flip draw
             features = features[2 * draw + int(mirrored)]
         return {FEATURES: features, "labels": int(self.labels[index])}
+
+    def evaluation_features(self) -> torch.Tensor | None:
+        """Each image's features as the evaluation transform gives them: a validation image's whole ((N, D), or
+        (N, crops, D) for a crop detector), a training image's first view when its views are the image and its
+        mirror (``resize`` mode without augmentation: the unflipped view is the processor's output); None when
+        no cached view is that image (random crops, augmentation)."""
+        if self.draws is None:
+            return self.features
+        return self.features[:, 0] if self.draws == 1 else None
 
 
 def compute_features(model: PreTrainedModel, dataset, training: TrainingArguments, desc: str, views: int = 1):
@@ -227,6 +237,36 @@ class FeatureProbeTrainer(DetectorTrainer):
         super()._set_signature_columns_if_needed()
         if FEATURES not in self._signature_columns:
             self._signature_columns.append(FEATURES)
+
+    def validation_logits(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The head's logits on the cached validation features, (N, crops, classes) float64, with the labels: what
+        ``evaluation.calibration.crop_logits`` computes from the validation images, without the backbone. None
+        without a validation split."""
+        if not isinstance(self.eval_dataset, CachedFeatures):
+            return None
+        features = self.eval_dataset.features
+        views = features if features.ndim == 3 else features[:, None]
+        head = self.probe.head
+        was_training = head.training
+        head.eval()
+        try:
+            with torch.inference_mode():
+                logits = head(views.flatten(0, 1).to(self.args.device)).float()
+        finally:
+            head.train(was_training)
+        logits = logits.view(views.shape[0], views.shape[1], -1).cpu().numpy().astype(np.float64)
+        return logits, self.eval_dataset.labels.numpy()
+
+    def evaluation_image_features(self) -> dict[str, np.ndarray]:
+        """{``training``, ``validation``: (N, D) image features (a crop detector's averaged over its crops)} of the
+        cached splits whose features are the evaluation transform's (``CachedFeatures.evaluation_features``), for
+        the familiarity stored with the model (``training.familiarity.fit_familiarity``'s ``known``)."""
+        found = {}
+        for name, dataset in (("training", self.train_dataset), ("validation", self.eval_dataset)):
+            features = dataset.evaluation_features() if isinstance(dataset, CachedFeatures) else None
+            if features is not None:
+                found[name] = (features.mean(dim=1) if features.ndim == 3 else features).numpy()
+        return found
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if FEATURES not in inputs:
