@@ -248,3 +248,37 @@ def test_the_test_images_familiarity_comes_from_the_pass_that_scored_them(cached
     assert saved["ids"] == scored.ids and len(saved["distances"]) == 8
     np.testing.assert_allclose(saved["distances"], scored.distances, rtol=0, atol=CACHED_TOLERANCE)
     assert np.ptp(scored.distances) > 0.01
+
+
+def test_cached_features_are_read_in_the_training_process_and_the_head_steps_on_one_thread(deepart_folder, tmp_path):
+    flags = ["--dataset", str(deepart_folder), "--model", "efficientnet-lite0-linear", "--image_size", "64"]
+    config = deepart_hf.parse_train_arguments(
+        [
+            *flags,
+            "--output_dir",
+            str(tmp_path),
+            *FAST_TRAINING,
+            "--dataloader_num_workers",
+            "1",
+            "--eval_strategy",
+            "no",
+        ]
+    )
+    model, processor = build_model(config, Task())
+    splits = prepare_data(config, processor, Task())
+    freeze_backbone(model)
+    features = torch.randn(8, 2, 1280, generator=torch.Generator().manual_seed(0))
+    train_set = CachedFeatures(features, torch.tensor([0, 1] * 4), draws=1)
+    trainer = make_trainer(
+        config, Task(), config.training, model, processor, train_set, None, trainer_class=FeatureProbeTrainer
+    )
+    threads = []
+    trainer.compute_loss = lambda *args, _own=trainer.compute_loss, **kwargs: (
+        threads.append(torch.get_num_threads()) or _own(*args, **kwargs)
+    )
+    before = torch.get_num_threads()
+    trainer.train()
+    assert threads == [1, 1] and torch.get_num_threads() == before  # 8 images, batches of 4
+    # a worker process only for pixels: the test predictions still decode in one
+    assert trainer.get_train_dataloader().num_workers == 0 and trainer.args.dataloader_num_workers == 1
+    assert trainer.get_test_dataloader(splits.test).num_workers == 1
