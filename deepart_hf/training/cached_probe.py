@@ -5,6 +5,11 @@ What stays the run's own: the Trainer (``FeatureProbeTrainer`` is a ``DetectorTr
 so the schedule, optimiser (over the head's parameters, the only trainable ones, as before), epochs, batch size,
 logging, per-epoch evaluation, checkpoints of the whole model and resuming are those of any run; calibration,
 test predictions, report and the saved artifact follow unchanged, since the trained head is the model's own head.
+No image goes through the backbone twice: calibration fits on the head's logits on the cached validation features
+(``FeatureProbeTrainer.validation_logits``), and the familiarity stored with the model takes the cached features
+that are the evaluation transform's (``FeatureProbeTrainer.evaluation_image_features``): the validation images',
+and the training images' unflipped views in ``resize`` mode without augmentation, where that view is exactly the
+image as the saved processor gives it.
 
 Decisions:
 

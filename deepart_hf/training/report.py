@@ -9,6 +9,7 @@ predictions.csv has every class's probability; the binary calibration and robust
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def evaluate_and_report(config: TrainConfig, task: Task, trainer, model, process
     """Predict the test split (at the saved decision threshold for a detector); write the files the module
     docstring lists. Returns the run's ``RunResult``."""
     # The features the head reads, recorded in the same pass: the test images' familiarity needs no second one.
-    with recorded_image_features(model) as recorded:
+    recording = recorded_image_features(model) if task.validity_report else contextlib.nullcontext([])
+    with recording as recorded:
         output = trainer.predict(splits.test, metric_key_prefix="test")
     logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
     # one process's share of a distributed prediction is not the whole split: its images are then read again
