@@ -227,9 +227,20 @@ def apply_temperature(model, temperature: float) -> None:
             head.bias.div_(temperature)
 
 
-def calibrate(model, validation, target_fpr: float = DEFAULT_TARGET_FPR, batch_size: int = 16) -> Calibration:
-    """Fit on the validation split, bake the temperature into ``model`` and store the calibration in its config."""
-    logits, labels = crop_logits(model, validation, batch_size)
+def calibrate(
+    model,
+    validation=None,
+    target_fpr: float = DEFAULT_TARGET_FPR,
+    batch_size: int = 16,
+    *,
+    logits: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Calibration:
+    """Fit on the validation split, bake the temperature into ``model`` and store the calibration in its config.
+    ``logits``: the split's (logits (N, crops, 2), labels) as ``crop_logits`` gives them, computed already (a
+    linear probe's head on its cached validation features), instead of running ``model`` over ``validation``."""
+    if logits is None:
+        logits = crop_logits(model, validation, batch_size)
+    logits, labels = logits
     calibration = fit_calibration(logits, labels, target_fpr)
     if calibration.temperature != 1.0:
         apply_temperature(model, calibration.temperature)

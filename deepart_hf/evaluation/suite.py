@@ -294,6 +294,7 @@ def evaluate_detector(
     n_resamples: int = N_RESAMPLES,
     title: str = "Validity report",
     clean: tuple[list, np.ndarray, np.ndarray] | None = None,
+    clean_features: np.ndarray | None = None,
     details: dict | None = None,
     model_folder: str | os.PathLike | None = None,
     own_test_split: bool = False,
@@ -302,8 +303,10 @@ def evaluate_detector(
 
     ``clean``: (ids, labels, log-odds) the caller computed already (a run's test predictions): only the
     perturbed views (and the clean images' familiarity) are scored then, and ``split`` may be None (a stream,
-    read once: no perturbations, no familiarity). A split with a ``dataset`` column (several datasets mixed) is
-    also reported dataset by dataset. ``details``: entries added to the report as they are (the model, the dataset).
+    read once: no perturbations, and no familiarity without ``clean_features``). ``clean_features``: with ``clean``, the clean images' features
+    from the same pass (``models.features.recorded_image_features``): their familiarity is measured on them, so the
+    clean images are not read again. A split with a ``dataset`` column (several datasets mixed) is also reported
+    dataset by dataset. ``details``: entries added to the report as they are (the model, the dataset).
 
     Familiarity (when the detector carries it) is measured against the reference ``evaluation.familiarity_report``
     describes: ``model_folder`` is where the detector's saved test-split distances are looked for; with
@@ -321,11 +324,14 @@ def evaluate_detector(
     else:
         ids, labels, log_odds = clean
         perturbed = {}
+        if detector.familiarity is not None and clean_features is not None:
+            distances, measure = detector.familiarity.distances(clean_features), False
         if split is not None and (perturbations or measure):
             scored = scored_split(
                 detector, split, perturbations, description="robustness checks", score_clean=False, distances=measure
             )
-            perturbed, distances, ids = scored.perturbed, scored.distances, ids if ids is not None else scored.ids
+            perturbed, ids = scored.perturbed, ids if ids is not None else scored.ids
+            distances = scored.distances if measure else distances
     report = validity_report(detector, labels, log_odds, perturbed, perturbations, n_resamples=n_resamples)
     mixed = split is not None and DATASET_COLUMN in split.column_names
     datasets = split.with_format(None)[DATASET_COLUMN] if mixed else None

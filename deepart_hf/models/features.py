@@ -61,10 +61,34 @@ def logits_and_features(model: PreTrainedModel, pixel_values: torch.Tensor) -> t
     forward pass. Runs in the caller's grad mode, so that an exporter can trace it."""
     with _captured_head_inputs(model) as captured:
         logits = model(pixel_values=pixel_values).logits
-    features = _one_call(captured, model)
-    if pixel_values.ndim == 5:
-        features = features.view(pixel_values.shape[0], pixel_values.shape[1], -1).mean(dim=1)
-    return logits, features
+    return logits, _per_image(_one_call(captured, model), pixel_values)
+
+
+def _per_image(features: torch.Tensor, pixel_values: torch.Tensor | None) -> torch.Tensor:
+    """A crop detector's per-crop head inputs (its batch is 5-D) averaged per image; others' as they are."""
+    if pixel_values is not None and pixel_values.ndim == 5:
+        return features.view(pixel_values.shape[0], pixel_values.shape[1], -1).mean(dim=1)
+    return features
+
+
+@contextlib.contextmanager
+def recorded_image_features(model: PreTrainedModel) -> Iterator[list[torch.Tensor]]:
+    """``image_features`` of every batch ``model`` runs while the block runs, one (N, D) float32 CPU tensor per
+    forward call in call order: the features of a pass made for the logits (a Trainer's predictions), without
+    a second pass over the images. A crop detector's crops are averaged per image, as ``image_features`` does."""
+    recorded: list[torch.Tensor] = []
+    with _captured_head_inputs(model) as captured:
+
+        def record(_module, args, kwargs, _output):
+            features = _one_call(captured, model)
+            captured.clear()
+            recorded.append(_per_image(features, kwargs.get("pixel_values", args[0] if args else None)).cpu())
+
+        handle = model.register_forward_hook(record, with_kwargs=True)
+        try:
+            yield recorded
+        finally:
+            handle.remove()
 
 
 def image_features(model: PreTrainedModel, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -98,4 +122,4 @@ def dataset_features(
     return np.concatenate(features).astype(np.float32), np.concatenate(labels) if labels else None
 
 
-__all__ = ["dataset_features", "head_inputs", "image_features", "logits_and_features"]
+__all__ = ["dataset_features", "head_inputs", "image_features", "logits_and_features", "recorded_image_features"]

@@ -4,10 +4,14 @@ validation images, stored beside the model at the end of training.
 The features are those the head reads at test time: the training images go through the saved processor (the
 evaluation transform, not the training augmentation), and a crop detector's features are the mean over the crops
 it evaluates. The stratified sample is drawn before any image is read, so a large training set costs at most
-``MAX_STORED`` forward passes.
+``MAX_STORED`` forward passes, and none for the images whose features the run has computed through the evaluation
+transform already (a linear probe on cached features: its validation images, and its training images when their
+first cached view is the image as the evaluation transform gives it).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 from datasets import Dataset
@@ -18,10 +22,23 @@ from ..models.preprocessing import PixelValues
 from .prepared_splits import Splits
 
 
-def fit_familiarity(model, processor, splits: Splits, *, batch_size: int = 16, seed: int = 0) -> Familiarity | None:
+def fit_familiarity(
+    model,
+    processor,
+    splits: Splits,
+    *,
+    batch_size: int = 16,
+    seed: int = 0,
+    known: Mapping[str, np.ndarray] | None = None,
+) -> Familiarity | None:
     """The familiarity of ``model`` on its training and validation splits; None when they hold too few images to
     measure leave-one-out distances (k or fewer). A stream's training split can only be read through its
-    augmentation, so a streamed run stores its validation images alone."""
+    augmentation, so a streamed run stores its validation images alone.
+
+    ``known``: (N, D) image features of every row of a split on disk, by name (``training``, ``validation``),
+    computed already through the evaluation transform (a linear probe's cached features): the sampled rows are
+    taken from them instead of being run through ``model`` again."""
+    known = known or {}
     named = [(name, split) for name, split in (("training", splits.train), ("validation", splits.evaluation)) if split]
     if all(isinstance(split, Dataset) for _, split in named):
         sizes = [len(split) for _, split in named]
@@ -30,14 +47,21 @@ def fit_familiarity(model, processor, splits: Splits, *, batch_size: int = 16, s
         bounds = np.cumsum([0, *sizes])
         # the saved processor's evaluation transform, whatever transform the split trains with
         parts = [
-            (name, split.select(keep[(keep >= low) & (keep < high)] - low).with_transform(PixelValues(processor)))
+            (name, split, keep[(keep >= low) & (keep < high)] - low)
             for (name, split), low, high in zip(named, bounds, bounds[1:])
         ]
     else:  # a stream: its validation split is evaluated already
-        parts = [(name, split) for name, split in named if name == "validation"]
+        parts = [(name, split, None) for name, split in named if name == "validation"]
     features, labels = [], []
-    for name, part in parts:
-        values, values_labels = dataset_features(model, part, batch_size, desc=f"familiarity of the {name} images")
+    for name, split, rows in parts:
+        if rows is not None and name in known:
+            if len(known[name]) != len(split):
+                raise ValueError(f"{len(known[name])} known {name} features for {len(split)} images")
+            values = np.asarray(known[name], dtype=np.float32)[rows]
+            values_labels = np.asarray(split.with_format(None)["label"])[rows]
+        else:
+            part = split if rows is None else split.select(rows).with_transform(PixelValues(processor))
+            values, values_labels = dataset_features(model, part, batch_size, desc=f"familiarity of the {name} images")
         if len(values):
             features.append(values)
             labels.append(values_labels)

@@ -9,10 +9,12 @@ predictions.csv has every class's probability; the binary calibration and robust
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..constants import REAL_GENERATOR
 from ..evaluation.calibration import describe_calibration
@@ -27,6 +29,7 @@ from ..inference.detector import Detector
 from ..models import describe_model
 from ..models.calibration import Calibration
 from ..models.familiarity import Familiarity
+from ..models.features import recorded_image_features
 from ..models.preprocessing import describe_preprocessing, preprocess_mode
 from .config import TrainConfig, config_command
 from .model_card import dataset_label, render_model_card
@@ -41,8 +44,14 @@ CHECKPOINT_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "unfrozen/**", "runs/*
 def evaluate_and_report(config: TrainConfig, task: Task, trainer, model, processor, splits, history: list[dict]):
     """Predict the test split (at the saved decision threshold for a detector); write the files the module
     docstring lists. Returns the run's ``RunResult``."""
-    output = trainer.predict(splits.test, metric_key_prefix="test")
+    # The features the head reads, recorded in the same pass: the test images' familiarity needs no second one.
+    recording = recorded_image_features(model) if task.validity_report else contextlib.nullcontext([])
+    with recording as recorded:
+        output = trainer.predict(splits.test, metric_key_prefix="test")
     logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+    # one process's share of a distributed prediction is not the whole split: its images are then read again
+    features = torch.cat(recorded).numpy() if recorded and trainer.args.world_size == 1 else None
+    features = features if features is not None and len(features) == len(logits) else None
     calibration = Calibration.from_config(model.config)
     scores = task.score(logits, output.label_ids, calibration.threshold_log_odds)
     metrics = scores.metrics
@@ -51,7 +60,8 @@ def evaluate_and_report(config: TrainConfig, task: Task, trainer, model, process
         return RunResult(out, metrics, task)
 
     out.mkdir(parents=True, exist_ok=True)
-    task.write_predictions(out / "predictions.csv", splits.test_ids(), scores)
+    ids = splits.test_ids()
+    task.write_predictions(out / "predictions.csv", ids, scores)
     title = f"{Path(config.model.model_name_or_path or config.model.model).name} on {dataset_label(config)}"
     written = ["metrics.json", "predictions.csv", "confusion_matrix.png"]
     plot_confusion_matrix(
@@ -70,7 +80,9 @@ def evaluate_and_report(config: TrainConfig, task: Task, trainer, model, process
         written.append("training_curves.png")
 
     validity = (
-        validity_report(config, trainer, model, processor, splits, scores, title) if task.validity_report else None
+        validity_report(config, trainer, model, processor, splits, scores, title, ids, features)
+        if task.validity_report
+        else None
     )
     summary = {**run_summary(config, model, processor, metrics), **task.summary()}
     if validity is not None:
@@ -114,8 +126,20 @@ def evaluate_and_report(config: TrainConfig, task: Task, trainer, model, process
     return RunResult(out, metrics, task, tuple(written), summary)
 
 
-def validity_report(config: TrainConfig, trainer, model, processor, splits, scores, title: str) -> dict:
-    """The validity report of the test scores, with the perturbations scored through the saved artifact."""
+def validity_report(
+    config: TrainConfig,
+    trainer,
+    model,
+    processor,
+    splits,
+    scores,
+    title: str,
+    ids: list | None = None,
+    features: np.ndarray | None = None,
+) -> dict:
+    """The validity report of the test scores, with the perturbations scored through the saved artifact.
+    ``ids``: the test images' ids in prediction order; ``features``: their features from the pass that scored
+    them, on which their familiarity is measured."""
     perturbations = select_perturbations(
         config.run.robustness, None if splits.raw_test is None else len(splits.raw_test)
     )
@@ -142,7 +166,8 @@ def validity_report(config: TrainConfig, trainer, model, processor, splits, scor
         perturbations=perturbations,
         n_resamples=config.run.n_resamples,
         title=f"Validity report: {title}",
-        clean=(None, scores.references, scores.log_odds_ai),
+        clean=(ids, scores.references, scores.log_odds_ai),
+        clean_features=features,
         model_folder=model_folder,
         own_test_split=own,
     ).report

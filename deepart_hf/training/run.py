@@ -81,9 +81,18 @@ def train(config: TrainConfig) -> RunResult:
         trainer, history = train_model(
             config, task, model, processor, splits.train, splits.evaluation, resume, splits.train_sources
         )
+        # A probe trained on cached features has its validation images' logits and features (and its training
+        # images', without augmentation) already: calibration and familiarity run no image through the backbone.
+        cached = trainer if isinstance(trainer, FeatureProbeTrainer) else None
         # Decide how to decide: temperature and threshold from the validation split, saved with the model.
         calibration = (
-            calibrate(model, splits.evaluation, config.run.target_fpr, training.per_device_eval_batch_size)
+            calibrate(
+                model,
+                splits.evaluation,
+                config.run.target_fpr,
+                training.per_device_eval_batch_size,
+                logits=cached.validation_logits() if cached else None,
+            )
             if splits.evaluation and task.calibrates
             else None
         )
@@ -91,7 +100,9 @@ def train(config: TrainConfig) -> RunResult:
             trainer.save_model(training.output_dir)
         # Where the detector stands: its training and validation images' features, stored beside the model.
         if training.process_index == 0:
-            store_familiarity(model, processor, splits, training)
+            store_familiarity(
+                model, processor, splits, training, known=cached.evaluation_image_features() if cached else None
+            )
     # The run's demo (app.py, requirements.txt and examples); its code goes with every push. Before the report,
     # whose metrics.json marks the run finished: a kill in between leaves it unfinished.
     if not config.run.eval_only and trainer.is_world_process_zero():
@@ -134,11 +145,14 @@ def finished_run(config: TrainConfig) -> RunResult | None:
     return RunResult(out, summary["test"], Task.from_summary(summary), (), summary, reused=True)
 
 
-def store_familiarity(model, processor, splits: Splits, training: TrainingArguments) -> Familiarity | None:
+def store_familiarity(
+    model, processor, splits: Splits, training: TrainingArguments, known: dict | None = None
+) -> Familiarity | None:
     """Fit and save the familiarity of the trained model into the run folder, saying in one line what was
-    stored; a previous run's file goes when this one has too few images to store any."""
+    stored; a previous run's file goes when this one has too few images to store any. ``known``: features the
+    run has computed already (``fit_familiarity``)."""
     familiarity = fit_familiarity(
-        model, processor, splits, batch_size=training.per_device_eval_batch_size, seed=training.seed
+        model, processor, splits, batch_size=training.per_device_eval_batch_size, seed=training.seed, known=known
     )
     out = Path(training.output_dir)
     if familiarity is None:

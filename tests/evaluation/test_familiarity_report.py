@@ -10,6 +10,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from deepart_hf.errors import DeepArtError
+from deepart_hf.evaluation import suite
 from deepart_hf.evaluation.familiarity_report import (
     NO_FAMILIARITY,
     REFERENCE_FILE,
@@ -168,6 +169,29 @@ def test_a_run_saves_its_test_split_as_the_reference_of_later_evaluations(detect
     assert section["n_unfamiliar"] == int((distances > detector.familiarity.threshold).sum())
     markdown = report_markdown(report)
     assert "### Familiarity" in markdown and familiarity_line(section) in markdown
+
+
+def test_features_from_the_scoring_pass_measure_the_familiarity_without_reading_the_images_again(
+    detector, tmp_path, monkeypatch
+):
+    test = image_split(10, 0, "test")
+    labels, log_odds = np.asarray(test["label"]), detector.log_odds(test["image"])
+    clean = (test["image_id"], labels, log_odds)
+    read = evaluate_detector(detector, test, tmp_path / "read", perturbations=(), n_resamples=50, clean=clean)
+    pixels = detector.processor(images=[image.convert("RGB") for image in test["image"]], return_tensors="pt")
+    features = image_features(detector.model, pixels["pixel_values"]).numpy()
+
+    def no_second_pass(*args, **kwargs):
+        raise AssertionError("the images were read again")
+
+    monkeypatch.setattr(suite, "scored_split", no_second_pass)
+    given = evaluate_detector(
+        detector, test, tmp_path / "given", perturbations=(), n_resamples=50, clean=clean, clean_features=features
+    )
+    assert np.ptp(read.distances) > 0.01
+    np.testing.assert_allclose(given.distances, read.distances, rtol=0, atol=1e-5)
+    for key in ("n_unfamiliar", "auroc"):
+        assert given.report["familiarity"][key] == read.report["familiarity"][key]
 
 
 def test_a_detector_without_familiarity_says_so_in_its_report(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from deepart_hf.models import classifier_head, create_model, to_crop_detector
-from deepart_hf.models.features import head_inputs, image_features
+from deepart_hf.models.features import head_inputs, image_features, recorded_image_features
 
 
 @pytest.fixture(autouse=True)
@@ -38,3 +38,21 @@ def test_a_crop_detectors_features_are_per_crop_and_averaged_per_image():
     one_crop = head_inputs(crops, pixels[:, 1])
     torch.testing.assert_close(per_crop[:, 1], one_crop, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(image_features(crops, pixels), per_crop.mean(dim=1))
+
+
+@pytest.mark.parametrize("crops", [1, 4])
+def test_the_features_of_a_pass_made_for_the_logits_are_recorded_batch_by_batch(crops):
+    torch.manual_seed(0)
+    model, processor = create_model("resnet10t", from_scratch=True, image_size=32)
+    if crops > 1:
+        model = to_crop_detector(model, processor, eval_crops=crops)[0]
+    model.eval()
+    batches = [torch.randn(3, *([crops] if crops > 1 else []), 3, 32, 32) for _ in range(2)]
+    with recorded_image_features(model) as recorded, torch.inference_mode():
+        logits = [model(pixel_values=pixels).logits for pixels in batches]
+    assert [features.shape for features in recorded] == [(3, 512), (3, 512)] and len(logits) == 2
+    for features, pixels in zip(recorded, batches):
+        torch.testing.assert_close(features, image_features(model, pixels), rtol=0, atol=1e-5)
+    with torch.inference_mode():
+        model(pixel_values=batches[0])
+    assert len(recorded) == 2  # nothing recorded once the block is left

@@ -1,6 +1,7 @@
 """A linear probe trained on features computed once: the same predictions as a probe trained the old way (the
-backbone run over every image at every epoch), resuming as any run does, the views it caches, and the head's
-logits on cached features equal to the model's own."""
+backbone run over every image at every epoch), resuming as any run does, the views it caches, the head's
+logits on cached features equal to the model's own, and calibration and familiarity read from the cached
+features as they would be from the images."""
 
 import csv
 import json
@@ -13,7 +14,10 @@ from datasets import Image
 
 import deepart_hf
 from deepart_hf.data.loading import load_splits
+from deepart_hf.evaluation.calibration import calibrate
+from deepart_hf.evaluation.suite import scored_split
 from deepart_hf.models import create_model, freeze_backbone
+from deepart_hf.models.familiarity import REFERENCE_FILE
 from deepart_hf.models.features import head_inputs
 from deepart_hf.models.preprocessing import PixelValues
 from deepart_hf.training.augment import TrainTransform, parse_augment
@@ -21,11 +25,13 @@ from deepart_hf.training.cached_probe import (
     RANDOM_DRAWS,
     CachedFeatures,
     FeatureHead,
+    FeatureProbeTrainer,
     TrainingViews,
     cached_feature_datasets,
     describe_views,
 )
-from deepart_hf.training.run import build_model, prepare_data
+from deepart_hf.training.familiarity import fit_familiarity
+from deepart_hf.training.run import build_model, make_trainer, prepare_data, training_layout
 from deepart_hf.training.task import Task
 from helpers import FAST_TRAINING
 
@@ -179,3 +185,100 @@ def test_features_are_cached_in_fp32_whatever_bf16_says(deepart_folder, tmp_path
     model.eval()
     pixels = torch.stack([splits.evaluation[i]["pixel_values"] for i in range(len(splits.evaluation))])
     torch.testing.assert_close(evaluation_set.features, head_inputs(model, pixels), rtol=0, atol=1e-5)
+
+
+# Calibration and familiarity on cached features against the same model run over the images: the features differ
+# only by float rounding (the cached ones computed in the training layout, channels_last, in other batches).
+CACHED_TOLERANCE = 1e-5
+
+
+@pytest.mark.parametrize("preprocess", ["resize", "crop"])
+def test_calibration_and_familiarity_read_the_cached_features_as_they_would_the_images(
+    preprocess, deepart_folder, tmp_path
+):
+    flags = ["--dataset", str(deepart_folder), "--model", "efficientnet-lite0-linear", "--image_size", "64"]
+    flags += ["--preprocess", preprocess, *(["--eval_crops", "3"] if preprocess == "crop" else [])]
+    config = deepart_hf.parse_train_arguments([*flags, "--output_dir", str(tmp_path), *FAST_TRAINING])
+    torch.manual_seed(0)
+    model, processor = build_model(config, Task())
+    splits = prepare_data(config, processor, Task())
+    freeze_backbone(model)
+    training_layout(model, channels_last=True)  # as the run computes them
+    train_set, evaluation_set = cached_feature_datasets(model, splits.train, splits.evaluation, config.training)
+    training_layout(model, channels_last=False)
+    trainer = make_trainer(
+        config, Task(), config.training, model, processor, train_set, evaluation_set, trainer_class=FeatureProbeTrainer
+    )
+    forward_calls = []
+    stem = next(module for module in model.modules() if isinstance(module, torch.nn.Conv2d))
+    hook = stem.register_forward_pre_hook(lambda *_: forward_calls.append(1))  # once a batch through the backbone
+    try:
+        # 4 human validation images serve a 25% target: the threshold sits just above the highest human score
+        cached = calibrate(model, target_fpr=0.25, logits=trainer.validation_logits())
+        known = trainer.evaluation_image_features()
+        stored = fit_familiarity(model, processor, splits, batch_size=8, known=known)
+        cached_calls = len(forward_calls)
+        from_images = calibrate(model, splits.evaluation, 0.25, batch_size=8)
+        read = fit_familiarity(model, processor, splits, batch_size=8)
+    finally:
+        hook.remove()
+
+    assert from_images.is_calibrated and from_images.details["validation_human"] == 4
+    assert cached.threshold_log_odds == pytest.approx(from_images.threshold_log_odds, abs=CACHED_TOLERANCE)
+    for key in ("fitted_temperature", "validation_log_loss_before", "validation_tpr_at_threshold"):
+        assert cached.details[key] == pytest.approx(from_images.details[key], abs=CACHED_TOLERANCE), key
+    assert stored.size == read.size == len(splits.train) + len(splits.evaluation)
+    np.testing.assert_allclose(stored.features, read.features, rtol=0, atol=CACHED_TOLERANCE)
+    np.testing.assert_allclose(stored.reference_distances, read.reference_distances, rtol=0, atol=CACHED_TOLERANCE)
+    assert stored.threshold == pytest.approx(read.threshold, abs=CACHED_TOLERANCE) and stored.threshold > 0.01
+    if preprocess == "resize":  # the unflipped training view is the image as the processor gives it
+        assert sorted(known) == ["training", "validation"] and cached_calls == 0
+    else:  # random crops are no evaluation view: only the training images go through the backbone, once
+        assert sorted(known) == ["validation"] and cached_calls == -(-len(splits.train) // 8)
+
+
+def test_the_test_images_familiarity_comes_from_the_pass_that_scored_them(cached_probe, deepart_folder):
+    out, _ = cached_probe
+    saved = json.loads((out / REFERENCE_FILE).read_text())
+    test = load_splits(str(deepart_folder))["test"]
+    rows = {image_id: row for row, image_id in enumerate(test["image_id"])}
+    test = test.select([rows[image_id] for image_id in saved["ids"]])  # the 8 of --max_eval_samples, in run order
+    # what a second pass over the stored test images would measure
+    scored = scored_split(deepart_hf.load_detector(out), test, (), distances=True)
+    assert saved["ids"] == scored.ids and len(saved["distances"]) == 8
+    np.testing.assert_allclose(saved["distances"], scored.distances, rtol=0, atol=CACHED_TOLERANCE)
+    assert np.ptp(scored.distances) > 0.01
+
+
+def test_cached_features_are_read_in_the_training_process_and_the_head_steps_on_one_thread(deepart_folder, tmp_path):
+    flags = ["--dataset", str(deepart_folder), "--model", "efficientnet-lite0-linear", "--image_size", "64"]
+    config = deepart_hf.parse_train_arguments(
+        [
+            *flags,
+            "--output_dir",
+            str(tmp_path),
+            *FAST_TRAINING,
+            "--dataloader_num_workers",
+            "1",
+            "--eval_strategy",
+            "no",
+        ]
+    )
+    model, processor = build_model(config, Task())
+    splits = prepare_data(config, processor, Task())
+    freeze_backbone(model)
+    features = torch.randn(8, 2, 1280, generator=torch.Generator().manual_seed(0))
+    train_set = CachedFeatures(features, torch.tensor([0, 1] * 4), draws=1)
+    trainer = make_trainer(
+        config, Task(), config.training, model, processor, train_set, None, trainer_class=FeatureProbeTrainer
+    )
+    threads = []
+    trainer.compute_loss = lambda *args, _own=trainer.compute_loss, **kwargs: (
+        threads.append(torch.get_num_threads()) or _own(*args, **kwargs)
+    )
+    before = torch.get_num_threads()
+    trainer.train()
+    assert threads == [1, 1] and torch.get_num_threads() == before  # 8 images, batches of 4
+    # a worker process only for pixels: the test predictions still decode in one
+    assert trainer.get_train_dataloader().num_workers == 0 and trainer.args.dataloader_num_workers == 1
+    assert trainer.get_test_dataloader(splits.test).num_workers == 1

@@ -15,7 +15,7 @@ from deepart_hf.constants import AI, HUMAN
 from deepart_hf.data.loading import load_splits
 from deepart_hf.data.streaming import StreamColumns, check_stream
 from deepart_hf.errors import DeepArtError
-from deepart_hf.models.familiarity import Familiarity
+from deepart_hf.models.familiarity import REFERENCE_FILE, Familiarity
 from helpers import REPO, image_bytes
 from train import main as train_main
 
@@ -110,6 +110,11 @@ def test_train_streams_a_foreign_dataset_end_to_end(foreign, tmp_path, capsys):
     familiarity = Familiarity.load(out)
     assert familiarity.size == 8 and familiarity.labels.tolist() == [HUMAN if i % 2 else AI for i in range(8)]
     assert "Familiarity (familiarity.safetensors): 8 training/validation images stored" in capsys.readouterr().out
+    # the test stream, read once, has its familiarity from the features of the pass that predicted it
+    reference = json.loads((out / REFERENCE_FILE).read_text())
+    assert reference["ids"] == [f"test-{i}" for i in range(6)] and len(reference["distances"]) == 6
+    report = json.loads((out / "evaluation.json").read_text())["familiarity"]
+    assert report["n_unfamiliar"] == sum(d > familiarity.threshold for d in reference["distances"])
 
 
 SEEN_ROWS = textwrap.dedent(
