@@ -15,74 +15,14 @@ import re
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from documented import ALL, DOCS, NOT_PARSED
 
 from deepart_hf.cli import COMMANDS, build_parser
 from helpers import REPO
 
-DOCS = ("README.md", "benchmarks/README.md")
-PROGRAMS = ("python", "deepart-hf", "accelerate", "bash", "pip", "git")
-NOT_PARSED = ("pip ", "git clone", "bash ", "apt-get ", "python app.py")  # app.py: the demo inside a run folder
-# Inline code that names a command without being one: alternatives ("a / b"), elisions, a module, or a command
-# name alone (``deepart-hf predict``, ``deepart-hf build SOURCE``).
-FRAGMENT = re.compile(r"\.\.\.| / |\[flags\]|^python -m \S+$|^deepart-hf \S+( [A-Z]+)?$")
-
-
-@dataclass(frozen=True)
-class Documented:
-    where: str  # file (and section) it is shown in
-    text: str  # as written, continuation lines joined
-
-    @property
-    def argv(self) -> list[str]:
-        """The words a shell passes on: optional ``[--flag value]`` groups kept, other ``[notes]`` dropped."""
-        text = re.sub(r"\[(--[^\]]+)\]", r"\1", self.text)
-        words = shlex.split(re.sub(r"\[[^\]]*\]", "", text), comments=True)
-        return ["1" if re.fullmatch(r"[A-Z]", word) else word for word in words]  # --seed S, --steps N
-
-
-def _lines(block: str) -> list[str]:
-    joined = re.sub(r"\\\n\s*", " ", block)
-    return [line.strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")]
-
-
-def documented_commands() -> list[Documented]:
-    found = []
-    for doc in DOCS:
-        text = (REPO / doc).read_text(encoding="utf-8")
-        for block in re.findall(r"```(?:bash|sh|shell)\n(.*?)```", text, re.S):
-            found += [Documented(doc, line) for line in _lines(block)]
-        for span in re.findall(r"`((?:python|deepart-hf) [^`]+)`", text):
-            span = " ".join(span.split())
-            if not FRAGMENT.search(span) and not span.endswith("--help"):
-                found.append(Documented(f"{doc} (inline)", span))
-    return found
-
-
-def help_commands() -> list[Documented]:
-    """Command lines in the description every ``--help`` prints (the command modules' and scripts' docstrings)."""
-    import importlib
-
-    sources = {
-        f"deepart-hf {name} --help": importlib.import_module(module).__doc__ for name, (module, _) in COMMANDS.items()
-    }
-    for script in [REPO / "train.py", *sorted((REPO / "dataset_scripts").glob("*.py"))]:
-        sources[f"{script.relative_to(REPO)} --help"] = script.read_text(encoding="utf-8").split('"""')[1]
-    found = []
-    for where, doc in sources.items():
-        examples = "\n".join(line for line in (doc or "").splitlines() if line.startswith(" "))  # indented
-        found += [
-            Documented(where, line)
-            for line in _lines(examples)
-            if line.split(" ", 1)[0] in PROGRAMS and " ... " not in line  # "..." marks a synopsis, not a command
-        ]
-    return found
-
-
-ALL = documented_commands() + help_commands()
 OUTPUTS = {  # what the documented commands write: later commands read these folders
     word for command in ALL for flag, word in zip(command.argv, command.argv[1:]) if flag in ("--out", "--output_dir")
 }
