@@ -1,8 +1,7 @@
 """The commands the documentation shows, as a reader pastes them: every command in README.md's and
 benchmarks/README.md's code blocks and inline code, and in every ``--help`` description, is parsed by the
-command's own parser (flags, values, subcommands), and every ``--dataset`` is one ``load_splits`` accepts. The
-commands of the README's quick start that need neither the network nor a GPU also run as written, in that order,
-on the DeepArt sample (the real-data tier).
+command's own parser (flags, values, subcommands), and every ``--dataset`` is one ``load_splits`` accepts
+(tests/test_docs_run.py runs them on the DeepArt sample).
 
 Not parsed, only listed: installs (pip, apt-get), ``git clone`` (the network) and the scripts that are the suite
 and the main job themselves (``bash scripts/...``, ``bash .ci/run``).
@@ -10,10 +9,8 @@ and the main job themselves (``bash scripts/...``, ``bash .ci/run``).
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -121,31 +118,6 @@ def test_a_documented_command_parses_as_written(command):
         check_parses(command.argv)
     except SystemExit as exit:  # argparse has printed why
         pytest.fail(f"{command.text!r} ({command.where}) is refused by its parser (exit {exit.code})")
-
-
-# The README's quick start, in order: publish the DeepArt sample, load it, then the research commands on it.
-# (git clone and --push_to_hub need the network; training from ImageNet weights downloads them.)
-RUN_AS_WRITTEN = [
-    "python dataset_scripts/deepart.py --source DeepArt --out data/deepart",
-    """python -c "from datasets import load_dataset; print(load_dataset('data/deepart'))\"""",
-    "deepart-hf fidelity  --dataset data/deepart --config pairs --output_dir outputs/fidelity",
-]
-
-
-def test_the_quick_start_runs_as_written_on_the_deepart_sample(deepart_sample, tmp_path):
-    documented = {c.text.split("#")[0].strip() for c in ALL}
-    for text in RUN_AS_WRITTEN:
-        assert text in documented, f"not in the documentation as written: {text}"
-    (tmp_path / "DeepArt").symlink_to(deepart_sample)  # what `git clone .../DeepArt` leaves
-    for name in ("dataset_scripts", "train.py"):
-        (tmp_path / name).symlink_to(REPO / name)
-    bin_folder = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}", "TQDM_DISABLE": "1"}
-    for text in RUN_AS_WRITTEN:
-        done = subprocess.run(text, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, f"{text}\n{done.stderr[-3000:]}"
-    assert "pairs" in (tmp_path / "data" / "deepart" / "README.md").read_text()
-    assert (tmp_path / "outputs" / "fidelity" / "fidelity.json").is_file()
 
 
 def anchor(heading: str) -> str:

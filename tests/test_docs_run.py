@@ -47,6 +47,7 @@ NOT_RUN = {
     "git clone": "the network; the clone's folder is the DeepArt sample (INPUTS)",
     "bash scripts/test.sh": "the test suite itself, which runs this test",
     "python app.py": "the Gradio app inside a run folder: serves until stopped (the demo command builds the same app)",
+    "python scripts/demo_screenshot.py": "drives Chromium; tests/inference/test_demo_browser.py runs it",
 }
 
 # input path as documented -> how the workspace provides it (see ``Workspace``)
@@ -111,8 +112,10 @@ TRAINING = [
 BUDGET = {  # program -> flags
     "train": TRAINING,
     "few-shot": [*TRAINING, "--shots", "1", "--seeds", "1", "--pixels", "16"],
-    "cross-eval": [*TRAINING],
-    "baselines": ["--pixels", "16"],
+    # every fold trains resnet18, whose ImageNet weights would download: the folds' path runs on random weights
+    "cross-eval": [*TRAINING, "--from_scratch"],
+    "baselines": ["--pixels", "16", "--test_split", "validation", "--workers", "1"],
+    "fidelity": ["--splits", "train,validation", "--bootstrap", "50", "--workers", "1"],
     "evaluate": ["--robustness", "none", "--n_resamples", "50"],
     "synthetic": ["--n_per_class", "8", "--image_size", "32"],
     "dani": ["--max_per_generator", "4"],
@@ -122,13 +125,12 @@ BENCHMARKS = {  # benchmark -> its tiny budget, its output redirected
     "cli_help": ["--repeats", "1", "--output", f"{RESULTS}/cli_help.json"],
     "familiarity_cost": ["--stored", "64", "--queries", "8", "--output", f"{RESULTS}/familiarity_cost.json"],
     "predict_speed": ["--images", "4", "--batch_size", "2", "--output", f"{RESULTS}/predict_speed.json"],
-    "report_speed": ["--images", "8", "--skip_sequential", "--output", f"{RESULTS}/report_speed.json"],
-    "decode_speed": ["--size", "32", "--output", f"{RESULTS}/decode_speed.json"],
+    "report_speed": ["--sample", "../shared/data/deepart", "--images", "8", "--skip_sequential", "--output", f"{RESULTS}/report_speed.json"],
     "train_throughput": [
-        "--dataset", "data/deepart", "--image_size", "32", "--batches", "1", "--workers", "0",
+        "--sample", "../shared/data/deepart", "--image_size", "32", "--batch_size", "2", "--batches", "1",
+        "--workers", "0",
         "--output", f"{RESULTS}/train_throughput.json",
     ],
-    "gpu_throughput": ["--device", "cpu", "--quick", "--out", f"{RESULTS}/gpu_throughput.json"],
 }  # fmt: skip
 BUDGET.update(BENCHMARKS)
 # Documented benchmarks that only parse here (tests/test_docs.py), with why: each trains several models or times
@@ -150,12 +152,24 @@ PARSE_ONLY = {
     "cpu_speedups": "times torch.compile, which compiles for minutes",
     "build_speed": "builds 602 images (30 s at its smallest)",
     "dani_build_scale": "builds D-ANI layouts of 5 000 and 50 000 files (3 min at its smallest)",
+    "decode_speed": "decodes the sample's 80 full-size images in each of several ways (90 s)",
+    "gpu_throughput": "needs a GPU; its CPU dry run (--device cpu --quick) takes over a minute",
     "fidelity_speed": "times the fidelity features of the sample with 1 and 2 workers, then extrapolates",
 }
 
 
 # A command that needs the network must fail offline in one line: command text (a part of it) -> that line.
+WEIGHTS = r"error: cannot download pretrained weights for '{}': the Hugging Face Hub is unreachable \(offline\)"
 OFFLINE = {
+    "--model ORG/detector": r"error: cannot download the model for 'ORG/detector': the Hugging Face Hub is unreachable",
+    "--dataset Renyang/DANI": WEIGHTS.format("resnet18"),  # the default model's weights are fetched first
+    "python train.py --dataset data/dani --streaming": WEIGHTS.format("resnet18"),
+    "python train.py --task attribution --dataset data/dani": WEIGHTS.format("resnet18"),
+    "python train.py --dataset DATASET": WEIGHTS.format("resnet18"),
+    "--shots 1,2,5,10,20,all": WEIGHTS.format("resnet18"),
+    "--model clip-vit-l14-linear": WEIGHTS.format("clip-vit-l14-linear"),
+    "--protocol deepart --model resnet50": WEIGHTS.format("resnet50"),
+    "--model vit-base": WEIGHTS.format("vit-base"),
     "--push_to_hub ORG/deepart": r"error: push to ORG/deepart failed \(OfflineModeIsEnabled: .*\); the local copy is complete",
 }
 
@@ -183,6 +197,8 @@ def program(argv: list[str]) -> str:
         argv = ["deepart-hf", *argv[3:]]
     if argv[0] == "deepart-hf":
         return argv[2] if argv[1] == "build" else argv[1]
+    if argv[:2] == ["bash", "scripts/main.sh"]:  # passes its flags on to train.py
+        return "train"
     if argv[0] == "python" and argv[1].endswith(".py"):
         return Path(argv[1]).stem
     return argv[0]
@@ -329,6 +345,8 @@ def run_in_process(argv: list[str]) -> int:
 
 
 def run_subprocess(argv: list[str], cwd: Path) -> tuple[int, str]:
+    if argv[:2] == ["accelerate", "launch"]:  # the launcher of this environment, which starts its python
+        argv = [sys.executable, "-m", "accelerate.commands.launch", *argv[2:]]
     bin_folder = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}", "VENV": str(bin_folder.parent)}
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
@@ -358,10 +376,33 @@ def test_a_documented_command_runs_as_written(step, workspace, capfd, monkeypatc
         output = captured.out + captured.err
     report = f"{step.where}\nran: {shlex.join(argv)}\nexit {status}; output ends:\n{output[-3000:]}"
     if offline is not None:
-        assert status != 0 and "Traceback" not in output and re.search(offline, output), report
+        # accelerate launch reports its child's failure with a traceback of its own (CalledProcessError)
+        launcher = int(step.argv[0] == "accelerate" and "CalledProcessError" in output)
+        assert status != 0 and output.count("Traceback") == launcher and re.search(offline, output), report
         return
     assert status == 0, report
     missing = [path for path in step.outputs if not Path(path).exists()]
     assert not missing, f"{report}\ndid not write {missing}"
     if step.argv[:2] == ["deepart-hf", "demo"]:
         assert len(launched) == 1, report
+
+
+def test_every_documented_command_runs_here_or_says_why_not():
+    benchmarks = {
+        program(c.argv) for c in ALL if c.argv[:2] != ["python", "-c"] and c.argv[1].startswith("benchmarks/")
+    }
+    assert benchmarks <= BENCHMARKS.keys() | PARSE_ONLY.keys(), "a documented benchmark neither runs nor says why"
+    assert not BENCHMARKS.keys() & PARSE_ONLY.keys()
+    ran = {id(step.command) for step in STEPS}
+    for command in ALL:
+        argv, _ = substituted(command.words, "out/x", "out/x")
+        skipped = command.text.startswith(tuple(NOT_RUN)) or program(command.argv) in PARSE_ONLY
+        assert skipped or id(command) in ran or any(step.argv == argv for step in STEPS), command
+    assert all(any(part in c.text for c in ALL) for part in OFFLINE), "an OFFLINE entry names no documented command"
+    assert all(any(word in c.words for c in ALL) for word in INPUTS), "an INPUTS entry names no documented path"
+
+
+def test_every_benchmark_that_runs_here_writes_its_results_here():
+    for name, budget in BENCHMARKS.items():
+        written = [value for flag, value in zip(budget, budget[1:]) if flag in OUTPUT_FLAGS]
+        assert len(written) == 1 and written[0].startswith(f"{RESULTS}/"), name
