@@ -227,6 +227,17 @@ def but_where_it_writes(argv: list[str]) -> tuple[str, ...]:
     return tuple("OUT" if flag in OUTPUT_FLAGS else word for flag, word in zip([None, *argv], argv))
 
 
+def read_by_a_command() -> set[str]:
+    """Every path a documented command reads (its words but those naming where it writes)."""
+    return {
+        PLACEHOLDERS.get(part, part)
+        for command in ALL
+        for flag, word in zip([None, *command.words], command.words)
+        if flag not in OUTPUT_FLAGS
+        for part in word.split(",")
+    }
+
+
 def steps() -> list[Step]:
     prepared, seen, last_out = [], {}, None
     documented = [c for c in ALL if not c.text.startswith(tuple(NOT_RUN)) and program(c.argv) not in PARSE_ONLY]
@@ -236,7 +247,8 @@ def steps() -> list[Step]:
         # a command that differs from an earlier one only in where it writes runs once; what it wrote is that
         # command's output
         same = but_where_it_writes(argv)
-        if same in seen:
+        writes = {word for flag, word in zip(argv, argv[1:]) if flag in OUTPUT_FLAGS}
+        if same in seen and not READ & writes:
             earlier = seen[same]
             earlier.also.append(command)
             if last_out in argv:
@@ -251,6 +263,7 @@ def steps() -> list[Step]:
 
 
 BUILD_SOURCES = ("deepart", "dalle_paintings", "genres", "folder", "synthetic", "dani")
+READ = read_by_a_command()
 STEPS = steps()
 
 
