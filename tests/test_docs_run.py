@@ -248,7 +248,7 @@ def steps() -> list[Step]:
         # command's output
         same = but_where_it_writes(argv)
         writes = {word for flag, word in zip(argv, argv[1:]) if flag in OUTPUT_FLAGS}
-        if same in seen and not READ & writes:
+        if same in seen and (seen[same].argv == argv or not READ & writes):
             earlier = seen[same]
             earlier.also.append(command)
             if last_out in argv:
