@@ -11,12 +11,13 @@ How a command is run, in three visible tables:
 - ``PLACEHOLDERS``: the reader's own names (``RUN``, ``OUT``, ``DATA`` ...) replaced by a folder an earlier
   documented command writes.
 - ``BUDGET``: flags appended so each command runs in seconds (argparse and HfArgumentParser take a flag's last
-  occurrence); each is a flag its command has, which the test checks by parsing.
+  occurrence); each is a flag its command has, since the command's parser refuses any other and the run fails.
 
 Dataset builds run first (later commands read their folders), then the rest in the documentation's order; a
-command already run as written runs once. Each must exit 0 and leave its documented output; a command that needs
+command shown again as written, or differing only in an output nothing reads, runs once. Each must exit 0 and leave its documented output; a command that needs
 the network (a Hub id, ``--push_to_hub``, weights that download) must fail offline in its one expected line,
-without a traceback. ``NOT_RUN`` lists, with the reason, what is parsed (tests/test_docs.py) but not run here.
+without a traceback. ``NOT_RUN`` and ``PARSE_ONLY`` (benchmarks that train several models) list, with the reason, what is parsed
+(tests/test_docs.py) but not run here.
 Commands run in-process (``deepart_hf.cli.main``, ``train.main``, a script's ``__main__``) where they can, so torch
 loads once; ``accelerate launch`` and ``bash`` run as subprocesses.
 """
@@ -50,7 +51,7 @@ NOT_RUN = {
     "python scripts/demo_screenshot.py": "drives Chromium; tests/inference/test_demo_browser.py runs it",
 }
 
-# input path as documented -> how the workspace provides it (see ``Workspace``)
+# input path as documented -> what stands there (``make_workspace`` puts it there)
 INPUTS = {
     "DeepArt": "the DeepArt sample (what `git clone .../DeepArt` leaves)",
     "path/to/DeepArt": "the DeepArt sample",
