@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--preprocess", default="resize", choices=["resize", "crop"])
     parser.add_argument("--image_size", type=int, default=224)
     parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--output", type=Path, help="default: results/train_throughput-MODEL-PREPROCESSSIZE.json")
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--workers", default="0,2", help="comma-separated DataLoader worker counts to compare")
     args = parser.parse_args()
@@ -119,7 +120,7 @@ def main() -> None:
         **results,
     }
     print(json.dumps(figures, indent=2))
-    out = HERE / "results" / f"train_throughput-{args.model}-{args.preprocess}{args.image_size}.json"
+    out = args.output or HERE / "results" / f"train_throughput-{args.model}-{args.preprocess}{args.image_size}.json"
     write_json(out, figures)
     print(f"saved {out}")
 

@@ -1,8 +1,7 @@
 """The commands the documentation shows, as a reader pastes them: every command in README.md's and
 benchmarks/README.md's code blocks and inline code, and in every ``--help`` description, is parsed by the
-command's own parser (flags, values, subcommands), and every ``--dataset`` is one ``load_splits`` accepts. The
-commands of the README's quick start that need neither the network nor a GPU also run as written, in that order,
-on the DeepArt sample (the real-data tier).
+command's own parser (flags, values, subcommands), and every ``--dataset`` is one ``load_splits`` accepts
+(tests/test_docs_run.py runs them on the DeepArt sample).
 
 Not parsed, only listed: installs (pip, apt-get), ``git clone`` (the network) and the scripts that are the suite
 and the main job themselves (``bash scripts/...``, ``bash .ci/run``).
@@ -10,79 +9,17 @@ and the main job themselves (``bash scripts/...``, ``bash .ci/run``).
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from documented import ALL, DOCS, NOT_PARSED
 
 from deepart_hf.cli import COMMANDS, build_parser
 from helpers import REPO
 
-DOCS = ("README.md", "benchmarks/README.md")
-PROGRAMS = ("python", "deepart-hf", "accelerate", "bash", "pip", "git")
-NOT_PARSED = ("pip ", "git clone", "bash ", "apt-get ", "python app.py")  # app.py: the demo inside a run folder
-# Inline code that names a command without being one: alternatives ("a / b"), elisions, a module, or a command
-# name alone (``deepart-hf predict``, ``deepart-hf build SOURCE``).
-FRAGMENT = re.compile(r"\.\.\.| / |\[flags\]|^python -m \S+$|^deepart-hf \S+( [A-Z]+)?$")
-
-
-@dataclass(frozen=True)
-class Documented:
-    where: str  # file (and section) it is shown in
-    text: str  # as written, continuation lines joined
-
-    @property
-    def argv(self) -> list[str]:
-        """The words a shell passes on: optional ``[--flag value]`` groups kept, other ``[notes]`` dropped."""
-        text = re.sub(r"\[(--[^\]]+)\]", r"\1", self.text)
-        words = shlex.split(re.sub(r"\[[^\]]*\]", "", text), comments=True)
-        return ["1" if re.fullmatch(r"[A-Z]", word) else word for word in words]  # --seed S, --steps N
-
-
-def _lines(block: str) -> list[str]:
-    joined = re.sub(r"\\\n\s*", " ", block)
-    return [line.strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")]
-
-
-def documented_commands() -> list[Documented]:
-    found = []
-    for doc in DOCS:
-        text = (REPO / doc).read_text(encoding="utf-8")
-        for block in re.findall(r"```(?:bash|sh|shell)\n(.*?)```", text, re.S):
-            found += [Documented(doc, line) for line in _lines(block)]
-        for span in re.findall(r"`((?:python|deepart-hf) [^`]+)`", text):
-            span = " ".join(span.split())
-            if not FRAGMENT.search(span) and not span.endswith("--help"):
-                found.append(Documented(f"{doc} (inline)", span))
-    return found
-
-
-def help_commands() -> list[Documented]:
-    """Command lines in the description every ``--help`` prints (the command modules' and scripts' docstrings)."""
-    import importlib
-
-    sources = {
-        f"deepart-hf {name} --help": importlib.import_module(module).__doc__ for name, (module, _) in COMMANDS.items()
-    }
-    for script in [REPO / "train.py", *sorted((REPO / "dataset_scripts").glob("*.py"))]:
-        sources[f"{script.relative_to(REPO)} --help"] = script.read_text(encoding="utf-8").split('"""')[1]
-    found = []
-    for where, doc in sources.items():
-        examples = "\n".join(line for line in (doc or "").splitlines() if line.startswith(" "))  # indented
-        found += [
-            Documented(where, line)
-            for line in _lines(examples)
-            if line.split(" ", 1)[0] in PROGRAMS and " ... " not in line  # "..." marks a synopsis, not a command
-        ]
-    return found
-
-
-ALL = documented_commands() + help_commands()
 OUTPUTS = {  # what the documented commands write: later commands read these folders
     word for command in ALL for flag, word in zip(command.argv, command.argv[1:]) if flag in ("--out", "--output_dir")
 }
@@ -181,31 +118,6 @@ def test_a_documented_command_parses_as_written(command):
         check_parses(command.argv)
     except SystemExit as exit:  # argparse has printed why
         pytest.fail(f"{command.text!r} ({command.where}) is refused by its parser (exit {exit.code})")
-
-
-# The README's quick start, in order: publish the DeepArt sample, load it, then the research commands on it.
-# (git clone and --push_to_hub need the network; training from ImageNet weights downloads them.)
-RUN_AS_WRITTEN = [
-    "python dataset_scripts/deepart.py --source DeepArt --out data/deepart",
-    """python -c "from datasets import load_dataset; print(load_dataset('data/deepart'))\"""",
-    "deepart-hf fidelity  --dataset data/deepart --config pairs --output_dir outputs/fidelity",
-]
-
-
-def test_the_quick_start_runs_as_written_on_the_deepart_sample(deepart_sample, tmp_path):
-    documented = {c.text.split("#")[0].strip() for c in ALL}
-    for text in RUN_AS_WRITTEN:
-        assert text in documented, f"not in the documentation as written: {text}"
-    (tmp_path / "DeepArt").symlink_to(deepart_sample)  # what `git clone .../DeepArt` leaves
-    for name in ("dataset_scripts", "train.py"):
-        (tmp_path / name).symlink_to(REPO / name)
-    bin_folder = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}", "TQDM_DISABLE": "1"}
-    for text in RUN_AS_WRITTEN:
-        done = subprocess.run(text, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, f"{text}\n{done.stderr[-3000:]}"
-    assert "pairs" in (tmp_path / "data" / "deepart" / "README.md").read_text()
-    assert (tmp_path / "outputs" / "fidelity" / "fidelity.json").is_file()
 
 
 def anchor(heading: str) -> str:

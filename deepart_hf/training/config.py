@@ -118,6 +118,12 @@ def build_config(
         raise DeepArtError(
             "--label_map maps a column to human/ai; --task attribution learns the column's own classes, so drop it"
         )
+    if training.train_sampling_strategy == "group_by_length":
+        # transformers groups text examples by token count; an image has none, and the sampler would fail mid-run
+        raise DeepArtError(
+            "--train_sampling_strategy group_by_length groups text by length, images have none: "
+            "use random or sequential"
+        )
     model, data = _model_defaults(model, data)
     synthetic = not data.dataset
     if synthetic:

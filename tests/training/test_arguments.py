@@ -89,6 +89,14 @@ def test_unknown_protocol_is_named():
         resolved("--protocol", "paper")
 
 
+def test_grouping_images_by_length_is_refused_before_any_work():
+    with pytest.raises(DeepArtError, match="--train_sampling_strategy group_by_length groups text by length"):
+        resolved("--dataset", "x", "--train_sampling_strategy", "group_by_length")
+    assert resolved("--dataset", "x", "--train_sampling_strategy", "sequential").training.train_sampling_strategy == (
+        "sequential"
+    )
+
+
 @pytest.mark.parametrize(
     "spelling",
     [["--eval_only"], ["--eval-only"], ["--eval_only=true"], ["--eval_only", "true"], ["--eval-only", "True"]],
