@@ -11,7 +11,8 @@ Decisions:
 * **Views.** Training draws one view of each image per epoch through the run's ``TrainTransform``. Here each
   image's views are computed once, as a fixed set: in ``resize`` mode without augmentation the transform's only
   randomness is its horizontal flip, so the views are the image and its mirror, which is exactly the set the
-  transform draws from. Otherwise (random crop positions, ``--augment``, blur/JPEG) they are ``RANDOM_DRAWS``
+  transform draws from; so are they in ``crop`` mode when no training image is larger than the crop (its only
+  position is the whole image, as a probe's native view of 512-pixel images has). Otherwise (random crop positions, ``--augment``, blur/JPEG) they are ``RANDOM_DRAWS``
   draws of the transform, each from a seed of (run seed, row, draw), each with its mirror. Every epoch then
   draws one cached view per image with torch's default generator, as the transform draws its flip, seeded per
   image and epoch by the Trainer's dataloader as the transform's draws are (``example_seeds.py``).
@@ -77,14 +78,21 @@ def cached_features_apply(enabled: bool, training: TrainingArguments, train) -> 
     return True
 
 
-def random_draws(transform: TrainTransform) -> int:
+def random_draws(transform: TrainTransform, train: Dataset) -> int:
     """How many seeded draws of the transform make an image's views (each with its mirror): one when the
-    transform's only randomness is its flip."""
-    return 1 if transform.mode == "resize" and not transform.augment else RANDOM_DRAWS
+    transform's only randomness is its flip, as when a crop is as large as every training image (a native view
+    of whole images, whose only crop position is the image itself)."""
+    if transform.augment:
+        return RANDOM_DRAWS
+    if transform.mode == "resize":
+        return 1
+    size = transform.processor.crop_size
+    rows = train.with_format(None)
+    sizes = [rows[column] for column in ("width", "height") if column in rows.column_names]
+    return 1 if len(sizes) == 2 and max(max(sizes[0]), max(sizes[1])) <= size else RANDOM_DRAWS
 
 
-def describe_views(transform: TrainTransform) -> str:
-    draws = random_draws(transform)
+def describe_views(draws: int) -> str:
     return "the image and its mirror" if draws == 1 else f"{draws} seeded random views, each with its mirror"
 
 
@@ -94,7 +102,7 @@ class TrainingViews(TorchDataset):
 
     def __init__(self, train: Dataset, transform: TrainTransform, seed: int):
         self.rows = train.with_format(None)
-        self.transform, self.seed, self.draws = transform, seed, random_draws(transform)
+        self.transform, self.seed, self.draws = transform, seed, random_draws(transform, train)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -168,10 +176,10 @@ def cached_feature_datasets(
     if training.process_index == 0:
         print(
             f"Linear probe on features computed once: {len(train_labels)} training images x "
-            f"{train_features.shape[1]} views ({describe_views(transform)})"
+            f"{train_features.shape[1]} views ({describe_views(views.draws)})"
             + (f", {len(evaluated[1])} validation images" if evaluated is not None else "")
         )
-    train_set = CachedFeatures(train_features, train_labels, draws=random_draws(transform))
+    train_set = CachedFeatures(train_features, train_labels, draws=views.draws)
     return train_set, CachedFeatures(*evaluated) if evaluated is not None else None
 
 
