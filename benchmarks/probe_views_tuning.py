@@ -47,8 +47,8 @@ from deepart_hf.models.features import image_features
 from deepart_hf.research.generator_folds import fold_indices, pooled_generators
 
 HERE = Path(__file__).resolve().parent
-EPOCHS = (1, 3, 10, 30)
-LEARNING_RATES = (1e-3, 3e-3, 1e-2, 3e-2)
+EPOCHS = (1, 3, 10, 30, 100)
+LEARNING_RATES = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 WEIGHT_DECAYS = (0.0, 0.1)
 BATCH = 32
 
