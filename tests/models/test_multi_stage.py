@@ -125,6 +125,9 @@ def test_the_two_view_head_reads_the_resized_crop_then_the_native_crop(deepart_s
     assert isinstance(two, CropDetector) and isinstance(inner, MultiStageProbeForImageClassification)
     assert (inner.config.resized_view, inner.config.stages, classifier_head(two).in_features) == (224, [], 2 * 1280)
     assert (processor.crop_size, processor.eval_crops) == (288, 1)
+    assert describe_model(two)["architecture"] == (
+        "tf_efficientnet_lite0 (head on the final features of the input resized to 224 and as given)"
+    )
 
     crops = centre_crops(deepart_sample, 288)
     pixels = processor(images=crops, return_tensors="pt")["pixel_values"]  # (4, 1, 3, 288, 288): the centre crop
