@@ -50,7 +50,8 @@ from deepart_hf.research.fidelity import FEATURES, extract_features
 from deepart_hf.research.generator_folds import fold_indices, pooled_generators
 
 HERE = Path(__file__).resolve().parent
-ART_GAME_HALF = HERE.parent.parent / "shared" / "data" / "art-game-half"
+# where the tests look for the samples too ($DEEPART_HF_TEST_DATA, default ../shared/data beside the checkout)
+ART_GAME_HALF = Path(os.environ.get("DEEPART_HF_TEST_DATA", HERE.parent.parent / "shared" / "data")) / "art-game-half"
 PATTERNS = ["ai=(?P<generator>[^-]+)-img_", "human=(?P<collection>[^-]+)-(?P<style>[^-]+)-img_"]
 VIEWS = {  # name: create_model keyword arguments of the Lite0 view
     "resize224": dict(image_size=224, preprocess="resize"),

@@ -45,6 +45,9 @@ def probe(model: str = "efficientnet-lite0-linear", image_size: int = 224) -> li
 
 
 PROBE = probe()
+TWO_VIEWS = ["--model", "efficientnet-lite0-linear", "--probe_views", "resize,native", "--image_size", "512"]
+TWO_VIEWS += ["--per_device_train_batch_size", "32", "--learning_rate", "1e-3", "--weight_decay", "0.1"]
+TWO_VIEWS += ["--lr_scheduler_type", "cosine", "--num_train_epochs", "100"]
 FINE_TUNE = ["--model", "efficientnet-lite0", "--image_size", "224", "--per_device_train_batch_size", "16"]
 FINE_TUNE += ["--learning_rate", "5e-4", "--lr_scheduler_type", "cosine", "--warmup_steps", "0.1"]
 RECIPES = {  # name: (what it is, its train.py flags)
@@ -71,6 +74,12 @@ RECIPES = {  # name: (what it is, its train.py flags)
     "lite2-probe-3stages": (
         "the Lite2 probe on three stages' pooled features",
         [*probe("efficientnet-lite2-linear", 260), "--num_train_epochs", "1", "--probe_stages", "3"],
+    ),
+    "lite0-probe-views": (
+        "EfficientNet-Lite0 linear probe on two views, the image resized to 224 and its native 512 pixels, features "
+        "concatenated; 100 epochs (1000 steps of batch 32), lr 1e-3, weight decay 0.1, chosen on the folds' "
+        "validation splits by benchmarks/probe_views_tuning.py",
+        TWO_VIEWS,
     ),
     "lite0-finetune": (
         "EfficientNet-Lite0 fine-tuned from ImageNet, resized to 224, 3 epochs (60 steps of batch 16)",

@@ -61,6 +61,9 @@ T = TypeVar("T")
 BASE_MODEL_ATTR = "base_model_id"
 FROM_SCRATCH = "from scratch"
 
+# The views a probe's head can read: the whole image resized, the image at native resolution (README: Training).
+PROBE_VIEWS = ("resize", "native")
+
 _HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
@@ -137,8 +140,15 @@ def create_model(
     labels: Sequence[str] | None = None,
     pretrained_weights: str | None = None,
     probe_stages: int = 1,
+    probe_views: Sequence[str] = ("resize",),
 ) -> tuple[PreTrainedModel, BaseImageProcessor]:
     """A 2-class (human/ai) detector and the image processor that is saved with it.
+
+    ``probe_views``: which views of the image a registered timm model's head reads (``PROBE_VIEWS``). ``resize``:
+    the whole image resized to ``image_size`` (the ordinary model); ``native``: the image at its own resolution,
+    cut to ``image_size`` by the crop processor (the model of ``preprocess="crop"``); both: the head reads the
+    features of the crop resized to the backbone's own input size, then those of the crop as it is (a
+    ``MultiStageProbeForImageClassification`` with a ``resized_view``), so ``image_size`` must exceed that size.
 
     ``probe_stages``: above 1, a registered timm model's head reads its pooled final features and the pooled
     outputs of the ``probe_stages - 1`` feature stages before the last (a ``MultiStageProbeForImageClassification``);
@@ -161,6 +171,9 @@ def create_model(
     recipe's, see ``ModelSpec.preprocess``), else ``resize``.
     """
     spec = MODELS.get(name_or_path)
+    resized_view = _check_probe_views(name_or_path, probe_views, preprocess)
+    if "native" in probe_views:
+        preprocess = "crop"
     required = spec.preprocess if spec is not None else None
     preprocess = preprocess or required or "resize"
     if required and preprocess != required:
@@ -185,8 +198,13 @@ def create_model(
         label_kwargs=label_kwargs,
         pretrained_weights=pretrained_weights,
     )
-    if probe_stages != 1:
-        model = to_multi_stage(model, probe_stages)
+    if resized_view and (image_size or spec.default_image_size) <= resized_view:
+        raise DeepArtError(
+            f"--probe_views {','.join(PROBE_VIEWS)} reads the native view beside a {resized_view}-pixel resized one: "
+            f"--image_size (the native view's size) must exceed {resized_view}"
+        )
+    if probe_stages != 1 or resized_view:
+        model = to_multi_stage(model, probe_stages, resized_view)
     if preprocess == "crop":
         return to_crop_detector(model, processor, eval_crops)
     return model, processor
@@ -201,8 +219,31 @@ def _check_probe_stages(name: str, probe_stages: int) -> None:
         raise DeepArtError(f"--probe_stages must be at least 1, got {probe_stages}")
 
 
-def to_multi_stage(model: PreTrainedModel, probe_stages: int) -> MultiStageProbeForImageClassification:
-    """A timm detector's backbone, same weights, with a new head on its final and earlier stages' pooled features."""
+def _check_probe_views(name: str, probe_views: Sequence[str], preprocess: str | None) -> int | None:
+    """The resized view's size when the head reads two views (the backbone's own input size), else None."""
+    unknown = [view for view in probe_views if view not in PROBE_VIEWS]
+    if unknown or not probe_views or len(set(probe_views)) != len(probe_views):
+        raise DeepArtError(
+            f"--probe_views {','.join(probe_views)}: give {', '.join(PROBE_VIEWS)} or both, each once, comma-separated"
+        )
+    if "native" in probe_views and preprocess not in (None, "crop"):
+        raise DeepArtError(f"--probe_views native reads native-resolution crops; drop --preprocess {preprocess}")
+    if len(probe_views) == 1:
+        return None
+    spec = MODELS.get(name)
+    if spec is None or spec.family != "timm":
+        timm_models = ", ".join(n for n, s in MODELS.items() if s.family == "timm")
+        raise DeepArtError(
+            f"--probe_views {','.join(PROBE_VIEWS)} is for the registered timm models ({timm_models}), not {name!r}"
+        )
+    return spec.default_image_size
+
+
+def to_multi_stage(
+    model: PreTrainedModel, probe_stages: int, resized_view: int | None = None
+) -> MultiStageProbeForImageClassification:
+    """A timm detector's backbone, same weights, with a new head on its final and earlier stages' pooled features
+    (of the input resized to ``resized_view`` too, when given)."""
     config = model.config
     native = model.timm_model
     if not getattr(native, "feature_info", None):
@@ -218,6 +259,7 @@ def to_multi_stage(model: PreTrainedModel, probe_stages: int) -> MultiStageProbe
         architecture=config.architecture,
         pretrained_cfg=config.pretrained_cfg,
         stages=stages,
+        resized_view=resized_view,
         **_label_kwargs(model_labels(config)),
     )
     setattr(multi_config, BASE_MODEL_ATTR, getattr(config, BASE_MODEL_ATTR, None))

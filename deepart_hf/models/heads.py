@@ -83,7 +83,9 @@ def describe_model(model: PreTrainedModel, processor: BaseImageProcessor | None 
     if isinstance(config, (TimmWrapperConfig, MultiStageProbeConfig)):
         family, architecture = "timm", config.architecture
         if isinstance(config, MultiStageProbeConfig):
-            architecture += f" (head on the final features + pooled {', '.join(config.stages)})"
+            stages = f" + pooled {', '.join(config.stages)}" if config.stages else ""
+            view = f" of the input resized to {config.resized_view} and as given" if config.resized_view else ""
+            architecture += f" (head on the final features{stages}{view})"
         data = timm.data.resolve_data_config(config.pretrained_cfg)
         image_size, mean, std = data["input_size"][-1], data["mean"], data["std"]
     else:

@@ -13,6 +13,16 @@ is the ordinary probe. For EfficientNet-Lite0 and N = 3: 1280 final + 40 (``bloc
 The stage outputs are read by forward hooks on the stage modules, so the backbone is timm's whole model, with the
 same weights and the same forward as the ordinary probe's, and the features and the logits come from one pass.
 
+**A second view of the image** (``resized_view``): the head can also read the features of the input resized to
+the backbone's own input size, inside the model, before the features of the input as given. The input is then a
+large native-resolution view (the centre 512 pixels, say), where a generator's up-sampling traces survive, and its
+resized copy keeps the composition the ImageNet features were learnt at: one tensor in, two views, one head. The
+resize is bicubic with antialiasing (PIL's kernel, as a resize processor's), on the normalised pixels (a resize
+commutes with the per-channel normalisation). Each view contributes its final features and its stages, resized
+view first. The resize is written as two matrix products with PIL's antialiased bicubic weights, the
+operation ``F.interpolate(mode="bicubic", antialias=True)`` computes (within 1e-4), because ONNX's TorchScript
+exporter has no antialiased resize: so the graph exports with the model.
+
 The classes register for the auto classes, so ``save_pretrained`` copies this file into the model folder:
 ``pipeline(..., trust_remote_code=True)`` works with transformers and timm alone, and after ``import
 deepart_hf.models`` without ``trust_remote_code``. Keep it self-contained (torch, timm and transformers only).
@@ -20,6 +30,9 @@ deepart_hf.models`` without ``trust_remote_code``. Keep it self-contained (torch
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 import timm
 import torch
 import torch.nn.functional as F
@@ -39,11 +52,38 @@ def probe_stage_modules(feature_info: list[dict], probe_stages: int) -> list[str
     return [info["module"] for info in feature_info[len(feature_info) - probe_stages : -1]]
 
 
+@functools.lru_cache(maxsize=8)
+def resize_weights(size_in: int, size_out: int) -> torch.Tensor:
+    """(size_out, size_in): PIL's antialiased bicubic resize of one axis (a = -0.5, the kernel widened by the
+    downscaling factor, each row normalised), so that ``rows @ image @ columns.T`` resizes an image."""
+    scale = size_in / size_out
+    widening = max(scale, 1.0)
+    support = 2.0 * widening
+    weights = np.zeros((size_out, size_in))
+    for row in range(size_out):
+        centre = (row + 0.5) * scale
+        low, high = max(int(centre - support + 0.5), 0), min(int(centre + support + 0.5), size_in)
+        x = np.abs((np.arange(low, high) - centre + 0.5) / widening)
+        kernel = np.where(x < 1, (1.5 * x - 2.5) * x * x + 1, np.where(x < 2, ((x - 5) * x + 8) * x * -0.5 + 2, 0.0))
+        weights[row, low:high] = kernel / kernel.sum()
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def resize(pixel_values: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, size, size), bicubic with antialiasing."""
+    # int(): an exporter's trace sees the input's size as a tensor; the weights are constants of that size
+    rows = resize_weights(int(pixel_values.shape[-2]), size).to(pixel_values)
+    columns = resize_weights(int(pixel_values.shape[-1]), size).to(pixel_values)
+    return rows @ pixel_values @ columns.T
+
+
 class MultiStageProbeConfig(PreTrainedConfig):
     r"""
     architecture (`str`): the timm architecture of the backbone.
     pretrained_cfg (`dict`): timm's data config of the backbone (input size, mean, std, interpolation).
     stages (`list[str]`): the stage modules (timm ``feature_info`` names) pooled beside the final features.
+    resized_view (`int`, *optional*): when set, the head first reads the features of the input resized to this
+        size (bicubic, antialiased), then those of the input as given.
     image_processor_type (`str`): the processor is timm's, read back from ``pretrained_cfg`` in config.json as
         transformers reads a timm model's, so ``AutoImageProcessor`` needs nothing from this package.
     """
@@ -53,11 +93,13 @@ class MultiStageProbeConfig(PreTrainedConfig):
     architecture: str = "resnet10t"
     pretrained_cfg: dict | None = None
     stages: list[str] | tuple[str, ...] = ()
+    resized_view: int | None = None
     image_processor_type: str = "TimmWrapperImageProcessor"
 
 
 class MultiStageProbeForImageClassification(PreTrainedModel):
-    """timm backbone -> [final pooled features, pooled stage outputs] -> a linear head."""
+    """timm backbone -> [final pooled features, pooled stage outputs] (of the resized view, then of the input)
+    -> a linear head."""
 
     config_class = MultiStageProbeConfig
     main_input_name = "pixel_values"
@@ -76,6 +118,7 @@ class MultiStageProbeForImageClassification(PreTrainedModel):
         for name in config.stages:
             self.timm_model.get_submodule(name).register_forward_hook(self._keeper(name))
         width = self.timm_model.num_features + sum(channels[name] for name in config.stages)
+        width *= 2 if config.resized_view else 1
         self.classifier = nn.Linear(width, config.num_labels)
         self.post_init()
 
@@ -91,7 +134,14 @@ class MultiStageProbeForImageClassification(PreTrainedModel):
         # the backbone initialises its own weights (or is loaded from ImageNet's)
 
     def features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(N, D): the final pooled features, then each stage's output averaged over its positions."""
+        """(N, D): the features of the resized view (when the model has one), then of the input as given."""
+        if not self.config.resized_view:
+            return self.view_features(pixel_values)
+        resized = resize(pixel_values, self.config.resized_view)
+        return torch.cat([self.view_features(resized), self.view_features(pixel_values)], dim=1)
+
+    def view_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(N, D) of one view: the final pooled features, then each stage's output averaged over its positions."""
         self._stage_outputs.clear()
         final = self.timm_model.forward_head(self.timm_model.forward_features(pixel_values), pre_logits=True)
         stages = [F.adaptive_avg_pool2d(self._stage_outputs[name], 1).flatten(1) for name in self.config.stages]

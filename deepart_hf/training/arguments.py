@@ -61,6 +61,20 @@ class ModelArguments:
             "stages before the last (a multi-stage probe with a *-linear model); 1: the final features only"
         },
     )
+    probe_views: str = field(
+        default="resize",
+        metadata={
+            "help": "the views of each image the head reads, a comma list: resize (the whole image resized to "
+            "--image_size), native (the centre --image_size pixels at native resolution, reflect-padded when smaller: "
+            "--preprocess crop), or resize,native (timm models: the features of that native crop resized to the "
+            "backbone's own input size, then of the crop itself, in one head; e.g. --image_size 512)"
+        },
+    )
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """``--probe_views`` as a tuple of view names."""
+        return tuple(view.strip() for view in self.probe_views.split(","))
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,18 @@ test predictions, report and the saved artifact follow unchanged, since the trai
 No image goes through the backbone twice: calibration fits on the head's logits on the cached validation features
 (``FeatureProbeTrainer.validation_logits``), and the familiarity stored with the model takes the cached features
 that are the evaluation transform's (``FeatureProbeTrainer.evaluation_image_features``): the validation images',
-and the training images' unflipped views in ``resize`` mode without augmentation, where that view is exactly the
-image as the saved processor gives it.
+and the training images' unflipped views when the views are the image and its mirror (``resize`` mode, or a crop as
+large as every image, without augmentation), where that view is exactly the image as the saved processor gives it.
 
 Decisions:
 
 * **Views.** Training draws one view of each image per epoch through the run's ``TrainTransform``. Here each
   image's views are computed once, as a fixed set: in ``resize`` mode without augmentation the transform's only
   randomness is its horizontal flip, so the views are the image and its mirror, which is exactly the set the
-  transform draws from. Otherwise (random crop positions, ``--augment``, blur/JPEG) they are ``RANDOM_DRAWS``
-  draws of the transform, each from a seed of (run seed, row, draw), each with its mirror. Every epoch then
+  transform draws from; so are they in ``crop`` mode when no training image is larger than the crop (its only
+  position is the whole image, as a probe's native view of 512-pixel images has). Otherwise (random crop
+  positions, ``--augment``, blur/JPEG) they are ``RANDOM_DRAWS`` draws of the transform, each from a seed of
+  (run seed, row, draw), each with its mirror. Every epoch then
   draws one cached view per image with torch's default generator, as the transform draws its flip, seeded per
   image and epoch by the Trainer's dataloader as the transform's draws are (``example_seeds.py``).
 * **Features** are the classification head's input (``models.features.head_inputs``, per crop for a crop
@@ -85,14 +87,21 @@ def cached_features_apply(enabled: bool, training: TrainingArguments, train) -> 
     return True
 
 
-def random_draws(transform: TrainTransform) -> int:
+def random_draws(transform: TrainTransform, train: Dataset) -> int:
     """How many seeded draws of the transform make an image's views (each with its mirror): one when the
-    transform's only randomness is its flip."""
-    return 1 if transform.mode == "resize" and not transform.augment else RANDOM_DRAWS
+    transform's only randomness is its flip, as when a crop is as large as every training image (a native view
+    of whole images, whose only crop position is the image itself)."""
+    if transform.augment:
+        return RANDOM_DRAWS
+    if transform.mode == "resize":
+        return 1
+    size = transform.processor.crop_size
+    rows = train.with_format(None)
+    sizes = [rows[column] for column in ("width", "height") if column in rows.column_names]
+    return 1 if len(sizes) == 2 and max(max(sizes[0]), max(sizes[1])) <= size else RANDOM_DRAWS
 
 
-def describe_views(transform: TrainTransform) -> str:
-    draws = random_draws(transform)
+def describe_views(draws: int) -> str:
     return "the image and its mirror" if draws == 1 else f"{draws} seeded random views, each with its mirror"
 
 
@@ -102,7 +111,7 @@ class TrainingViews(TorchDataset):
 
     def __init__(self, train: Dataset, transform: TrainTransform, seed: int):
         self.rows = train.with_format(None)
-        self.transform, self.seed, self.draws = transform, seed, random_draws(transform)
+        self.transform, self.seed, self.draws = transform, seed, random_draws(transform, train)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -138,8 +147,8 @@ class CachedFeatures(TorchDataset):
     def evaluation_features(self) -> torch.Tensor | None:
         """Each image's features as the evaluation transform gives them: a validation image's whole ((N, D), or
         (N, crops, D) for a crop detector), a training image's first view when its views are the image and its
-        mirror (``resize`` mode without augmentation: the unflipped view is the processor's output); None when
-        no cached view is that image (random crops, augmentation)."""
+        mirror (``resize`` mode, or a crop as large as every image, without augmentation: the unflipped view is the
+        processor's output); None when no cached view is that image (random crops, augmentation)."""
         if self.draws is None:
             return self.features
         return self.features[:, 0] if self.draws == 1 else None
@@ -185,10 +194,10 @@ def cached_feature_datasets(
     if training.process_index == 0:
         print(
             f"Linear probe on features computed once: {len(train_labels)} training images x "
-            f"{train_features.shape[1]} views ({describe_views(transform)})"
+            f"{train_features.shape[1]} views ({describe_views(views.draws)})"
             + (f", {len(evaluated[1])} validation images" if evaluated is not None else "")
         )
-    train_set = CachedFeatures(train_features, train_labels, draws=random_draws(transform))
+    train_set = CachedFeatures(train_features, train_labels, draws=views.draws)
     return train_set, CachedFeatures(*evaluated) if evaluated is not None else None
 
 

@@ -146,12 +146,15 @@ def build_config(
 
 def _model_defaults(model: ModelArguments, data: DataArguments) -> tuple[ModelArguments, DataArguments]:
     """A registered recipe's own defaults: --freeze_backbone for the CLIP probe, --preprocess crop for
-    SAFE/NPR; explicit flags and protocols win. Resolved here so that the run's identity records them."""
-    if model.model_name_or_path and model.probe_stages != 1:
+    SAFE/NPR and for a probe reading the native view; explicit flags and protocols win. Resolved here so that the
+    run's identity records them."""
+    head_flags = {"--probe_stages": model.probe_stages != 1, "--probe_views": model.views != ("resize",)}
+    for flag in (flag for flag, given in head_flags.items() if given and model.model_name_or_path):
         raise DeepArtError(
-            "--probe_stages builds a new model's head; a trained detector (--model_name_or_path) keeps its own: "
-            "drop --probe_stages"
+            f"{flag} builds a new model's head; a trained detector (--model_name_or_path) keeps its own: drop {flag}"
         )
+    if "native" in model.views and data.preprocess is None:
+        data = replace(data, preprocess="crop")
     spec = MODELS.get(model.model) if not model.model_name_or_path else None
     if model.freeze_backbone is None:
         model = replace(model, freeze_backbone=bool(spec and spec.freeze_backbone))

@@ -190,6 +190,7 @@ def build_model(config: TrainConfig, task: Task):
             labels=task.head_classes,
             pretrained_weights=config.model.pretrained_weights,
             probe_stages=config.model.probe_stages,
+            probe_views=config.model.views,
         )
     model, processor = load_trained(trained, attribution=task.is_attribution)
     task.check_model(model, trained)

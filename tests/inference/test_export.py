@@ -1,6 +1,6 @@
 """ONNX export as a person deploys a detector: `deepart-hf export`, then the export scored through onnxruntime
 gives the PyTorch model's prob_ai (within 1e-4) on the DeepArt sample, for a ResNet, an EfficientNet, a ViT, a
-multi-stage probe and a crop model, and the same rows and decisions from `deepart-hf predict`."""
+multi-stage probe, a two-view probe and a crop model, and the same rows and decisions from `deepart-hf predict`."""
 
 import json
 import logging
@@ -94,6 +94,8 @@ def assert_same_scores(run, exported, images):
         ("efficientnet_b0", {"image_size": 64}),
         ("vit-test", {"image_size": 32}),
         ("efficientnet-lite0", {"image_size": 64, "probe_stages": 3}),  # the multi-stage probe's own model class
+        # the two-view probe: a native crop, and its resize inside the graph (ONNX Resize with antialiasing)
+        ("efficientnet-lite0", {"image_size": 240, "probe_views": ("resize", "native")}),
     ],
 )
 def test_onnx_gives_the_pytorch_prob_ai(name, options, sample_images, tmp_path, capsys, monkeypatch):

@@ -1,23 +1,30 @@
 """The multi-stage probe: a timm backbone whose head reads its final pooled features and the pooled outputs of the
-stages before the last, with the same weights as the ordinary probe, saved and loaded as any detector."""
+stages before the last, with the same weights as the ordinary probe, saved and loaded as any detector; and the
+two-view probe, whose head reads the features of a native-resolution crop resized, then of the crop itself."""
 
 import huggingface_hub.constants
 import numpy as np
 import pytest
 import timm
 import torch
+import torch.nn.functional as F
 from PIL import Image
+from transformers import TimmWrapperForImageClassification
 
 from deepart_hf.errors import DeepArtError
 from deepart_hf.inference.detector import load_detector
 from deepart_hf.models import (
+    CropDetector,
     MultiStageProbeForImageClassification,
     classifier_head,
     create_model,
     describe_model,
     freeze_backbone,
 )
-from deepart_hf.models.features import head_inputs
+from deepart_hf.models.crop_detector import eval_crop_offsets
+from deepart_hf.models.features import head_inputs, image_features
+from deepart_hf.models.heads import classifier_model
+from deepart_hf.models.multi_stage import resize
 
 
 @pytest.fixture(autouse=True)
@@ -99,4 +106,81 @@ def test_saved_it_loads_as_a_detector_with_the_same_probabilities(deepart_sample
     assert np.ptp(expected.numpy()) > 0.01
 
     detector = load_detector(tmp_path)
+    np.testing.assert_allclose([p.prob_ai for p in detector.predict(images)], expected.numpy(), rtol=0, atol=1e-6)
+
+
+def centre_crops(sample, size: int, count: int = 4) -> list[Image.Image]:
+    """The centre size x size of each image at its own resolution (the DeepArt paintings are all larger)."""
+    images = []
+    for path in sorted(sample.glob("Human/*"))[: count // 2] + sorted(sample.glob("Aigc/*"))[: count // 2]:
+        image = Image.open(path).convert("RGB")
+        [(top, left)] = eval_crop_offsets(image.height, image.width, size, 1)
+        images.append(image.crop((left, top, left + size, top + size)))
+    return images
+
+
+def test_the_two_view_head_reads_the_resized_crop_then_the_native_crop(deepart_sample):
+    two, processor = create_model("efficientnet-lite0-linear", probe_views=("resize", "native"), image_size=288)
+    inner = classifier_model(two)
+    assert isinstance(two, CropDetector) and isinstance(inner, MultiStageProbeForImageClassification)
+    assert (inner.config.resized_view, inner.config.stages, classifier_head(two).in_features) == (224, [], 2 * 1280)
+    assert (processor.crop_size, processor.eval_crops) == (288, 1)
+    assert describe_model(two)["architecture"] == (
+        "tf_efficientnet_lite0 (head on the final features of the input resized to 224 and as given)"
+    )
+
+    crops = centre_crops(deepart_sample, 288)
+    pixels = processor(images=crops, return_tensors="pt")["pixel_values"]  # (4, 1, 3, 288, 288): the centre crop
+    features = image_features(two.eval(), pixels)
+    assert features.shape == (4, 2560)
+    # the second half: the ordinary probe's features of the native crop
+    native, _ = create_model("efficientnet-lite0-linear", preprocess="crop", image_size=288)
+    torch.testing.assert_close(features[:, 1280:], image_features(native.eval(), pixels), rtol=0, atol=1e-5)
+    # the first half: the ordinary 224 probe's features of the crop resized inside the model ...
+    ordinary, ordinary_processor = create_model("efficientnet-lite0-linear")
+    # (torch's antialiased bicubic resize, as matrix products that export to ONNX)
+    resized = F.interpolate(pixels[:, 0], size=(224, 224), mode="bicubic", align_corners=False, antialias=True)
+    torch.testing.assert_close(resize(pixels[:, 0], 224), resized, rtol=0, atol=1e-4)
+    torch.testing.assert_close(features[:, :1280], head_inputs(ordinary.eval(), resized), rtol=0, atol=1e-3)
+    # ... which is the resize processor's resize of the crop, but for its rounding to 8 bits
+    processed = ordinary_processor(crops, return_tensors="pt")["pixel_values"]
+    assert (resized - processed).abs().mean() < 0.5 / 127.5  # on average within half a grey level of 255
+    assert features[:, :1280].sub(features[:, 1280:]).abs().mean() > 0.05  # two views, two different features
+
+
+def test_a_native_view_alone_is_the_ordinary_crop_model():
+    model, processor = create_model("efficientnet-lite0-linear", probe_views=("native",), image_size=288)
+    assert isinstance(classifier_model(model), TimmWrapperForImageClassification)
+    assert isinstance(model, CropDetector) and (processor.crop_size, processor.eval_crops) == (288, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("efficientnet-lite0-linear", {"probe_views": ("resize", "native")}, "must exceed 224"),
+        ("vit-test", {"probe_views": ("resize", "native"), "image_size": 64}, "is for the registered timm models"),
+        ("efficientnet-lite0-linear", {"probe_views": ("resize", "crops")}, "give resize, native or both"),
+        ("efficientnet-lite0-linear", {"probe_views": ("native", "native")}, "give resize, native or both"),
+        ("efficientnet-lite0-linear", {"probe_views": ("native",), "preprocess": "resize"}, "drop --preprocess"),
+    ],
+)
+def test_what_probe_views_refuses_is_one_line(name, options, message):
+    with pytest.raises(DeepArtError, match=message) as error:
+        create_model(name, **options)
+    assert "\n" not in str(error.value)
+
+
+def test_the_saved_two_view_probe_loads_as_a_detector_with_the_same_probabilities(deepart_sample, tmp_path):
+    model, processor = create_model("efficientnet-lite0-linear", probe_views=("resize", "native"), image_size=256)
+    with torch.no_grad():
+        classifier_head(model).weight.normal_(0, 0.05, generator=torch.Generator().manual_seed(0))
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    images = [Image.open(path).convert("RGB") for path in sorted(deepart_sample.glob("*/*"))[::16]]
+    with torch.no_grad():
+        expected = model.eval()(**processor(images=images, return_tensors="pt")).logits.softmax(-1)[:, 1]
+    assert np.ptp(expected.numpy()) > 0.01
+
+    detector = load_detector(tmp_path)
+    assert classifier_model(detector.model).config.resized_view == 224
     np.testing.assert_allclose([p.prob_ai for p in detector.predict(images)], expected.numpy(), rtol=0, atol=1e-6)

@@ -159,6 +159,17 @@ def test_probe_stages_are_part_of_a_new_run_and_refused_for_a_trained_detector()
     assert "\n" not in str(error.value)
 
 
+def test_a_native_view_reads_crops_and_is_refused_for_a_trained_detector():
+    two = resolved("--dataset", "x", "--model", "efficientnet-lite0-linear", "--probe_views", "resize,native")
+    plain = resolved("--dataset", "x", "--model", "efficientnet-lite0-linear")
+    assert (two.model.views, two.data.preprocess) == (("resize", "native"), "crop")
+    assert (plain.model.views, plain.data.preprocess) == (("resize",), None)
+    assert two.training.output_dir != plain.training.output_dir  # another head, another run
+    with pytest.raises(DeepArtError, match="a trained detector .* keeps its own: drop --probe_views") as error:
+        resolved("--dataset", "x", "--model_name_or_path", "runs/probe", "--probe_views", "native")
+    assert "\n" not in str(error.value)
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS.values(), ids=lambda protocol: protocol.name)
 def test_each_protocol_sets_fields_of_its_groups(protocol):
     groups = {"model": ModelArguments, "data": DataArguments, "run": RunArguments, "training": TrainingArguments}

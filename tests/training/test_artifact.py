@@ -109,13 +109,23 @@ CASES = {
         "synthetic_folder",
         ["--model", "efficientnet-lite0-linear", "--probe_stages", "3", "--image_size", "64"],
     ),
+    # the probe on two views (a native crop and its resize, in the model): cached features of the crop and its mirror
+    "lite0-two-view-probe-deepart": (
+        "deepart_folder",
+        ["--model", "efficientnet-lite0-linear", "--probe_views", "resize,native", "--image_size", "232"],
+    ),
     "safe-crop3-synthetic": (
         "synthetic_folder",
         ["--protocol", "safe", "--image_size", "32", "--eval_crops", "3", "--max_train_samples", "24"],
     ),
 }
 
-PRETRAINED = {"lite0-probe-synthetic", "lite0-probe-crop3-deepart", "lite0-multistage-probe-synthetic"}
+PRETRAINED = {
+    "lite0-probe-synthetic",
+    "lite0-probe-crop3-deepart",
+    "lite0-multistage-probe-synthetic",
+    "lite0-two-view-probe-deepart",
+}
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import torch
 from datasets import Image
 
 import deepart_hf
+from deepart_hf.data.images import decode_image
 from deepart_hf.data.loading import load_splits
 from deepart_hf.evaluation.calibration import calibrate
 from deepart_hf.evaluation.suite import scored_split
@@ -126,10 +127,24 @@ def test_resize_mode_caches_the_image_and_its_mirror(deepart_folder):
     _, processor = create_model("resnet10t", from_scratch=True, image_size=32)
     train = undecoded_training_images(deepart_folder)
     transform = TrainTransform(processor, parse_augment(None))
-    views = TrainingViews(train, transform, seed=0)[1]["pixel_values"]
+    training_views = TrainingViews(train, transform, seed=0)
+    views = training_views[1]["pixel_values"]
     plain = PixelValues(processor)({"image": [train[1]["image"]]})["pixel_values"][0]
-    assert views.shape == (2, 3, 32, 32) and describe_views(transform) == "the image and its mirror"
+    assert views.shape == (2, 3, 32, 32) and describe_views(training_views.draws) == "the image and its mirror"
     assert torch.equal(views[0], plain) and torch.equal(views[1], plain.flip(-1))
+
+
+def test_a_crop_as_large_as_every_image_caches_the_image_and_its_mirror(deepart_folder):
+    train = undecoded_training_images(deepart_folder)
+    largest = max(max(train["width"]), max(train["height"]))
+    _, processor = create_model("resnet10t", from_scratch=True, image_size=largest, preprocess="crop")
+    training_views = TrainingViews(train, TrainTransform(processor, parse_augment(None)), seed=0)
+    views = training_views[0]["pixel_values"]
+    whole = processor(images=[decode_image(train[0]["image"])], return_tensors="pt")["pixel_values"][0, 0]
+    assert training_views.draws == 1 and views.shape == (2, 3, largest, largest)
+    assert torch.equal(views[0], whole) and torch.equal(views[1], whole.flip(-1))  # the only position: all of it
+    _, smaller = create_model("resnet10t", from_scratch=True, image_size=largest - 1, preprocess="crop")
+    assert TrainingViews(train, TrainTransform(smaller, parse_augment(None)), seed=0).draws == RANDOM_DRAWS
 
 
 def test_random_views_are_seeded_and_come_in_mirrored_pairs(deepart_folder):
