@@ -82,7 +82,7 @@ RECIPES = {  # name: (what it is, its train.py flags)
         TWO_VIEWS,
     ),
     "lite0-finetune": (
-        "EfficientNet-Lite0 fine-tuned from ImageNet, resized to 224, 3 epochs (60 steps of batch 16)",
+        "EfficientNet-Lite0 fine-tuned from ImageNet, resized to 224, 3 epochs of batch 16 (57 steps)",
         [*FINE_TUNE, "--num_train_epochs", "3"],
     ),
     "lite0-finetune-blurjpeg": (

@@ -143,6 +143,7 @@ PARSE_ONLY = {
     "leave_one_out": "trains one detector per held-out source",
     "probe_leave_one_out": "trains three backbones x two heads per held-out source",
     "leave_one_generator_out": "trains a detector per held-out generator of the full art-game half",
+    "probe_views_tuning": "two-view features of the full art-game half (500 images at 512 and 224 px), then a grid",
     "recipe_leave_one_out": "trains eight detectors on four sources, the art-game half among them, per recipe",
     "generator_features": "features of the full art-game half (500 images at 224 px) per backbone",
     "peer_comparison": "trains resnet18 twice at 224 px, 5 epochs",
