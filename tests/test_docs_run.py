@@ -133,6 +133,18 @@ BENCHMARKS = {  # benchmark -> its tiny budget, its output redirected
     ],
 }  # fmt: skip
 BUDGET.update(BENCHMARKS)
+# A two-view probe's native view must be larger than its 224-pixel resized one: the smallest budget it accepts
+TWO_VIEW_IMAGE_SIZE = "240"
+
+
+def budget_for(argv: list[str]) -> list[str]:
+    budget = list(BUDGET.get(program(argv), []))
+    views = argv[argv.index("--probe_views") + 1] if "--probe_views" in argv[:-1] else ""
+    if "resize" in views and "native" in views and "--image_size" in budget:
+        budget[budget.index("--image_size") + 1] = TWO_VIEW_IMAGE_SIZE
+    return budget
+
+
 # Documented benchmarks that only parse here (tests/test_docs.py), with why: each trains several models or times
 # a full-size workload, minutes even at its smallest flags.
 PARSE_ONLY = {
@@ -257,7 +269,7 @@ def steps() -> list[Step]:
             if last_out in argv:
                 last_out = earlier.argv[argv.index(last_out)]
             continue
-        budget = BUDGET.get(program(argv), [])
+        budget = budget_for(argv)
         written = [*argv, *budget]
         outputs = [word for flag, word in zip(written, written[1:]) if flag in OUTPUT_FLAGS]
         seen[same] = Step(command, argv, budget, outputs)
