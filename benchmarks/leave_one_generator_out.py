@@ -81,6 +81,11 @@ RECIPES = {  # name: (what it is, its train.py flags)
         "validation splits by benchmarks/probe_views_tuning.py",
         TWO_VIEWS,
     ),
+    "lite0-probe-views-3stages": (
+        "the two-view probe on three stages' pooled features of each view (--probe_stages 3), its head recipe "
+        "carried over from the two-view probe (not tuned again)",
+        [*TWO_VIEWS, "--probe_stages", "3"],
+    ),
     "lite0-finetune": (
         "EfficientNet-Lite0 fine-tuned from ImageNet, resized to 224, 3 epochs of batch 16 (57 steps)",
         [*FINE_TUNE, "--num_train_epochs", "3"],
