@@ -10,6 +10,11 @@ a 512×512 JPEG) is built with its generator from the file names, then each reci
 (human split 6:1:3, seed 42, the same for every fold and recipe). Each recipe's time is the whole cross-eval call:
 three trainings, their test predictions, the report.
 
+A combination (``COMBINATIONS``) runs its member recipes (once per invocation, whoever asks first), then scores each
+fold's test images by the mean of the members' calibrated log-odds, read from their ``predictions.csv``, against
+the mean of their calibrated thresholds: what averaging the two saved detectors' log-odds would give, not one
+saved detector. Its time is its members' together.
+
     python benchmarks/leave_one_generator_out.py                           # every recipe
     python benchmarks/leave_one_generator_out.py --recipes lite0-probe     # one
 
@@ -26,12 +31,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from calibration_sample_size import machine
 from generator_features import build_art_game_half
 
+from deepart_hf import load_detector
 from deepart_hf.cli import main as deepart_hf_cli
+from deepart_hf.evaluation.intervals import metric_intervals
+from deepart_hf.evaluation.predictions import read_predictions_csv
 from deepart_hf.files import write_json
+from deepart_hf.research.generator_folds import fold_means
 
 HERE = Path(__file__).resolve().parent
 COMMON = ["--per_device_eval_batch_size", "32", "--dataloader_num_workers", "0", "--save_strategy", "no"]
@@ -104,10 +114,22 @@ RECIPES = {  # name: (what it is, its train.py flags)
     ),
 }
 
+COMBINATIONS = {  # name: (what it is, its member recipes)
+    "views-3stages+finetune": (
+        "the mean of the calibrated log-odds of the two-view three-stage probe and the 3-epoch fine-tune, which fail "
+        "on different generators; decided at the mean of their calibrated thresholds",
+        ["lite0-probe-views-3stages", "lite0-finetune"],
+    ),
+}
+
 
 def run_recipe(data: Path, work: Path, name: str) -> dict:
+    if name in COMBINATIONS:
+        return run_combination(data, work, name)
     description, flags = RECIPES[name]
     out = work / name
+    if (out / "cross_source.json").is_file():  # already run in this invocation, as a combination's member
+        return json.loads((out / "benchmark.json").read_text(encoding="utf-8"))
     argv = [
         "cross-eval",
         "--dataset",
@@ -122,7 +144,7 @@ def run_recipe(data: Path, work: Path, name: str) -> dict:
     assert deepart_hf_cli(argv) == 0
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     report = json.loads((out / "cross_source.json").read_text(encoding="utf-8"))
-    return {
+    result = {
         "recipe": name,
         "description": description,
         "command": "deepart-hf " + " ".join(argv).replace(str(data), "DATA").replace(str(out), f"OUT/{name}"),
@@ -139,19 +161,60 @@ def run_recipe(data: Path, work: Path, name: str) -> dict:
         "human_split": report["human_split"],
         "markdown": (out / "cross_source.md").read_text(encoding="utf-8"),
     }
+    write_json(out / "benchmark.json", result)
+    return result
+
+
+def run_combination(data: Path, work: Path, name: str) -> dict:
+    description, members = COMBINATIONS[name]
+    runs = {member: run_recipe(data, work, member) for member in members}
+    folds = {}
+    for generator in runs[members[0]]["folds"]:
+        scored = [read_predictions_csv(work / m / f"train-without-{generator}" / "predictions.csv") for m in members]
+        if any(list(s["id"]) != list(scored[0]["id"]) for s in scored):
+            raise SystemExit(f"{name}: the members' test images differ in the fold without {generator}")
+        thresholds = [
+            load_detector(work / m / f"train-without-{generator}").calibration.threshold_log_odds for m in members
+        ]
+        metrics = metric_intervals(
+            scored[0]["label"],
+            np.mean([s["log_odds_ai"] for s in scored], axis=0),
+            threshold_log_odds=float(np.mean(thresholds)),
+            n_resamples=int(COMMON[COMMON.index("--n_resamples") + 1]),
+        )
+        folds[generator] = {"metrics": metrics}
+    return {
+        "recipe": name,
+        "description": description,
+        "members": members,
+        "command": " && ".join(runs[m]["command"] for m in members) + " (then the mean of their log-odds per fold)",
+        "seconds": round(sum(runs[m]["seconds"] for m in members), 1),
+        "cpu_seconds": round(sum(runs[m]["cpu_seconds"] for m in members), 1),
+        "load_average_before": runs[members[0]]["load_average_before"],
+        "load_average_after": runs[members[-1]]["load_average_after"],
+        "mean": fold_means(folds),
+        "folds": {
+            g: {key: entry["metrics"][key] for key in ("auroc", "mean_accuracy", "human_accuracy", "ai_accuracy")}
+            for g, entry in folds.items()
+        },
+        "member_means": {m: runs[m]["mean"] for m in members},
+        "human_split": runs[members[0]]["human_split"],
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recipes", default=",".join(RECIPES), help=f"comma list of {', '.join(RECIPES)}")
+    names = [*RECIPES, *COMBINATIONS]
+    parser.add_argument("--recipes", default=",".join(names), help=f"comma list of {', '.join(names)}")
     parser.add_argument("--out_dir", default=str(HERE / "results"))
     parser.add_argument(
         "--work_dir",
         default=None,
         help="where the dataset and runs are written (default: the system's temporary folder)",
     )
+    parser.add_argument("--threads", type=int, help="torch's CPU threads (default: every core)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(args.threads or max(1, os.cpu_count() or 1))
     with tempfile.TemporaryDirectory(prefix="leave-one-generator-out-", dir=args.work_dir) as tmp:
         data = build_art_game_half(Path(tmp))
         for name in args.recipes.split(","):
@@ -165,7 +228,7 @@ def main(argv=None) -> int:
                 Path(args.out_dir) / f"leave_one_generator_out-{name}.json",
                 {
                     "command": "python benchmarks/leave_one_generator_out.py --recipes " + name,
-                    "machine": machine(),
+                    "machine": machine() | {"torch_threads": torch.get_num_threads()},
                     **result,
                 },
             )

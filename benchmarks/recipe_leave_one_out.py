@@ -53,6 +53,18 @@ RECIPES = {  # name: (what it is, its train.py flags)
         "EfficientNet-Lite0 linear probe under the same protocol (cached features)",
         ["--protocol", "deepart", "--model", "efficientnet-lite0-linear", "--image_size", "224"],
     ),
+    "lite0-probe-3stages": (
+        "the Lite0 probe on three stages' pooled features (--probe_stages 3) under the same protocol",
+        ["--protocol", "deepart", "--model", "efficientnet-lite0-linear", "--image_size", "224", "--probe_stages", "3"],
+    ),
+    "lite1-probe": (
+        "EfficientNet-Lite1 linear probe at its native 240 pixels under the same protocol",
+        ["--protocol", "deepart", "--model", "efficientnet-lite1-linear", "--image_size", "240"],
+    ),
+    "lite2-probe": (
+        "EfficientNet-Lite2 linear probe at its native 260 pixels under the same protocol",
+        ["--protocol", "deepart", "--model", "efficientnet-lite2-linear", "--image_size", "260"],
+    ),
     "lite2-probe-3stages": (
         "EfficientNet-Lite2 probe on three stages' pooled features under the same protocol (cached features)",
         ["--protocol", "deepart", "--model", "efficientnet-lite2-linear", "--image_size", "260", "--probe_stages", "3"],
@@ -71,7 +83,7 @@ def run_recipe(data: str, work: Path, name: str) -> dict:
     shown = " ".join(flags + COMMON)
     return {
         "command": f"deepart-hf cross-eval --dataset {','.join(SOURCES)} --leave_one_out --output_dir OUT/{name} {shown}",
-        "machine": machine(),
+        "machine": machine() | {"torch_threads": torch.get_num_threads()},
         "recipe": name,
         "description": description,
         "seconds": round(seconds, 1),
@@ -86,8 +98,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
     parser.add_argument("--synthetic_per_class", type=int, default=60)
+    parser.add_argument("--threads", type=int, help="torch's CPU threads (default: every core)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(args.threads or max(1, os.cpu_count() or 1))
     with tempfile.TemporaryDirectory(prefix="recipe-leave-one-out-") as tmp:
         work = Path(tmp)
         folders = build_sources(work, SOURCES, args.synthetic_per_class)

@@ -49,6 +49,17 @@ def test_the_trainer_hook_that_turns_a_failed_save_into_one_line_is_still_there(
     assert list(inspect.signature(Trainer._save_checkpoint).parameters) == ["self", "model", "trial"]
 
 
+def test_the_trainer_hooks_that_save_and_load_a_probes_head_alone_are_still_there():
+    # FeatureProbeTrainer writes a checkpoint's weights in _save and reads them back in _load_from_checkpoint
+    assert list(inspect.signature(Trainer._save).parameters) == ["self", "output_dir", "state_dict"]
+    assert list(inspect.signature(Trainer._load_from_checkpoint).parameters) == [
+        "self",
+        "resume_from_checkpoint",
+        "model",
+    ]
+    assert list(inspect.signature(Trainer._issue_warnings_after_load).parameters) == ["self", "load_result"]
+
+
 def test_the_trainer_hooks_that_seed_each_training_example_are_still_there():
     # DetectorTrainer builds its training loader with the Trainer's own over SeededExamples, and sets the epoch of
     # its EpochIndices where the Trainer starts an epoch (accelerate's set_epoch misses it in DDP on resume)

@@ -5,16 +5,20 @@ features as they would be from the images."""
 
 import csv
 import json
+import logging
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 from datasets import Image
 
 import deepart_hf
 from deepart_hf.data.images import decode_image
 from deepart_hf.data.loading import load_splits
+from deepart_hf.errors import DeepArtError
 from deepart_hf.evaluation.calibration import calibrate
 from deepart_hf.evaluation.suite import scored_split
 from deepart_hf.models import create_model, freeze_backbone
@@ -23,6 +27,7 @@ from deepart_hf.models.features import head_inputs
 from deepart_hf.models.preprocessing import PixelValues
 from deepart_hf.training.augment import TrainTransform, parse_augment
 from deepart_hf.training.cached_probe import (
+    FROZEN_RECORD,
     RANDOM_DRAWS,
     CachedFeatures,
     FeatureHead,
@@ -30,6 +35,7 @@ from deepart_hf.training.cached_probe import (
     TrainingViews,
     cached_feature_datasets,
     describe_views,
+    frozen_fingerprint,
 )
 from deepart_hf.training.familiarity import fit_familiarity
 from deepart_hf.training.run import build_model, make_trainer, prepare_data, training_layout
@@ -117,6 +123,58 @@ def test_an_interrupted_cached_probe_resumes_to_the_same_model(cached_probe, dee
     probe_run(deepart_folder, resumed)
     assert "resuming from" in caplog.text
     np.testing.assert_allclose(predicted_prob_ai(resumed), predicted_prob_ai(out), rtol=0, atol=1e-6)
+
+
+def test_a_cached_probes_checkpoints_hold_its_head_and_the_fingerprint_of_the_rest(cached_probe):
+    out, _ = cached_probe
+    whole = safetensors.torch.load_file(str(out / "model.safetensors"))
+    checkpoints = sorted(out.glob("checkpoint-*"))
+    assert len(checkpoints) == 2  # --save_total_limit 2 of the 3 epochs
+    for checkpoint in checkpoints:
+        head = safetensors.torch.load_file(str(checkpoint / "model.safetensors"))
+        assert sorted(head) == sorted(name for name in whole if ".classifier." in name) and len(head) == 2
+        record = json.loads((checkpoint / FROZEN_RECORD).read_text())
+        assert sorted(record["head"]) == sorted(head)
+        # the finished model's weights outside the head are the ones fingerprinted: the backbone never moved
+        assert frozen_fingerprint(whole, record["head"]) == record["frozen_sha256"]
+        # the whole model is 3.4M weights, the head 1281 x 2
+        assert (checkpoint / "model.safetensors").stat().st_size < (out / "model.safetensors").stat().st_size / 100
+    # the last checkpoint's head is the finished model's
+    last = safetensors.torch.load_file(str(checkpoints[-1] / "model.safetensors"))
+    assert all(torch.equal(last[name], whole[name]) for name in last)
+
+
+def test_the_best_epochs_head_is_loaded_from_its_checkpoint_without_a_warning(deepart_folder, tmp_path, caplog):
+    out = tmp_path / "best"
+    transformers_logger = logging.getLogger("transformers")  # it does not propagate to the root logger
+    transformers_logger.addHandler(caplog.handler)
+    try:
+        probe_run(deepart_folder, out, "--keep_checkpoints", "true", "--load_best_model_at_end", "true")
+    finally:
+        transformers_logger.removeHandler(caplog.handler)
+    last = max(out.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))
+    state = json.loads((last / "trainer_state.json").read_text())
+    best = safetensors.torch.load_file(str(Path(state["best_model_checkpoint"]) / "model.safetensors"))
+    whole = safetensors.torch.load_file(str(out / "model.safetensors"))
+    assert len(whole) > 100 and all(torch.equal(best[name], whole[name]) for name in best)
+    assert "missing keys" not in caplog.text
+
+
+def test_a_checkpoint_of_a_head_on_other_frozen_weights_is_not_resumed(cached_probe, deepart_folder, tmp_path):
+    out, _ = cached_probe
+    resumed = tmp_path / "resumed"
+    shutil.copytree(out, resumed)
+    (resumed / "metrics.json").unlink()
+    first = min(resumed.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))
+    # as if the backbone the head was trained on were another: the fingerprint no longer matches
+    record = json.loads((first / FROZEN_RECORD).read_text())
+    (first / FROZEN_RECORD).write_text(json.dumps({**record, "frozen_sha256": "0" * 64}))
+    for checkpoint in resumed.glob("checkpoint-*"):
+        if checkpoint != first:
+            shutil.rmtree(checkpoint)
+    with pytest.raises(DeepArtError, match="other frozen weights than this run builds"):
+        probe_run(deepart_folder, resumed)
+    assert first.is_dir()  # nothing of the checkpoint is lost
 
 
 def undecoded_training_images(folder):

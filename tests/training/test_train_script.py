@@ -13,6 +13,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Image, Value
 
 import deepart_hf
 import train
+from deepart_hf.training.cached_probe import FROZEN_RECORD, frozen_fingerprint
 from helpers import FAST_TRAINING, REPO, image_bytes
 
 # --keep_checkpoints: these tests read the checkpoints a finished run would otherwise remove
@@ -417,12 +418,17 @@ def test_frozen_backbone_then_unfrozen_epochs_with_step_lr(deepart_folder, tmp_p
         )
         == 0
     )
+    # the frozen stage's checkpoints hold the head alone, with the fingerprint of the backbone it never moved
     first, second = (load_file(out / f"checkpoint-{step}" / "model.safetensors") for step in (2, 4))
-    final = load_file(out / "model.safetensors")
-    backbone = "vit.encoder.layer.0.attention.attention.query.weight"
-    assert (first[backbone] == second[backbone]).all()  # frozen stage: the backbone never moved
+    frozen = [json.loads((out / f"checkpoint-{step}" / FROZEN_RECORD).read_text()) for step in (2, 4)]
+    assert sorted(first) == sorted(second) == ["classifier.bias", "classifier.weight"]
+    assert frozen[0] == frozen[1]
     assert not (first["classifier.weight"] == second["classifier.weight"]).all()  # ... while the head learned
-    assert not (second[backbone] == final[backbone]).all()  # unfrozen stage moved it
+    final = load_file(out / "model.safetensors")
+    assert frozen_fingerprint(final, list(first)) != frozen[0]["frozen_sha256"]  # unfrozen stage moved the backbone
+    assert "vit.encoder.layer.0.attention.attention.query.weight" in load_file(
+        out / "unfrozen" / "checkpoint-2" / "model.safetensors"
+    )  # ... and its checkpoints are whole
     assert (out / "unfrozen" / "checkpoint-2").is_dir()
     rates = [
         e["learning_rate"]
