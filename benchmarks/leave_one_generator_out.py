@@ -112,6 +112,14 @@ RECIPES = {  # name: (what it is, its train.py flags)
         "SAFE from scratch, its own recipe (--protocol safe), 2 epochs instead of 20",
         ["--protocol", "safe", "--num_train_epochs", "2", "--per_device_train_batch_size", "32"],
     ),
+    "npr-20epochs": (
+        "NPR from scratch at SAFE's recipe's own 20 epochs (--protocol safe)",
+        ["--protocol", "safe", "--model", "npr", "--per_device_train_batch_size", "32"],
+    ),
+    "safe-20epochs": (
+        "SAFE from scratch at its own recipe's 20 epochs (--protocol safe)",
+        ["--protocol", "safe", "--per_device_train_batch_size", "32"],
+    ),
 }
 
 COMBINATIONS = {  # name: (what it is, its member recipes)
