@@ -16,7 +16,8 @@ The classes register for the auto classes, so ``save_pretrained`` copies this fi
 ``pipeline("image-classification", model=FOLDER_OR_ID, trust_remote_code=True)`` works with transformers alone,
 and after ``import deepart_hf.models`` (which registers them locally) without ``trust_remote_code``.
 
-This file must stay self-contained (torch, torchvision, PIL, numpy and transformers only): it is what runs on a
+This file must stay self-contained (torch, torchvision, PIL, numpy and transformers only, and the self-contained
+file of the classifier it may wrap, ``multi_stage.py``): it is what runs on a
 machine that has the model but not deepart-hf.
 """
 
@@ -33,6 +34,8 @@ from transformers.configuration_utils import SubConfigSpec
 from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 from transformers.image_utils import make_flat_list_of_images
 from transformers.modeling_outputs import ImageClassifierOutput
+
+from .multi_stage import MultiStageProbeConfig, MultiStageProbeForImageClassification
 
 MODEL_TYPE = "deepart_crop_detector"
 
@@ -210,3 +213,9 @@ class CropDetector(PreTrainedModel):
 CropDetectorConfig.register_for_auto_class()
 CropDetector.register_for_auto_class("AutoModelForImageClassification")
 CropImageProcessor.register_for_auto_class()
+
+# The classifier a crop detector may wrap whose code is not transformers' own: saving a crop detector copies its
+# file beside this one (transformers copies a model file's relative imports), and loading it as remote code
+# registers it here, before the wrapped config is read (multi_stage.py imports timm only where it is installed).
+AutoConfig.register(MultiStageProbeConfig.model_type, MultiStageProbeConfig, exist_ok=True)
+AutoModelForImageClassification.register(MultiStageProbeConfig, MultiStageProbeForImageClassification, exist_ok=True)

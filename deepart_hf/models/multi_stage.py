@@ -33,12 +33,16 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import ImageClassifierOutput
+
+try:  # a crop detector's saved code imports this file; one around a transformers model loads without timm
+    import timm
+except ImportError:
+    timm = None
 
 MODEL_TYPE = "deepart_multi_stage"
 

@@ -117,3 +117,33 @@ def test_a_saved_crop_detector_runs_in_a_pipeline_in_a_fresh_process(saved_crop_
     prob_ai, deepart_imported = result.stdout.strip().splitlines()[-2:]
     assert float(prob_ai) == pytest.approx(expected, abs=1e-6)
     assert deepart_imported == str(how == "import deepart_hf.models")  # remote code needs nothing of deepart-hf
+
+
+def test_a_saved_crop_detector_around_a_transformers_model_loads_as_remote_code_without_timm(tmp_path):
+    torch.manual_seed(0)
+    model, crop_processor = create_model("vit-test", from_scratch=True, image_size=32, preprocess="crop", eval_crops=3)
+    folder = tmp_path / "vit-crops"
+    model.save_pretrained(folder)
+    crop_processor.save_pretrained(folder)
+    # the probe's code travels with every crop detector, and asks for timm only where a probe is built
+    assert (folder / "multi_stage.py").is_file()
+    image = random_image(90, 70, seed=4)
+    image.save(tmp_path / "painting.png")
+    with torch.no_grad():
+        expected = model.eval()(**crop_processor(image)).logits.softmax(-1)[0, 1].item()
+    no_timm = tmp_path / "no-timm"
+    no_timm.mkdir()
+    (no_timm / "timm.py").write_text('raise ModuleNotFoundError("No module named \'timm\'", name="timm")\n')
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from transformers import pipeline
+        scores = pipeline("image-classification", model={str(folder)!r}, trust_remote_code=True)
+        print({{s["label"]: s["score"] for s in scores({str(tmp_path / "painting.png")!r})}}["ai"])
+        assert "timm" not in sys.modules and not any(name.startswith("deepart_hf") for name in sys.modules)
+        """
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(no_timm)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert float(result.stdout.split()[-1]) == pytest.approx(expected, abs=1e-6)

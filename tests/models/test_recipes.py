@@ -107,10 +107,17 @@ def test_recipe_preprocessing_is_fixed_and_pretrained_clip_offline_is_one_line()
 
 @pytest.mark.parametrize(
     ("name", "options"),
-    [("safe", {}), ("clip-test", {}), ("efficientnet-lite0", {"probe_stages": 3})],  # the last: a multi-stage probe
+    [
+        ("safe", {}),
+        ("clip-test", {}),
+        ("efficientnet-lite0", {"probe_stages": 3}),  # a multi-stage probe
+        ("efficientnet-lite0", {"probe_stages": 3, "preprocess": "crop", "eval_crops": 2}),  # ... on native crops
+        # a two-view probe: the native crop beside the backbone's 224-pixel resize of it
+        ("efficientnet-lite0", {"probe_views": ("resize", "native"), "preprocess": "crop", "image_size": 240}),
+    ],
 )
 def test_saved_recipes_load_with_trust_remote_code_and_no_deepart_hf(name, options, tmp_path):
-    model, processor = create_model(name, from_scratch=True, image_size=32, **options)
+    model, processor = create_model(name, from_scratch=True, **{"image_size": 32, **options})
     model.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
     image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 48, 3), dtype=np.uint8))
