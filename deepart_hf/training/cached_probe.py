@@ -283,8 +283,8 @@ class FeatureProbeTrainer(DetectorTrainer):
 
     Its checkpoints hold the head's weights alone, with the fingerprint of the frozen rest (``FROZEN_RECORD``):
     nothing else can change while the head trains on cached features, and the whole model saved after each epoch
-    was the largest cost of a probe's epochs (20 checkpoints of Lite0's 4.7M weights: 0.9 s of the DeepArt
-    probe's 2.1 s in ``Trainer.train``, one thread, idle machine). A resumed run rebuilds the frozen part as the
+    was the largest cost of a probe's epochs (20 checkpoints of Lite0's 3.4M weights: 0.9 s of the DeepArt
+    probe's 2.1 s in ``Trainer.train`` on one thread; 0.1 s for 20 of the head's 2562). A resumed run rebuilds the frozen part as the
     run first did (pretrained weights, or the seeded initialisation) and loads the head into it; a frozen part
     that differs from the fingerprint is refused. The finished model at the top of the run folder is whole."""
 
