@@ -128,6 +128,12 @@ COMBINATIONS = {  # name: (what it is, its member recipes)
         "on different generators; decided at the mean of their calibrated thresholds",
         ["lite0-probe-views-3stages", "lite0-finetune"],
     ),
+    "npr+views-3stages": (
+        "the mean of the calibrated log-odds of NPR at its own 20 epochs and the two-view three-stage probe, which "
+        "fail on different generators (NPR on Midjourney, the probe on Stable Diffusion); decided at the mean of "
+        "their calibrated thresholds",
+        ["npr-20epochs", "lite0-probe-views-3stages"],
+    ),
 }
 
 
