@@ -38,6 +38,7 @@ Decisions:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -293,14 +294,12 @@ class FeatureProbeTrainer(DetectorTrainer):
         super().__init__(*args, **kwargs)
         self.probe = FeatureHead(self.model)
         self.head_names = head_state_names(self.model, self.probe.head)
-        self._fingerprint: str | None = None
         self._checkpointing = False
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
-        if self._fingerprint is None:  # once: the frozen weights do not change while the head trains
-            self._fingerprint = frozen_fingerprint(self.model.state_dict(), self.head_names)
-        return self._fingerprint
+        """Computed once: the frozen weights do not change while the head trains."""
+        return frozen_fingerprint(self.model.state_dict(), self.head_names)
 
     def _save_checkpoint(self, model, trial):
         self._checkpointing = True
